@@ -1,0 +1,284 @@
+//! The one error type of pitr.
+//!
+//! Every failure the library can report is a variant of [`Error`]. Each variant has a stable
+//! machine code ([`Error::code`]) that scripts, the Python module (`PitrError.code`) and the
+//! Ansible modules (`error_code`) branch on, and a message that quotes the offending value and
+//! says what to do about it. Codes never change once released; messages may improve.
+//!
+//! Values that may be secret never appear in a message: variants that carry user input carry
+//! only values that are not secret by construction (names, paths, LSNs, option names).
+
+use std::path::PathBuf;
+
+/// Result type used throughout pitr.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in pitr.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value given by the user does not have the required form.
+    ///
+    /// `kind` names what was expected (`"LSN"`, `"stanza name"`, ...), `value` is the input
+    /// (already known not to be secret), `hint` says what a valid value looks like.
+    #[error("invalid {kind} '{value}': {hint}")]
+    InvalidValue {
+        kind: &'static str,
+        value: String,
+        hint: String,
+    },
+
+    /// A target time carries no time zone and the caller gave none.
+    #[error(
+        "target time '{value}' has no time zone: add an offset such as '+00' or '+08:00', or pass the zone to interpret it in"
+    )]
+    TimeZoneRequired { value: String },
+
+    /// A configuration key is not known.
+    #[error("unknown key '{key}' in {context}{}", suggestion_text(.suggestion.as_deref()))]
+    UnknownKey {
+        key: String,
+        context: String,
+        suggestion: Option<String>,
+    },
+
+    /// A configuration file or document could not be parsed at all.
+    #[error("cannot parse {what}: {message}")]
+    Parse { what: String, message: String },
+
+    /// A configuration value is present but not acceptable.
+    #[error("invalid value for '{key}' in {context}: {message}")]
+    InvalidSetting {
+        key: String,
+        context: String,
+        message: String,
+    },
+
+    /// A value would change the meaning of a config file (newline, control character).
+    #[error(
+        "value of '{key}' contains a newline or control character; pgbackrest.conf and recovery settings take one line per value: remove it"
+    )]
+    UnsafeValue { key: String },
+
+    /// A pgBackRest option name is not in the catalogue.
+    #[error("unknown pgBackRest option '{option}'{}", suggestion_text(.suggestion.as_deref()))]
+    UnknownOption {
+        option: String,
+        suggestion: Option<String>,
+    },
+
+    /// A repo option does not apply to the repo's type.
+    #[error(
+        "option '{option}' does not apply to a repo of type '{repo_type}'; it applies to: {applies_to}"
+    )]
+    OptionNotForRepoType {
+        option: String,
+        repo_type: String,
+        applies_to: String,
+    },
+
+    /// An option needs a newer pgBackRest than the one in use.
+    #[error("option '{option}' needs pgBackRest {since} or newer, this node has {version}: {hint}")]
+    OptionNeedsVersion {
+        option: String,
+        since: String,
+        version: String,
+        hint: String,
+    },
+
+    /// Rendering needs to know the pgBackRest version and it was not given.
+    #[error(
+        "option '{option}' behaves differently across pgBackRest versions ({detail}): set pgbackrest_version in the spec or install pgbackrest so pitr can detect it"
+    )]
+    VersionRequired { option: String, detail: String },
+
+    /// A template failed to compile or render.
+    #[error("template '{id}' failed: {message}")]
+    Template { id: String, message: String },
+
+    /// A file could not be read or written.
+    #[error("{action} '{}': {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `pgbackrest info` output is not what pitr understands.
+    #[error("cannot read pgbackrest info output: {message}")]
+    InfoFormat { message: String },
+
+    /// The requested stanza is not in the info output or the config.
+    #[error("stanza '{stanza}' not found in {source_name}; known stanzas: {known}")]
+    StanzaNotFound {
+        stanza: String,
+        source_name: String,
+        known: String,
+    },
+
+    /// A stanza reported an error status in `pgbackrest info`.
+    #[error("stanza '{stanza}' status {code} ({message})")]
+    StanzaStatus {
+        stanza: String,
+        code: i64,
+        message: String,
+    },
+
+    /// An OS user does not exist.
+    #[error(
+        "OS user '{user}' does not exist: create it or set pg_dbsu to the owner of the data directory"
+    )]
+    UserNotFound { user: String },
+
+    /// pitr cannot run a command as another OS user.
+    #[error(
+        "cannot run commands as OS user '{user}' while running as '{current}': run pitr as root or as '{user}'"
+    )]
+    UserSwitch { user: String, current: String },
+
+    /// A program pitr needs is not installed.
+    #[error("cannot find {tool}: {hint}")]
+    ToolNotFound { tool: String, hint: String },
+
+    /// A program could not be started.
+    #[error("cannot start '{program}': {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A program pitr ran failed.
+    #[error("{what} failed with {status}{}", output_text(.output))]
+    CommandFailed {
+        what: String,
+        status: String,
+        output: String,
+    },
+
+    /// A query to PostgreSQL failed.
+    #[error("PostgreSQL on {endpoint}: {message}")]
+    Database { endpoint: String, message: String },
+}
+
+fn output_text(output: &str) -> String {
+    let trimmed = output.trim();
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{trimmed}")
+    }
+}
+
+fn suggestion_text(suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!(": did you mean '{s}'?"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidValue { .. } => "invalid_value",
+            Error::TimeZoneRequired { .. } => "time_zone_required",
+            Error::UnknownKey { .. } => "unknown_key",
+            Error::Parse { .. } => "parse_error",
+            Error::InvalidSetting { .. } => "invalid_setting",
+            Error::UnsafeValue { .. } => "unsafe_value",
+            Error::UnknownOption { .. } => "unknown_option",
+            Error::OptionNotForRepoType { .. } => "option_not_for_repo_type",
+            Error::OptionNeedsVersion { .. } => "option_needs_version",
+            Error::VersionRequired { .. } => "version_required",
+            Error::Template { .. } => "template_error",
+            Error::Io { .. } => "io_error",
+            Error::InfoFormat { .. } => "info_format",
+            Error::StanzaNotFound { .. } => "stanza_not_found",
+            Error::StanzaStatus { .. } => "stanza_status",
+            Error::UserNotFound { .. } => "user_not_found",
+            Error::UserSwitch { .. } => "user_switch",
+            Error::ToolNotFound { .. } => "tool_not_found",
+            Error::Spawn { .. } => "spawn_failed",
+            Error::CommandFailed { .. } => "command_failed",
+            Error::Database { .. } => "database_error",
+        }
+    }
+
+    /// Whether the error is caused by the caller's input (as opposed to the environment).
+    ///
+    /// The CLI exits with status 2 for these; the Python module raises them as `ValueError`s too.
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidValue { .. }
+                | Error::TimeZoneRequired { .. }
+                | Error::UnknownKey { .. }
+                | Error::Parse { .. }
+                | Error::InvalidSetting { .. }
+                | Error::UnsafeValue { .. }
+                | Error::UnknownOption { .. }
+                | Error::OptionNotForRepoType { .. }
+                | Error::OptionNeedsVersion { .. }
+                | Error::VersionRequired { .. }
+        )
+    }
+
+    /// Shorthand for [`Error::InvalidValue`].
+    pub fn invalid(kind: &'static str, value: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::InvalidValue {
+            kind,
+            value: value.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The candidate closest to `key` by edit distance, if it is close enough to be a likely typo.
+pub fn nearest<'a, I>(key: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(key, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_finds_typos_and_ignores_strangers() {
+        let keys = ["pg_cluster", "pg_data", "pg_port"];
+        assert_eq!(nearest("pg_clsuter", keys).as_deref(), Some("pg_cluster"));
+        assert_eq!(nearest("zzz", keys), None);
+    }
+
+    #[test]
+    fn unknown_key_message_names_key_and_suggestion() {
+        let e = Error::UnknownKey {
+            key: "pg_clsuter".into(),
+            context: "cluster spec".into(),
+            suggestion: Some("pg_cluster".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "unknown key 'pg_clsuter' in cluster spec: did you mean 'pg_cluster'?"
+        );
+        assert_eq!(e.code(), "unknown_key");
+    }
+}

@@ -1,0 +1,38 @@
+//! pitr-core: PostgreSQL point-in-time recovery with pgBackRest, as a library.
+//!
+//! Data flows left to right; everything before a [`plan`] is pure:
+//!
+//! ```text
+//! ClusterSpec ──render──► pgbackrest.conf / restore config / archive settings / crontab
+//! pgbackrest.conf ──conf::parse──► NodeView (stanzas, pg1-path, repos)
+//! `pgbackrest info --output=json` ──info::parse──► InfoReport ──window──► recoverable windows
+//! ```
+//!
+//! * [`names`] — validated values (`StanzaName`, `BackupLabel`, `Lsn`, `WalSegment`, ...).
+//! * [`spec`] — the cluster spec, compatible with Pigsty's variables.
+//! * [`catalog`] — pgBackRest's option catalogue: names, repo types, versions, beta, secure.
+//! * [`render`] — handlebars templates for every file pitr writes.
+//! * [`conf`] — reads an existing `pgbackrest.conf` into a node view.
+//! * [`info`] — typed `pgbackrest info --output=json`.
+//! * [`history`] — timeline history files.
+//! * [`archive`] — repo archive listings (`pgbackrest repo-ls`) and WAL continuity.
+//! * [`window`] — the recoverable window per repo and timeline.
+//! * [`target`] — recovery targets and the restore request (Pigsty's `pg_pitr`).
+//! * [`error`] — the one error type, with stable codes.
+
+pub mod archive;
+pub mod catalog;
+pub mod conf;
+pub mod error;
+pub mod history;
+pub mod info;
+pub mod names;
+pub mod plan;
+pub mod render;
+pub mod run;
+pub mod spec;
+pub mod target;
+pub mod version;
+pub mod window;
+
+pub use error::{Error, Result};

@@ -1,0 +1,288 @@
+//! Snapshot tests of every rendered file, and render → read round trips.
+
+use super::*;
+use crate::conf::{NodeView, RepoView, StanzaView};
+use crate::spec::{ClusterSpec, OptionValue};
+
+const PIGSTY_REPOS: &str = r"
+pgbackrest_repo:
+  local:
+    path: /pg/backup
+    retention_full_type: count
+    retention_full: 2
+  minio:
+    type: s3
+    s3_endpoint: sss.pigsty
+    s3_region: us-east-1
+    s3_bucket: pgsql
+    s3_key: pgbackrest
+    s3_key_secret: S3User.Backup
+    s3_uri_style: path
+    path: /pgbackrest
+    storage_port: 9000
+    storage_ca_file: /etc/pki/ca.crt
+    block: y
+    bundle: y
+    bundle_limit: 20MiB
+    bundle_size: 128MiB
+    cipher_type: aes-256-cbc
+    cipher_pass: pgBackRest
+    retention_full_type: time
+    retention_full: 14
+";
+
+fn spec(extra: &str) -> ClusterSpec {
+    ClusterSpec::from_yaml_str(&format!(
+        "pg_cluster: pg-meta\nnode_cpu: 4\n{extra}\n{PIGSTY_REPOS}"
+    ))
+    .unwrap()
+}
+
+fn secrets_of(spec: &ClusterSpec) -> Vec<String> {
+    spec.repos
+        .iter()
+        .flat_map(|r| r.options.iter())
+        .filter(|o| o.value.is_secret())
+        .map(|o| o.value.expose().to_owned())
+        .collect()
+}
+
+#[test]
+fn pgbackrest_conf_local() {
+    let spec = spec("");
+    let file = Renderer::new().pgbackrest_conf(&spec).unwrap();
+    assert!(!file.has_secrets());
+    insta::assert_snapshot!(file.contents());
+}
+
+#[test]
+fn pgbackrest_conf_minio_on_245_turns_beta_on() {
+    let spec = spec(
+        "pgbackrest_method: minio\npgbackrest_version: '2.45'\npitr_allow_weak_cipher_pass: true\npg_socket_dir: /var/run/postgresql",
+    );
+    let file = Renderer::new().pgbackrest_conf(&spec).unwrap();
+    assert!(file.contents().contains("\nbeta=y\n"));
+    assert!(file.has_secrets());
+    for secret in secrets_of(&spec) {
+        let line_end = format!("={secret}\n");
+        assert!(file.contents().contains(&line_end));
+        assert!(!file.redacted().contains(&line_end), "{secret} leaked");
+        assert!(!format!("{file:?}").contains(&line_end));
+    }
+    insta::assert_snapshot!(file.redacted());
+}
+
+#[test]
+fn block_on_246_needs_no_beta_and_unknown_version_is_an_error() {
+    let spec_246 = spec(
+        "pgbackrest_method: minio\npgbackrest_version: '2.46'\npitr_allow_weak_cipher_pass: true",
+    );
+    let file = Renderer::new().pgbackrest_conf(&spec_246).unwrap();
+    assert!(!file.contents().contains("beta=y"));
+
+    let unknown = spec("pgbackrest_method: minio\npitr_allow_weak_cipher_pass: true");
+    let e = Renderer::new().pgbackrest_conf(&unknown).unwrap_err();
+    assert_eq!(e.code(), "version_required");
+    assert!(e.to_string().contains("repo1-block"), "{e}");
+
+    let e = ClusterSpec::from_yaml_str(&format!(
+        "pg_cluster: x\npgbackrest_version: '2.44'\npgbackrest_method: minio\npitr_allow_weak_cipher_pass: true\n{PIGSTY_REPOS}"
+    ))
+    .unwrap_err();
+    assert_eq!(e.code(), "option_needs_version", "{e}");
+}
+
+#[test]
+fn pgbackrest_conf_multi_repo_with_cluster_substitution() {
+    let spec = ClusterSpec::from_yaml_str(
+        r"
+pg_cluster: pg-test
+node_cpu: 16
+pgbackrest_method: [local, s3]
+pgbackrest_lock_dir: /tmp/pgbackrest-lock
+pgbackrest_repo:
+  local: { path: '/pg/backup/${pg_cluster}', retention_full: 2 }
+  s3:
+    type: s3
+    s3_endpoint: s3.amazonaws.com
+    s3_region: eu-west-1
+    s3_bucket: backups
+    s3_key: AKIAEXAMPLE
+    s3_key_secret: wJalrXUtnFEMI/K7MDENG
+    path: '/pgbackrest/${pg_cluster}'
+    cipher_type: aes-256-cbc
+    cipher_pass: 'correct horse battery staple'
+",
+    )
+    .unwrap();
+    let file = Renderer::new().pgbackrest_conf(&spec).unwrap();
+    assert!(file.contents().contains("repo1-path=/pg/backup/pg-test\n"));
+    assert!(file.contents().contains("repo2-path=/pgbackrest/pg-test\n"));
+    insta::assert_snapshot!(file.redacted());
+}
+
+#[test]
+fn restore_conf_with_pigsty_pitr_options() {
+    let spec = spec("pgbackrest_version: '2.45'");
+    let mut config = RestoreConfig::from_spec(&spec);
+    config.archive_mode = ArchiveMode::Off;
+    config.db_include = vec!["app".into(), "meta".into()];
+    config.link_map = vec![LinkMap {
+        link: "pg_wal".into(),
+        destination: "/pg/wal".into(),
+    }];
+    config.process_max = 2;
+    let file = Renderer::new().restore_conf(&config).unwrap();
+    insta::assert_snapshot!(file.contents());
+}
+
+#[test]
+fn restore_conf_default() {
+    let spec = spec("");
+    let file = Renderer::new()
+        .restore_conf(&RestoreConfig::from_spec(&spec))
+        .unwrap();
+    assert!(file.contents().contains("archive-mode=preserve\n"));
+    assert!(!file.contents().contains("db-include"));
+    insta::assert_snapshot!(file.contents());
+}
+
+#[test]
+fn restore_conf_refuses_values_that_would_add_lines() {
+    let spec = spec("");
+    let mut config = RestoreConfig::from_spec(&spec);
+    config.db_include = vec!["app\nrepo1-path=/evil".into()];
+    let e = Renderer::new().restore_conf(&config).unwrap_err();
+    assert_eq!(e.code(), "unsafe_value", "{e}");
+}
+
+#[test]
+fn archive_settings_and_crontab() {
+    let spec = spec(
+        "pitr_backup_schedule: [{cron: '00 01 * * *', type: full}, {cron: '00 */4 * * *', type: incr}]",
+    );
+    let r = Renderer::new();
+    insta::assert_snapshot!("archive", r.archive_settings(&spec).unwrap().contents());
+    insta::assert_snapshot!("crontab", r.crontab(&spec).unwrap().contents());
+}
+
+#[test]
+fn process_max_follows_pigsty_formulas() {
+    for (cpus, backup, restore) in [(1, 2, 1), (4, 2, 4), (12, 3, 8), (64, 4, 8)] {
+        let spec = ClusterSpec {
+            node_cpu: cpus,
+            ..spec("")
+        };
+        let text = Renderer::new().pgbackrest_conf(&spec).unwrap();
+        let conf = ConfFile::parse(text.contents()).unwrap();
+        assert_eq!(
+            conf.resolve(None, Some("backup"), "process-max"),
+            vec![backup.to_string()]
+        );
+        assert_eq!(
+            conf.resolve(None, Some("restore"), "process-max"),
+            vec![restore.to_string()]
+        );
+    }
+}
+
+/// The node view a spec should produce once rendered and read back.
+fn expected_view(spec: &ClusterSpec) -> NodeView {
+    NodeView {
+        stanzas: vec![StanzaView {
+            name: spec.cluster.clone(),
+            pg_path: Some(spec.data.clone()),
+            pg_port: spec.port,
+            pg_socket_path: spec.socket_dir.clone(),
+        }],
+        repos: spec
+            .repos
+            .iter()
+            .map(|r| RepoView {
+                index: r.index,
+                repo_type: r.repo_type,
+                options: r
+                    .options
+                    .iter()
+                    .map(|o| {
+                        let v = o
+                            .value
+                            .expose()
+                            .replace("${pg_cluster}", spec.cluster.as_str());
+                        let v = if o.value.is_secret() {
+                            OptionValue::Secret(crate::names::Secret::new(v))
+                        } else {
+                            OptionValue::Plain(v)
+                        };
+                        (o.key.clone(), v)
+                    })
+                    .collect(),
+            })
+            .collect(),
+        log_path: Some(spec.log_dir.clone()),
+        lock_path: spec.lock_dir.clone(),
+        spool_path: Some(spec.spool_dir.clone()),
+    }
+}
+
+#[test]
+fn render_then_read_round_trips() {
+    for extra in [
+        "",
+        "pg_socket_dir: /tmp\npg_port: 6000\npgbackrest_lock_dir: /tmp/lock",
+        "pgbackrest_method: [minio, local]\npgbackrest_version: '2.47'\npitr_allow_weak_cipher_pass: true",
+    ] {
+        let spec = spec(extra);
+        let file = Renderer::new().pgbackrest_conf(&spec).unwrap();
+        let view = ConfFile::parse(file.contents())
+            .unwrap()
+            .node_view()
+            .unwrap();
+        assert_eq!(view, expected_view(&spec), "{extra}");
+    }
+}
+
+#[test]
+fn user_templates_override_and_are_checked() {
+    let dir = std::env::temp_dir().join(format!("pitr-tpl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("crontab.hbs"),
+        "{{#each jobs}}{{cron}} {{command}}\n{{/each}}",
+    )
+    .unwrap();
+    let r = Renderer::with_overrides(&dir).unwrap();
+    let text = r.crontab(&spec("")).unwrap();
+    assert!(
+        text.contents()
+            .starts_with("00 01 * * * /usr/local/bin/pitr"),
+        "{}",
+        text.contents()
+    );
+
+    std::fs::write(
+        dir.join("pgbackrest.conf.hbs"),
+        "[{{stanza}}]\npg1-pat={{pg_path}}\n",
+    )
+    .unwrap();
+    let r = Renderer::with_overrides(&dir).unwrap();
+    let e = r.pgbackrest_conf(&spec("")).unwrap_err();
+    assert_eq!(e.code(), "unknown_option");
+    assert!(e.to_string().contains("pg1-path"), "{e}");
+
+    std::fs::write(
+        dir.join("pgbackrest.conf.hbs"),
+        "[global]\nrepo1-path={{nosuch}}\n",
+    )
+    .unwrap();
+    let e = Renderer::with_overrides(&dir)
+        .unwrap()
+        .pgbackrest_conf(&spec(""))
+        .unwrap_err();
+    assert_eq!(e.code(), "template_error");
+
+    std::fs::write(dir.join("pgbackrest.hbs"), "").unwrap();
+    let e = Renderer::with_overrides(&dir).unwrap_err();
+    assert!(e.to_string().contains("pgbackrest.conf.hbs"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

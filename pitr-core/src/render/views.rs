@@ -1,0 +1,373 @@
+//! Plain view structs the templates render from, built from a spec or a restore config.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::catalog::{self, RepoType};
+use crate::error::{Error, Result};
+use crate::names::StanzaName;
+use crate::spec::{ClusterSpec, RepoSpec};
+use crate::version::Version;
+
+/// One `repoN-key=value` line.
+#[derive(Debug, Serialize)]
+pub(super) struct OptionLine {
+    key: String,
+    value: String,
+}
+
+/// One repo in a view.
+#[derive(Debug, Serialize)]
+pub(super) struct RepoView {
+    index: u16,
+    name: String,
+    repo_type: String,
+    options: Vec<OptionLine>,
+}
+
+/// Pigsty writes `${pg_cluster}` in repo values (e.g. a path per cluster); it stands for the
+/// stanza being rendered.
+fn substitute(value: &str, stanza: &StanzaName) -> String {
+    value.replace("${pg_cluster}", stanza.as_str())
+}
+
+fn repo_views(repos: &[RepoSpec], stanza: &StanzaName, reveal: bool) -> Vec<RepoView> {
+    repos
+        .iter()
+        .map(|r| RepoView {
+            index: r.index,
+            name: r.name.clone(),
+            repo_type: r.repo_type.to_string(),
+            // posix is pgBackRest's default type; like Pigsty, only other types are written.
+            options: (r.repo_type != RepoType::Posix)
+                .then(|| OptionLine {
+                    key: "type".into(),
+                    value: r.repo_type.to_string(),
+                })
+                .into_iter()
+                .chain(r.options.iter().map(|o| OptionLine {
+                    key: o.key.clone(),
+                    value: substitute(
+                        if reveal {
+                            o.value.expose()
+                        } else {
+                            o.value.shown()
+                        },
+                        stanza,
+                    ),
+                }))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Whether the repos need `beta=y` on this pgBackRest version (block incremental on 2.45).
+///
+/// Options that were beta in some version cannot be rendered without knowing the version:
+/// a config that works on 2.46 is rejected by 2.45 at run time, and the reverse.
+pub(super) fn needs_beta(repos: &[RepoSpec], version: Option<&Version>) -> Result<bool> {
+    let mut beta = false;
+    for repo in repos {
+        for option in repo.options.iter().filter(|o| o.value.expose() != "n") {
+            let Some(def) = catalog::lookup(&format!("repo-{}", option.key)) else {
+                continue;
+            };
+            if !def.needs_beta(&Version::new(2, 45, 0)) {
+                continue;
+            }
+            let Some(version) = version else {
+                return Err(Error::VersionRequired {
+                    option: format!("repo{}-{}", repo.index, option.key),
+                    detail: "pgBackRest 2.45 needs beta=y for it, 2.46 and later do not".into(),
+                });
+            };
+            beta |= def.needs_beta(version);
+        }
+    }
+    Ok(beta)
+}
+
+fn path_text(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ProcessMax {
+    backup: u32,
+    restore: u32,
+    archive_get: u32,
+    archive_push: u32,
+}
+
+impl ProcessMax {
+    /// Pigsty's formulas: a quarter of the CPUs (at least 2, at most 4) for backup and
+    /// archiving, all CPUs (at most 8) for restore.
+    fn for_cpus(cpus: u32) -> Self {
+        let quarter = cpus.div_ceil(4).clamp(2, 4);
+        ProcessMax {
+            backup: quarter,
+            restore: cpus.min(8),
+            archive_get: quarter,
+            archive_push: quarter,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct PgbackrestConfView {
+    stanza: String,
+    config_path: String,
+    pg_path: String,
+    pg_port: u16,
+    pg_socket_path: Option<String>,
+    archive_push_queue_max: String,
+    spool_path: String,
+    lock_path: Option<String>,
+    log_path: String,
+    beta: bool,
+    version: Option<String>,
+    repos: Vec<RepoView>,
+    process_max: ProcessMax,
+}
+
+impl PgbackrestConfView {
+    pub(super) fn new(spec: &ClusterSpec, beta: bool, reveal: bool) -> Self {
+        PgbackrestConfView {
+            stanza: spec.cluster.to_string(),
+            config_path: path_text(&spec.config_path),
+            pg_path: path_text(&spec.data),
+            pg_port: spec.port,
+            pg_socket_path: spec.socket_dir.as_deref().map(path_text),
+            archive_push_queue_max: spec.archive_queue_max.clone(),
+            spool_path: path_text(&spec.spool_dir),
+            lock_path: spec.lock_dir.as_deref().map(path_text),
+            log_path: path_text(&spec.log_dir),
+            beta,
+            version: spec.pgbackrest_version.as_ref().map(ToString::to_string),
+            repos: repo_views(&spec.repos, &spec.cluster, reveal),
+            process_max: ProcessMax::for_cpus(spec.node_cpu),
+        }
+    }
+}
+
+/// What the restored cluster does about WAL archiving (pgBackRest's `archive-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveMode {
+    /// Keep the cluster's archive settings: the restored cluster archives into the stanza.
+    Preserve,
+    /// Write `archive_mode = off`: the restored cluster archives nothing until turned back on.
+    Off,
+}
+
+/// A symlink in the data directory to restore elsewhere (`link-map`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LinkMap {
+    /// The link's path relative to the data directory, e.g. `pg_wal`.
+    pub link: String,
+    /// Where it should point.
+    pub destination: String,
+}
+
+/// Everything the restore config needs; built from a spec or from a node's existing config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestoreConfig {
+    /// File name shown in the header.
+    pub file_name: String,
+    /// Stanza to restore from.
+    pub stanza: StanzaName,
+    /// Data directory to restore into.
+    pub pg_path: PathBuf,
+    /// Port of the restored cluster.
+    pub pg_port: u16,
+    /// Socket directory, when known.
+    pub pg_socket_path: Option<PathBuf>,
+    /// Repos to restore from.
+    pub repos: Vec<RepoSpec>,
+    /// Archiving in the restored cluster.
+    pub archive_mode: ArchiveMode,
+    /// Databases to restore (others become sparse, unusable files).
+    pub db_include: Vec<String>,
+    /// Databases not to restore.
+    pub db_exclude: Vec<String>,
+    /// Symlinks to restore elsewhere.
+    pub link_map: Vec<LinkMap>,
+    /// Restore processes.
+    pub process_max: u32,
+    /// `archive-get` processes during recovery.
+    pub archive_get_process_max: u32,
+    /// pgBackRest log directory.
+    pub log_path: PathBuf,
+    /// pgBackRest spool directory.
+    pub spool_path: PathBuf,
+    /// pgBackRest lock directory.
+    pub lock_path: Option<PathBuf>,
+    /// pgBackRest version, when known.
+    pub version: Option<Version>,
+}
+
+impl RestoreConfig {
+    /// Refuses values that would add lines or keys to the file.
+    pub(super) fn check_values(&self) -> Result<()> {
+        let unsafe_value = |key: &str, v: &str| {
+            if v.is_empty() || v.chars().any(char::is_control) {
+                Err(Error::UnsafeValue { key: key.into() })
+            } else {
+                Ok(())
+            }
+        };
+        for v in &self.db_include {
+            unsafe_value("db-include", v)?;
+        }
+        for v in &self.db_exclude {
+            unsafe_value("db-exclude", v)?;
+        }
+        for m in &self.link_map {
+            unsafe_value("link-map", &m.link)?;
+            unsafe_value("link-map", &m.destination)?;
+        }
+        for (key, path) in [
+            ("pg1-path", Some(&self.pg_path)),
+            ("log-path", Some(&self.log_path)),
+            ("spool-path", Some(&self.spool_path)),
+            ("lock-path", self.lock_path.as_ref()),
+            ("pg1-socket-path", self.pg_socket_path.as_ref()),
+        ] {
+            if let Some(p) = path {
+                unsafe_value(key, &p.to_string_lossy())?;
+            }
+        }
+        for repo in &self.repos {
+            for o in &repo.options {
+                unsafe_value(&format!("repo{}-{}", repo.index, o.key), o.value.expose())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The restore config for a spec's own cluster, with Pigsty's `pitr.conf` defaults:
+    /// archiving preserved, restore and `archive-get` processes = node CPUs.
+    pub fn from_spec(spec: &ClusterSpec) -> Self {
+        RestoreConfig {
+            file_name: "pitr.conf".into(),
+            stanza: spec.cluster.clone(),
+            pg_path: spec.data.clone(),
+            pg_port: spec.port,
+            pg_socket_path: spec.socket_dir.clone(),
+            repos: spec.repos.clone(),
+            archive_mode: ArchiveMode::Preserve,
+            db_include: Vec::new(),
+            db_exclude: Vec::new(),
+            link_map: Vec::new(),
+            process_max: spec.node_cpu,
+            archive_get_process_max: spec.node_cpu,
+            log_path: spec.log_dir.clone(),
+            spool_path: spec.spool_dir.clone(),
+            lock_path: spec.lock_dir.clone(),
+            version: spec.pgbackrest_version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct RestoreConfView {
+    file_name: String,
+    stanza: String,
+    pg_path: String,
+    pg_port: u16,
+    pg_socket_path: Option<String>,
+    repos: Vec<RepoView>,
+    spool_path: String,
+    lock_path: Option<String>,
+    log_path: String,
+    beta: bool,
+    archive_off: bool,
+    db_include: Vec<String>,
+    db_exclude: Vec<String>,
+    link_map: Vec<LinkMap>,
+    process_max: u32,
+    archive_get_process_max: u32,
+}
+
+impl RestoreConfView {
+    pub(super) fn new(c: &RestoreConfig, beta: bool, reveal: bool) -> Self {
+        RestoreConfView {
+            file_name: c.file_name.clone(),
+            stanza: c.stanza.to_string(),
+            pg_path: path_text(&c.pg_path),
+            pg_port: c.pg_port,
+            pg_socket_path: c.pg_socket_path.as_deref().map(path_text),
+            repos: repo_views(&c.repos, &c.stanza, reveal),
+            spool_path: path_text(&c.spool_path),
+            lock_path: c.lock_path.as_deref().map(path_text),
+            log_path: path_text(&c.log_path),
+            beta,
+            archive_off: c.archive_mode == ArchiveMode::Off,
+            db_include: c.db_include.clone(),
+            db_exclude: c.db_exclude.clone(),
+            link_map: c.link_map.clone(),
+            process_max: c.process_max,
+            archive_get_process_max: c.archive_get_process_max,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ArchiveView {
+    stanza: String,
+    archive_command: String,
+}
+
+impl ArchiveView {
+    pub(super) fn new(spec: &ClusterSpec) -> Self {
+        // Paths and the stanza are shell-safe by validation; a PostgreSQL string literal
+        // doubles single quotes, and there are none to double.
+        let command = format!(
+            "{} --config={} --stanza={} archive-push %p",
+            spec.pgbackrest_bin.display(),
+            spec.config_path.display(),
+            spec.cluster
+        );
+        ArchiveView {
+            stanza: spec.cluster.to_string(),
+            archive_command: command.replace('\'', "''"),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct CronJob {
+    cron: String,
+    user: String,
+    command: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct CrontabView {
+    stanza: String,
+    jobs: Vec<CronJob>,
+}
+
+impl CrontabView {
+    pub(super) fn new(spec: &ClusterSpec) -> Self {
+        CrontabView {
+            stanza: spec.cluster.to_string(),
+            jobs: spec
+                .backup_schedule
+                .iter()
+                .map(|s| CronJob {
+                    cron: s.cron.clone(),
+                    user: spec.dbsu.clone(),
+                    command: format!(
+                        "{} --config={} --stanza={} backup {}",
+                        spec.pitr_bin.display(),
+                        spec.config_path.display(),
+                        spec.cluster,
+                        s.backup_type
+                    ),
+                })
+                .collect(),
+        }
+    }
+}

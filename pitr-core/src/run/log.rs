@@ -1,0 +1,103 @@
+//! The run log: every line pitr and its child processes print goes to the terminal (stderr)
+//! and to a log file, with known secret values masked.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::names::REDACTED;
+
+/// Where run output goes.
+#[derive(Debug)]
+pub struct RunLog {
+    file: Mutex<Option<File>>,
+    path: Option<PathBuf>,
+    echo: bool,
+    secrets: Vec<String>,
+}
+
+impl RunLog {
+    /// A log that writes to `<dir>/<name>-<timestamp>.log` (mode 0640) and echoes to stderr
+    /// when `echo` is set.
+    pub fn open(dir: &Path, name: &str, echo: bool) -> Result<RunLog> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create log directory", dir, e))?;
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
+        let path = dir.join(format!("{name}-{stamp}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(&path)
+            .map_err(|e| Error::io("cannot open log file", &path, e))?;
+        Ok(RunLog {
+            file: Mutex::new(Some(file)),
+            path: Some(path),
+            echo,
+            secrets: Vec::new(),
+        })
+    }
+
+    /// A log that only echoes (or discards, when `echo` is false).
+    pub fn terminal(echo: bool) -> RunLog {
+        RunLog {
+            file: Mutex::new(None),
+            path: None,
+            echo,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Masks these values wherever they would appear in the log.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = String>) -> Self {
+        self.secrets
+            .extend(secrets.into_iter().filter(|s| s.len() >= 3));
+        self
+    }
+
+    /// The log file, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn mask(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .fold(text.to_owned(), |t, s| t.replace(s.as_str(), REDACTED))
+    }
+
+    /// Writes one line.
+    pub fn line(&self, text: &str) {
+        let text = self.mask(text);
+        if self.echo {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        }
+        if let Ok(mut guard) = self.file.lock() {
+            if let Some(f) = guard.as_mut() {
+                let stamp = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S%.3f");
+                let _ = writeln!(f, "{stamp} {text}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_secrets_in_file() {
+        let dir = std::env::temp_dir().join(format!("pitr-log-{}", std::process::id()));
+        let log = RunLog::open(&dir, "t", false)
+            .unwrap()
+            .with_secrets(["S3User.Backup".to_owned()]);
+        log.line("key=S3User.Backup here");
+        let text = std::fs::read_to_string(log.path().unwrap()).unwrap();
+        assert!(text.contains("key=<redacted> here"), "{text}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

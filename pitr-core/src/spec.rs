@@ -1,0 +1,857 @@
+//! The cluster spec: what pitr needs to know about one PostgreSQL cluster and its repos.
+//!
+//! The keys are Pigsty's variables (`pg_cluster`, `pg_data`, `pg_port`, `pg_dbsu`, `pg_bin_dir`,
+//! `pgbackrest_method`, `pgbackrest_repo`, `pgbackrest_log_dir`, `node_cpu`), so a Pigsty
+//! inventory's values can be passed as they are, plus a few `pitr_`/`pgbackrest_` keys for
+//! what Pigsty hard-codes (see `docs/configuration.md`).
+//!
+//! Data flow: YAML/JSON text or a serde value → [`RawSpec`] (every key checked, unknown keys
+//! refused with the nearest valid one) → [`ClusterSpec`] (validated: paths absolute, repo
+//! options checked against the [`catalog`](crate::catalog), secure options held as
+//! [`Secret`]s). Downstream code only ever sees a `ClusterSpec`.
+//!
+//! ```
+//! let spec = pitr_core::spec::ClusterSpec::from_yaml_str(
+//!     "pg_cluster: pg-meta\npgbackrest_repo: { local: { path: /pg/backup } }\n",
+//! ).unwrap();
+//! assert_eq!(spec.cluster.as_str(), "pg-meta");
+//! assert_eq!(spec.repos[0].index, 1);
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::catalog::{self, RepoType};
+use crate::error::{Error, Result, nearest};
+use crate::names::{BackupType, Secret, StanzaName};
+use crate::version::Version;
+
+/// Pigsty's `pg_data` default.
+pub const DEFAULT_PG_DATA: &str = "/pg/data";
+/// Pigsty's `pgbackrest_log_dir` default.
+pub const DEFAULT_LOG_DIR: &str = "/pg/log/pgbackrest";
+/// Where pgBackRest reads its config by default.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/pgbackrest/pgbackrest.conf";
+
+/// The spec as written by users: every key optional except `pg_cluster`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    /// Cluster name, used as the pgBackRest stanza.
+    pub pg_cluster: Option<String>,
+    /// Data directory (`/pg/data`).
+    pub pg_data: Option<String>,
+    /// Port (5432).
+    pub pg_port: Option<u16>,
+    /// OS user that owns the data directory and runs PostgreSQL (`postgres`).
+    pub pg_dbsu: Option<String>,
+    /// Directory of the PostgreSQL binaries (found on the node when absent).
+    pub pg_bin_dir: Option<String>,
+    /// Unix socket directory, rendered as `pg1-socket-path` when given.
+    pub pg_socket_dir: Option<String>,
+    /// Which repo definitions to use: one name, or a list for repo1..repoN (`local`).
+    pub pgbackrest_method: Option<MethodSelection>,
+    /// Repo definitions by name, in Pigsty's `snake_case` option form (Pigsty's `local` repo,
+    /// `/pg/backup`, when absent).
+    pub pgbackrest_repo: Option<IndexMap<String, IndexMap<String, Value>>>,
+    /// pgBackRest log directory (`/pg/log/pgbackrest`).
+    pub pgbackrest_log_dir: Option<String>,
+    /// CPUs of the node; sizes pgBackRest's `process-max` (detected when absent).
+    pub node_cpu: Option<u32>,
+    /// Path of `pgbackrest.conf` (`/etc/pgbackrest/pgbackrest.conf`).
+    pub pgbackrest_config: Option<String>,
+    /// pgBackRest spool directory (`/pg/spool`).
+    pub pgbackrest_spool_dir: Option<String>,
+    /// pgBackRest lock directory (pgBackRest's default `/tmp/pgbackrest` when absent).
+    pub pgbackrest_lock_dir: Option<String>,
+    /// `archive-push-queue-max` (`4GiB`).
+    pub pgbackrest_archive_queue_max: Option<String>,
+    /// pgBackRest version on the node (detected when absent).
+    pub pgbackrest_version: Option<String>,
+    /// pgBackRest executable used in `archive_command` (`/usr/bin/pgbackrest`).
+    pub pgbackrest_bin: Option<String>,
+    /// pitr executable used in cron lines (`/usr/local/bin/pitr`).
+    pub pitr_bin: Option<String>,
+    /// Scheduled backups (`[{cron: "00 01 * * *", type: full}]`).
+    pub pitr_backup_schedule: Option<Vec<RawSchedule>>,
+    /// Allow an empty or well-known cipher passphrase (`false`).
+    pub pitr_allow_weak_cipher_pass: Option<bool>,
+}
+
+/// `pgbackrest_method`: one repo name or a list of names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MethodSelection {
+    /// One repo, used as repo1.
+    One(String),
+    /// Several repos, used as repo1, repo2, ... in this order.
+    Many(Vec<String>),
+}
+
+/// One scheduled backup as written by users.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Five cron fields, e.g. `00 01 * * *`, or `@daily`-style shorthand.
+    pub cron: String,
+    /// Backup type (`full`, `diff`, `incr`).
+    #[serde(rename = "type")]
+    pub backup_type: String,
+}
+
+/// The top-level keys a spec may have.
+pub const SPEC_KEYS: &[&str] = &[
+    "pg_cluster",
+    "pg_data",
+    "pg_port",
+    "pg_dbsu",
+    "pg_bin_dir",
+    "pg_socket_dir",
+    "pgbackrest_method",
+    "pgbackrest_repo",
+    "pgbackrest_log_dir",
+    "node_cpu",
+    "pgbackrest_config",
+    "pgbackrest_spool_dir",
+    "pgbackrest_lock_dir",
+    "pgbackrest_archive_queue_max",
+    "pgbackrest_version",
+    "pgbackrest_bin",
+    "pitr_bin",
+    "pitr_backup_schedule",
+    "pitr_allow_weak_cipher_pass",
+];
+
+/// A validated cluster spec.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClusterSpec {
+    /// The stanza (`pg_cluster`).
+    pub cluster: StanzaName,
+    /// Data directory.
+    pub data: PathBuf,
+    /// PostgreSQL port.
+    pub port: u16,
+    /// Database superuser OS account.
+    pub dbsu: String,
+    /// PostgreSQL binaries, when given.
+    pub bin_dir: Option<PathBuf>,
+    /// Unix socket directory, when given.
+    pub socket_dir: Option<PathBuf>,
+    /// The repos in use, repo1 first.
+    pub repos: Vec<RepoSpec>,
+    /// Every repo definition of `pgbackrest_repo`, by name (also those not in use).
+    pub repo_defs: IndexMap<String, RepoDef>,
+    /// pgBackRest log directory.
+    pub log_dir: PathBuf,
+    /// pgBackRest spool directory.
+    pub spool_dir: PathBuf,
+    /// pgBackRest lock directory, when given.
+    pub lock_dir: Option<PathBuf>,
+    /// `archive-push-queue-max`.
+    pub archive_queue_max: String,
+    /// CPUs of the node.
+    pub node_cpu: u32,
+    /// pgBackRest version, when known.
+    pub pgbackrest_version: Option<Version>,
+    /// Path of pgbackrest.conf.
+    pub config_path: PathBuf,
+    /// pgBackRest executable for `archive_command`.
+    pub pgbackrest_bin: PathBuf,
+    /// pitr executable for cron lines.
+    pub pitr_bin: PathBuf,
+    /// Scheduled backups.
+    pub backup_schedule: Vec<BackupSchedule>,
+    /// Whether weak cipher passphrases were explicitly allowed.
+    pub allow_weak_cipher_pass: bool,
+}
+
+/// A repo definition from `pgbackrest_repo`, validated for its type.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RepoDef {
+    /// The name in `pgbackrest_repo` (`local`, `minio`, ...).
+    pub name: String,
+    /// The repo type (`type`, `posix` when absent).
+    pub repo_type: RepoType,
+    /// Options in the order given, without the `type` key.
+    pub options: Vec<RepoOption>,
+}
+
+/// A repo in use, with its pgBackRest index.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RepoSpec {
+    /// The N in `repoN-`.
+    pub index: u16,
+    /// The definition.
+    #[serde(flatten)]
+    pub def: RepoDef,
+}
+
+impl std::ops::Deref for RepoSpec {
+    type Target = RepoDef;
+    fn deref(&self) -> &RepoDef {
+        &self.def
+    }
+}
+
+/// One repo option: pgBackRest's name without the `repoN-` prefix, and its value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RepoOption {
+    /// e.g. `s3-bucket`.
+    pub key: String,
+    /// The value, normalised for a config file (`y`/`n` for booleans).
+    pub value: OptionValue,
+}
+
+/// A config value that may be secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    /// Shown as it is.
+    Plain(String),
+    /// Written only to files with a private mode; `<redacted>` everywhere else.
+    Secret(Secret),
+}
+
+impl OptionValue {
+    /// The value to write into a private file.
+    pub fn expose(&self) -> &str {
+        match self {
+            OptionValue::Plain(s) => s,
+            OptionValue::Secret(s) => s.expose(),
+        }
+    }
+
+    /// The value to show anywhere else.
+    pub fn shown(&self) -> &str {
+        match self {
+            OptionValue::Plain(s) => s,
+            OptionValue::Secret(_) => crate::names::REDACTED,
+        }
+    }
+
+    /// Whether the value is secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(self, OptionValue::Secret(_))
+    }
+}
+
+/// A scheduled backup.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupSchedule {
+    /// The five cron fields (or an `@` shorthand).
+    pub cron: String,
+    /// Backup type.
+    pub backup_type: BackupType,
+}
+
+impl RepoDef {
+    /// The value of an option (pgBackRest name without prefix, e.g. `path`).
+    pub fn get(&self, key: &str) -> Option<&OptionValue> {
+        self.options.iter().find(|o| o.key == key).map(|o| &o.value)
+    }
+}
+
+impl ClusterSpec {
+    /// Loads a spec from YAML (JSON is YAML too).
+    pub fn from_yaml_str(text: &str) -> Result<Self> {
+        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| Error::Parse {
+            what: "cluster spec".into(),
+            message: e.to_string(),
+        })?;
+        Self::from_value(value)
+    }
+
+    /// Loads a spec from a YAML or JSON file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read spec", path, e))?;
+        Self::from_yaml_str(&text).map_err(|e| match e {
+            Error::Parse { message, .. } => Error::Parse {
+                what: format!("cluster spec '{}'", path.display()),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Loads a spec from a serde value (e.g. Ansible variables passed through Python).
+    pub fn from_value(value: Value) -> Result<Self> {
+        let Value::Object(map) = &value else {
+            return Err(Error::Parse {
+                what: "cluster spec".into(),
+                message: "expected a mapping of Pigsty variables, e.g. {pg_cluster: pg-meta}"
+                    .into(),
+            });
+        };
+        for key in map.keys() {
+            if !SPEC_KEYS.contains(&key.as_str()) {
+                return Err(Error::UnknownKey {
+                    key: key.clone(),
+                    context: "cluster spec".into(),
+                    suggestion: nearest(key, SPEC_KEYS.iter().copied()),
+                });
+            }
+        }
+        if let Some(Value::Array(items)) = map.get("pitr_backup_schedule") {
+            for item in items {
+                if let Value::Object(m) = item {
+                    check_keys(m, &["cron", "type"], "pitr_backup_schedule entry")?;
+                }
+            }
+        }
+        let raw: RawSpec = serde_json::from_value(value).map_err(|e| Error::Parse {
+            what: "cluster spec".into(),
+            message: e.to_string(),
+        })?;
+        raw.validate()
+    }
+
+    /// The repo in use with pgBackRest index `index`.
+    pub fn repo(&self, index: u16) -> Option<&RepoSpec> {
+        self.repos.iter().find(|r| r.index == index)
+    }
+}
+
+fn check_keys(map: &serde_json::Map<String, Value>, known: &[&str], context: &str) -> Result<()> {
+    for key in map.keys() {
+        if !known.contains(&key.as_str()) {
+            return Err(Error::UnknownKey {
+                key: key.clone(),
+                context: context.into(),
+                suggestion: nearest(key, known.iter().copied()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An absolute path without control characters.
+pub fn absolute_path(key: &str, value: &str) -> Result<PathBuf> {
+    if value.chars().any(char::is_control) {
+        return Err(Error::UnsafeValue { key: key.into() });
+    }
+    if !value.starts_with('/') {
+        return Err(Error::InvalidSetting {
+            key: key.into(),
+            context: "cluster spec".into(),
+            message: format!("'{value}' is not an absolute path: start it with '/'"),
+        });
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// An absolute path that may appear in a line a shell reads (`archive_command`, cron).
+fn shell_safe_path(key: &str, value: &str) -> Result<PathBuf> {
+    let path = absolute_path(key, value)?;
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/._-+".contains(*c)))
+    {
+        return Err(Error::InvalidSetting {
+            key: key.into(),
+            context: "cluster spec".into(),
+            message: format!(
+                "'{value}' contains '{c}'; this path is written into a command line that \
+                 PostgreSQL or cron runs through a shell: use letters, digits and / . _ - + only"
+            ),
+        });
+    }
+    Ok(path)
+}
+
+fn os_user(value: &str) -> Result<String> {
+    let ok = !value.is_empty()
+        && value.len() <= 32
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(
+            "pg_dbsu",
+            value,
+            "expected an OS user name such as 'postgres' (lowercase letters, digits, '_' or '-')",
+        ))
+    }
+}
+
+fn cron_schedule(value: &str) -> Result<String> {
+    let fields: Vec<&str> = value.split_whitespace().collect();
+    let shorthand = [
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ];
+    let ok = if fields.len() == 1 {
+        shorthand.contains(&fields[0])
+    } else {
+        fields.len() == 5
+            && fields.iter().all(|f| {
+                f.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "*,/-".contains(c))
+            })
+    };
+    if ok {
+        Ok(fields.join(" "))
+    } else {
+        Err(Error::invalid(
+            "cron schedule",
+            value.escape_debug().to_string(),
+            "expected five cron fields such as '00 01 * * *' or a shorthand such as '@daily'",
+        ))
+    }
+}
+
+/// Turns a YAML/JSON scalar into the text pgBackRest reads.
+fn scalar_text(key: &str, context: &str, value: &Value) -> Result<String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(if *b { "y" } else { "n" }.to_owned()),
+        _ => Err(Error::InvalidSetting {
+            key: key.into(),
+            context: context.into(),
+            message: "expected a string, number or boolean".into(),
+        }),
+    }
+}
+
+/// Passphrases that must never protect a real repo: empty, or published as a default.
+pub const WEAK_CIPHER_PASSES: &[&str] = &["", "pgBackRest"];
+
+impl RepoDef {
+    /// Validates one repo definition written in Pigsty's `snake_case` form.
+    pub fn from_raw(
+        name: &str,
+        raw: &IndexMap<String, Value>,
+        version: Option<&Version>,
+    ) -> Result<Self> {
+        let context = format!("pgbackrest_repo.{name}");
+        let repo_type = match raw.get("type") {
+            Some(v) => scalar_text("type", &context, v)?.parse::<RepoType>()?,
+            None => RepoType::Posix,
+        };
+        let mut options = Vec::with_capacity(raw.len());
+        for (key, value) in raw {
+            if key == "type" {
+                continue;
+            }
+            let def = catalog::check_repo_key(key, repo_type, version).map_err(|e| match e {
+                Error::UnknownOption { suggestion, .. } => Error::UnknownKey {
+                    key: key.clone(),
+                    context: context.clone(),
+                    suggestion,
+                },
+                other => other,
+            })?;
+            let text = scalar_text(key, &context, value)?;
+            let pg_key = def.name.trim_start_matches("repo-").to_owned();
+            let normalized =
+                catalog::check_value(def, key, &text).map_err(|e| with_context(e, &context))?;
+            let value = if def.secure {
+                OptionValue::Secret(Secret::new(normalized))
+            } else {
+                OptionValue::Plain(normalized)
+            };
+            options.push(RepoOption { key: pg_key, value });
+        }
+        let def = RepoDef {
+            name: name.to_owned(),
+            repo_type,
+            options,
+        };
+        def.check_consistency(&context)?;
+        Ok(def)
+    }
+
+    fn check_consistency(&self, context: &str) -> Result<()> {
+        let is_y = |key: &str| self.get(key).is_some_and(|v| v.expose() == "y");
+        if is_y("block") && !is_y("bundle") {
+            return Err(Error::InvalidSetting {
+                key: "block".into(),
+                context: context.into(),
+                message: "block incremental backup needs 'bundle: y' in the same repo".into(),
+            });
+        }
+        let cipher = self.get("cipher-type").map(OptionValue::expose);
+        if cipher.is_some_and(|c| c != "none") && self.get("cipher-pass").is_none() {
+            return Err(Error::InvalidSetting {
+                key: "cipher_pass".into(),
+                context: context.into(),
+                message: "an encrypted repo needs 'cipher_pass'".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether this repo is encrypted with an empty or published passphrase.
+    pub fn has_weak_cipher_pass(&self) -> bool {
+        let encrypted = self
+            .get("cipher-type")
+            .is_some_and(|c| c.expose() != "none");
+        encrypted
+            && self
+                .get("cipher-pass")
+                .is_some_and(|p| WEAK_CIPHER_PASSES.contains(&p.expose()))
+    }
+}
+
+fn with_context(e: Error, context: &str) -> Error {
+    match e {
+        Error::InvalidSetting { key, message, .. } => Error::InvalidSetting {
+            key,
+            context: context.into(),
+            message,
+        },
+        other => other,
+    }
+}
+
+impl RawSpec {
+    /// Validates every value and resolves defaults.
+    pub fn validate(self) -> Result<ClusterSpec> {
+        let cluster: StanzaName = self
+            .pg_cluster
+            .as_deref()
+            .ok_or_else(|| Error::InvalidSetting {
+                key: "pg_cluster".into(),
+                context: "cluster spec".into(),
+                message: "missing: name the cluster, e.g. pg_cluster: pg-meta".into(),
+            })?
+            .parse()?;
+        let version = self
+            .pgbackrest_version
+            .as_deref()
+            .map(str::parse::<Version>)
+            .transpose()?;
+        let path = |key: &str, value: Option<&str>, default: &str| {
+            absolute_path(key, value.unwrap_or(default))
+        };
+        let opt_path =
+            |key: &str, value: Option<&str>| value.map(|v| absolute_path(key, v)).transpose();
+
+        let defs_raw = self.pgbackrest_repo.unwrap_or_else(default_repos);
+        let mut repo_defs = IndexMap::new();
+        for (name, raw) in &defs_raw {
+            repo_defs.insert(
+                name.clone(),
+                RepoDef::from_raw(name, raw, version.as_ref())?,
+            );
+        }
+        let methods = match self.pgbackrest_method {
+            None => vec!["local".to_owned()],
+            Some(MethodSelection::One(m)) => vec![m],
+            Some(MethodSelection::Many(ms)) => ms,
+        };
+        if methods.is_empty() {
+            return Err(Error::InvalidSetting {
+                key: "pgbackrest_method".into(),
+                context: "cluster spec".into(),
+                message: "the list is empty: name at least one repo of pgbackrest_repo".into(),
+            });
+        }
+        let mut repos = Vec::with_capacity(methods.len());
+        for (i, method) in methods.iter().enumerate() {
+            let def = repo_defs.get(method).ok_or_else(|| Error::InvalidSetting {
+                key: "pgbackrest_method".into(),
+                context: "cluster spec".into(),
+                message: format!(
+                    "'{method}' is not defined in pgbackrest_repo{}; defined: {}",
+                    nearest(method, repo_defs.keys().map(String::as_str))
+                        .map(|s| format!(" (did you mean '{s}'?)"))
+                        .unwrap_or_default(),
+                    display_list(repo_defs.keys())
+                ),
+            })?;
+            if methods[..i].contains(method) {
+                return Err(Error::InvalidSetting {
+                    key: "pgbackrest_method".into(),
+                    context: "cluster spec".into(),
+                    message: format!("'{method}' is listed twice"),
+                });
+            }
+            repos.push(RepoSpec {
+                index: u16::try_from(i + 1).unwrap_or(u16::MAX),
+                def: def.clone(),
+            });
+        }
+        if repos.len() > 256 {
+            return Err(Error::InvalidSetting {
+                key: "pgbackrest_method".into(),
+                context: "cluster spec".into(),
+                message: "pgBackRest supports at most 256 repos".into(),
+            });
+        }
+        let allow_weak = self.pitr_allow_weak_cipher_pass.unwrap_or(false);
+        if !allow_weak {
+            if let Some(weak) = repos.iter().find(|r| r.has_weak_cipher_pass()) {
+                return Err(Error::InvalidSetting {
+                    key: "cipher_pass".into(),
+                    context: format!("pgbackrest_repo.{}", weak.name),
+                    message: "the passphrase is empty or a published default (such as Pigsty's \
+                        'pgBackRest'), which anyone can use to decrypt the backups: set a \
+                        unique passphrase, or set pitr_allow_weak_cipher_pass: true for a test"
+                        .into(),
+                });
+            }
+        }
+
+        let backup_schedule = match self.pitr_backup_schedule {
+            None => vec![BackupSchedule {
+                cron: "00 01 * * *".into(),
+                backup_type: BackupType::Full,
+            }],
+            Some(items) => items
+                .into_iter()
+                .map(|s| {
+                    Ok(BackupSchedule {
+                        cron: cron_schedule(&s.cron)?,
+                        backup_type: s.backup_type.parse()?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        let queue_max = self
+            .pgbackrest_archive_queue_max
+            .unwrap_or_else(|| "4GiB".into());
+        let queue_def = catalog::check_config_key("archive-push-queue-max", version.as_ref())?;
+        let archive_queue_max =
+            catalog::check_value(queue_def, "pgbackrest_archive_queue_max", &queue_max)?;
+        let node_cpu = match self.node_cpu {
+            Some(0) => {
+                return Err(Error::invalid(
+                    "node_cpu",
+                    "0",
+                    "expected the number of CPUs of the node, 1 or more",
+                ));
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        };
+
+        Ok(ClusterSpec {
+            cluster,
+            data: path("pg_data", self.pg_data.as_deref(), DEFAULT_PG_DATA)?,
+            port: match self.pg_port {
+                Some(0) => return Err(Error::invalid("pg_port", "0", "expected 1-65535")),
+                Some(p) => p,
+                None => 5432,
+            },
+            dbsu: os_user(self.pg_dbsu.as_deref().unwrap_or("postgres"))?,
+            bin_dir: opt_path("pg_bin_dir", self.pg_bin_dir.as_deref())?,
+            socket_dir: opt_path("pg_socket_dir", self.pg_socket_dir.as_deref())?,
+            repos,
+            repo_defs,
+            log_dir: path(
+                "pgbackrest_log_dir",
+                self.pgbackrest_log_dir.as_deref(),
+                DEFAULT_LOG_DIR,
+            )?,
+            spool_dir: path(
+                "pgbackrest_spool_dir",
+                self.pgbackrest_spool_dir.as_deref(),
+                "/pg/spool",
+            )?,
+            lock_dir: opt_path("pgbackrest_lock_dir", self.pgbackrest_lock_dir.as_deref())?,
+            archive_queue_max,
+            node_cpu,
+            pgbackrest_version: version,
+            config_path: shell_safe_path(
+                "pgbackrest_config",
+                self.pgbackrest_config
+                    .as_deref()
+                    .unwrap_or(DEFAULT_CONFIG_PATH),
+            )?,
+            pgbackrest_bin: shell_safe_path(
+                "pgbackrest_bin",
+                self.pgbackrest_bin
+                    .as_deref()
+                    .unwrap_or("/usr/bin/pgbackrest"),
+            )?,
+            pitr_bin: shell_safe_path(
+                "pitr_bin",
+                self.pitr_bin.as_deref().unwrap_or("/usr/local/bin/pitr"),
+            )?,
+            backup_schedule,
+            allow_weak_cipher_pass: allow_weak,
+        })
+    }
+}
+
+/// Pigsty's default `local` repo, used when the spec defines no `pgbackrest_repo`.
+fn default_repos() -> IndexMap<String, IndexMap<String, Value>> {
+    let local = IndexMap::from([
+        ("path".to_owned(), Value::from("/pg/backup")),
+        ("retention_full_type".to_owned(), Value::from("count")),
+        ("retention_full".to_owned(), Value::from(2)),
+    ]);
+    IndexMap::from([("local".to_owned(), local)])
+}
+
+fn display_list<'a>(items: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<&str> = items.map(String::as_str).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pigsty's default `pgbackrest_repo`, as it ships in roles/pgsql/defaults/main.yml.
+    pub(crate) const PIGSTY_REPOS: &str = r"
+pgbackrest_repo:
+  local:
+    path: /pg/backup
+    retention_full_type: count
+    retention_full: 2
+  minio:
+    type: s3
+    s3_endpoint: sss.pigsty
+    s3_region: us-east-1
+    s3_bucket: pgsql
+    s3_key: pgbackrest
+    s3_key_secret: S3User.Backup
+    s3_uri_style: path
+    path: /pgbackrest
+    storage_port: 9000
+    storage_ca_file: /etc/pki/ca.crt
+    block: y
+    bundle: y
+    bundle_limit: 20MiB
+    bundle_size: 128MiB
+    cipher_type: aes-256-cbc
+    cipher_pass: pgBackRest
+    retention_full_type: time
+    retention_full: 14
+";
+
+    fn spec(extra: &str) -> Result<ClusterSpec> {
+        ClusterSpec::from_yaml_str(&format!(
+            "pg_cluster: pg-meta\nnode_cpu: 4\n{extra}\n{PIGSTY_REPOS}"
+        ))
+    }
+
+    #[test]
+    fn pigsty_defaults_load() {
+        let s = spec("").unwrap();
+        assert_eq!(s.data, PathBuf::from("/pg/data"));
+        assert_eq!(s.port, 5432);
+        assert_eq!(s.repos.len(), 1);
+        assert_eq!(s.repos[0].name, "local");
+        assert_eq!(s.repos[0].get("path").unwrap().expose(), "/pg/backup");
+        let minio = &s.repo_defs["minio"];
+        assert_eq!(minio.repo_type, RepoType::S3);
+        assert!(minio.get("s3-key-secret").unwrap().is_secret());
+        assert!(minio.has_weak_cipher_pass());
+    }
+
+    #[test]
+    fn several_repos_get_indexes_in_order() {
+        let s =
+            spec("pitr_allow_weak_cipher_pass: true\npgbackrest_method: [local, minio]").unwrap();
+        assert_eq!(
+            s.repos
+                .iter()
+                .map(|r| (r.index, r.name.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(1, "local"), (2, "minio")]
+        );
+    }
+
+    #[test]
+    fn weak_passphrase_refused_unless_allowed() {
+        let e = spec("pgbackrest_method: minio").unwrap_err();
+        assert_eq!(e.code(), "invalid_setting");
+        assert!(e.to_string().contains("pgbackrest_repo.minio"), "{e}");
+        assert!(!e.to_string().contains("S3User.Backup"));
+        spec("pgbackrest_method: minio\npitr_allow_weak_cipher_pass: true").unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_name_the_nearest() {
+        let e = ClusterSpec::from_yaml_str("pg_clsuter: x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown key 'pg_clsuter' in cluster spec: did you mean 'pg_cluster'?"
+        );
+        let e = ClusterSpec::from_yaml_str(
+            "pg_cluster: x\npgbackrest_repo: {local: {path: /b, retention_ful: 2}}",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "unknown_key");
+        assert!(e.to_string().contains("'retention_ful'"), "{e}");
+        assert!(e.to_string().contains("retention_full"), "{e}");
+        let e = ClusterSpec::from_yaml_str(
+            "pg_cluster: x\npitr_backup_schedule: [{cron: '@daily', typ: full}]",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("'typ'"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (yaml, needle) in [
+            ("pg_cluster: 'a b'", "stanza name"),
+            ("pg_cluster: x\npg_data: relative/dir", "absolute"),
+            ("pg_cluster: x\npg_dbsu: Root", "pg_dbsu"),
+            (
+                "pg_cluster: x\npgbackrest_method: nosuch",
+                "'nosuch' is not defined",
+            ),
+            (
+                "pg_cluster: x\npgbackrest_repo: {local: {path: \"/a\\nb\"}}",
+                "newline",
+            ),
+            ("pg_cluster: x\npgbackrest_repo: {local: {type: s4}}", "s4"),
+            (
+                "pg_cluster: x\npgbackrest_repo: {local: {block: y}}",
+                "bundle",
+            ),
+            (
+                "pg_cluster: x\npgbackrest_config: '/etc/pg backrest.conf'",
+                "shell",
+            ),
+            (
+                "pg_cluster: x\npitr_backup_schedule: [{cron: 'every day', type: full}]",
+                "cron",
+            ),
+            (
+                "pg_cluster: x\npitr_backup_schedule: [{cron: '@daily', type: big}]",
+                "full, diff, incr",
+            ),
+            ("[1, 2]", "mapping"),
+            ("pg_cluster: x\npg_port: 99999", "cluster spec"),
+        ] {
+            let e = ClusterSpec::from_yaml_str(yaml).unwrap_err();
+            assert!(e.to_string().contains(needle), "{yaml}: {e}");
+        }
+    }
+
+    #[test]
+    fn json_values_load_too() {
+        let v = serde_json::json!({
+            "pg_cluster": "pg-test", "pg_port": 6543,
+            "pgbackrest_repo": {"local": {"path": "/b", "bundle": true, "retention_full": 3}}
+        });
+        let s = ClusterSpec::from_value(v).unwrap();
+        assert_eq!(s.port, 6543);
+        assert_eq!(s.repos[0].get("bundle").unwrap().expose(), "y");
+        assert_eq!(s.repos[0].get("retention-full").unwrap().expose(), "3");
+    }
+}
