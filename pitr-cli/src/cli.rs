@@ -1,4 +1,6 @@
 //! Command-line interface definition. This interface is a contract: scripts rely on it.
+// Doc comments here are --help text, where backticks would show.
+#![allow(clippy::doc_markdown)]
 
 use std::path::PathBuf;
 
@@ -34,6 +36,216 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Render pgbackrest.conf, the restore config, archive settings or cron lines from a spec.
     Render(RenderArgs),
+    /// Show backup sets and the recoverable window per repo and timeline.
+    Info(NodeArgs),
+    /// Back up the local cluster if it is the primary; skip (exit 0) on a replica.
+    Backup(BackupArgs),
+    /// Create a restore point and record where it is, so a restore by name can use it.
+    Mark(MarkArgs),
+    /// Point-in-time restore: choose the set, check, restore, and prove the target was reached.
+    #[command(visible_alias = "pitr")]
+    Restore(Box<RestoreArgs>),
+    /// Throwaway demo: a local cluster, a backup, changes, and restores to every target type.
+    Sandbox(SandboxArgs),
+}
+
+/// Options for commands that work on the node's cluster.
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    /// OS user that owns the data directory and runs PostgreSQL and pgBackRest.
+    #[arg(long, value_name = "USER", default_value = "postgres")]
+    pub(crate) dbsu: String,
+}
+
+/// Backup types for `pitr backup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BackupKind {
+    /// A full backup.
+    Full,
+    /// Changes since the last full backup.
+    Diff,
+    /// Changes since the last backup of any type (the default).
+    Incr,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// Backup type [default: incr; pgBackRest makes it full when there is no full backup yet].
+    #[arg(value_enum)]
+    pub(crate) kind: Option<BackupKind>,
+    /// Back up to this repo [default: pgBackRest's, repo1].
+    #[arg(long, value_name = "N")]
+    pub(crate) repo: Option<u32>,
+    /// Print the plan instead of running it.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MarkArgs {
+    /// Restore point name (under 64 bytes).
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// What PostgreSQL does at the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ActionArg {
+    /// Stay paused, read-only, for inspection (default).
+    Pause,
+    /// Open for writes on a new timeline.
+    Promote,
+    /// Shut down.
+    Shutdown,
+}
+
+/// Archiving in the restored cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ArchiveArg {
+    /// Keep the cluster's archive settings (default for an in-place restore).
+    Preserve,
+    /// Write archive_mode = off (default, and required, for a clone).
+    Off,
+}
+
+/// `pitr restore`: the flags of Pigsty's pg-pitr, plus pitr's own.
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches
+#[command(
+    after_help = "Time format: YYYY-MM-DD HH:MM:SS[.ffffff] with a zone: +00, +08:00 or Z \
+    (or give --zone). Pass extra pgBackRest restore options after --, e.g. -- --process-max=8."
+)]
+pub(crate) struct RestoreArgs {
+    /// Recover to the end of the WAL archive (latest).
+    #[arg(short = 'd', long = "default", help_heading = "Recovery target (one)")]
+    pub(crate) latest: bool,
+    /// Recover only until the backup is consistent.
+    #[arg(short, long, help_heading = "Recovery target (one)")]
+    pub(crate) immediate: bool,
+    /// Recover to a time, e.g. "2025-01-01 12:00:00+08".
+    #[arg(
+        short,
+        long,
+        value_name = "TIME",
+        help_heading = "Recovery target (one)"
+    )]
+    pub(crate) time: Option<String>,
+    /// Recover to a restore point.
+    #[arg(
+        short,
+        long,
+        value_name = "NAME",
+        help_heading = "Recovery target (one)"
+    )]
+    pub(crate) name: Option<String>,
+    /// Recover to a WAL location, e.g. 0/7C82CB8.
+    #[arg(
+        short,
+        long,
+        value_name = "LSN",
+        help_heading = "Recovery target (one)"
+    )]
+    pub(crate) lsn: Option<String>,
+    /// Recover to a transaction id.
+    #[arg(
+        short,
+        long,
+        value_name = "XID",
+        help_heading = "Recovery target (one)"
+    )]
+    pub(crate) xid: Option<String>,
+
+    /// Restore this backup set instead of the one pitr chooses.
+    #[arg(
+        short = 'S',
+        long,
+        visible_alias = "backup",
+        short_alias = 'b',
+        value_name = "LABEL"
+    )]
+    pub(crate) set: Option<String>,
+    /// For name and xid targets: a time the target is known to be after.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) before: Option<String>,
+    /// Restore from this repo only.
+    #[arg(long, value_name = "N")]
+    pub(crate) repo: Option<u32>,
+    /// Stop right before the target instead of right after it.
+    #[arg(short = 'X', long)]
+    pub(crate) exclusive: bool,
+    /// Promote after reaching the target (same as --action promote).
+    #[arg(short = 'P', long, conflicts_with = "action")]
+    pub(crate) promote: bool,
+    /// What PostgreSQL does at the target [default: pause].
+    #[arg(long, value_enum)]
+    pub(crate) action: Option<ActionArg>,
+    /// Recover along this timeline: latest, current or a number.
+    #[arg(short = 'T', long, value_name = "TIMELINE")]
+    pub(crate) timeline: Option<String>,
+    /// Restore into this data directory (a clone beside the node's cluster when it differs).
+    #[arg(short = 'D', long, value_name = "DIR")]
+    pub(crate) data: Option<String>,
+    /// Port of the restored cluster (a clone when it differs from the node's).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) port: Option<u16>,
+    /// Archiving in the restored cluster.
+    #[arg(long, value_enum)]
+    pub(crate) archive: Option<ArchiveArg>,
+    /// Keep the current data directory as <data>-backup; it is put back if anything fails.
+    #[arg(long)]
+    pub(crate) safety_copy: bool,
+    /// Restore only this database (repeatable).
+    #[arg(long, value_name = "DB")]
+    pub(crate) db_include: Vec<String>,
+    /// Do not restore this database (repeatable).
+    #[arg(long, value_name = "DB")]
+    pub(crate) db_exclude: Vec<String>,
+    /// Restore a symlink elsewhere, LINK=DESTINATION (repeatable).
+    #[arg(long, value_name = "LINK=DEST")]
+    pub(crate) link_map: Vec<String>,
+    /// Restore processes.
+    #[arg(long, value_name = "N")]
+    pub(crate) process: Option<u32>,
+    /// Time zone for a --time or --before without one (an IANA name, or "local").
+    #[arg(long, value_name = "ZONE")]
+    pub(crate) zone: Option<String>,
+
+    /// Print the plan and do nothing (as a shell script, or JSON with --json).
+    #[arg(short = 'c', long = "check", visible_alias = "dry-run")]
+    pub(crate) dry_run: bool,
+    /// Do not count down before destroying data.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
+    /// Show pgBackRest's and PostgreSQL's output as it happens.
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
+    /// Where to write the restore config [default: beside --config].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) restore_config: Option<std::path::PathBuf>,
+    /// Seconds to wait for recovery to reach the target.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+    /// Extra pgBackRest restore options.
+    #[arg(last = true, value_name = "PGBACKREST OPTIONS")]
+    pub(crate) extra: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SandboxArgs {
+    /// Keep the sandbox directory afterwards (it is removed by default).
+    #[arg(long)]
+    pub(crate) keep: bool,
+    /// Where to create the sandbox [default: a new directory under the system temp dir].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<std::path::PathBuf>,
+    /// Port of the sandbox cluster.
+    #[arg(long, default_value_t = 6544)]
+    pub(crate) port: u16,
 }
 
 /// What `pitr render` renders.

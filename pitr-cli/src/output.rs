@@ -13,10 +13,10 @@ pub(crate) fn report_error(err: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(err) {
         return ExitCode::SUCCESS;
     }
-    let core = err
+    let core_error = err
         .chain()
         .find_map(|e| e.downcast_ref::<pitr_core::Error>());
-    let code = core.map_or("failed", pitr_core::Error::code);
+    let code = core_error.map_or("failed", pitr_core::Error::code);
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error[{code}]: {err}");
     let mut shown = err.to_string();
@@ -28,7 +28,7 @@ pub(crate) fn report_error(err: &anyhow::Error) -> ExitCode {
         }
         shown = text;
     }
-    let usage = core.is_some_and(pitr_core::Error::is_input_error);
+    let usage = core_error.is_some_and(pitr_core::Error::is_input_error);
     ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FAILED })
 }
 

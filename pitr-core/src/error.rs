@@ -157,6 +157,77 @@ pub enum Error {
         output: String,
     },
 
+    /// No backup set can reach the recovery target.
+    #[error("no backup set can reach {target}: {reason}")]
+    NoBackupSet { target: String, reason: String },
+
+    /// A requested backup set is not in the repos pitr may restore from.
+    #[error("backup set '{label}' not found in {repos}; sets there: {known}")]
+    SetNotFound {
+        label: String,
+        repos: String,
+        known: String,
+    },
+
+    /// The target lies outside what the repo can recover to.
+    #[error("{target} is outside the recoverable window: {why}; recoverable: {window}")]
+    TargetOutsideWindow {
+        target: String,
+        why: String,
+        window: String,
+    },
+
+    /// WAL needed for recovery is missing from the archive.
+    #[error(
+        "the archive in repo{repo} is missing {count} WAL segment(s) needed from {from} to {to}: {missing}; recovery would stop at the gap"
+    )]
+    WalGap {
+        repo: u32,
+        from: String,
+        to: String,
+        count: usize,
+        missing: String,
+    },
+
+    /// The data directory cannot be restored into as it is.
+    #[error("data directory '{}': {problem}", path.display())]
+    DataDirectory { path: PathBuf, problem: String },
+
+    /// Not enough free space for what the plan keeps or writes.
+    #[error(
+        "not enough free space in '{}' for {what}: {need} bytes needed, {have} available",
+        path.display()
+    )]
+    NotEnoughSpace {
+        path: PathBuf,
+        what: String,
+        need: u64,
+        have: u64,
+    },
+
+    /// PostgreSQL ended recovery without reaching the target, or somewhere else.
+    #[error("recovery did not reach {target}: {reason}")]
+    RecoveryFailed { target: String, reason: String },
+
+    /// Recovery did not finish in time.
+    #[error(
+        "recovery did not finish within {seconds} s (last log line: {last_line}); raise the timeout or check the server log"
+    )]
+    RecoveryTimeout { seconds: u64, last_line: String },
+
+    /// A plan step failed; the source says why.
+    #[error("step '{step}' failed{}: {source}", if *.rolled_back { " (rolled back: the data directory is as it was before the restore)" } else { "" })]
+    Step {
+        step: String,
+        rolled_back: bool,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A plan cannot be executed as given.
+    #[error("cannot run this plan: {reason}")]
+    PlanNotRunnable { reason: String },
+
     /// A query to PostgreSQL failed.
     #[error("PostgreSQL on {endpoint}: {message}")]
     Database { endpoint: String, message: String },
@@ -203,10 +274,21 @@ impl Error {
             Error::Spawn { .. } => "spawn_failed",
             Error::CommandFailed { .. } => "command_failed",
             Error::Database { .. } => "database_error",
+            Error::NoBackupSet { .. } => "no_backup_set",
+            Error::SetNotFound { .. } => "set_not_found",
+            Error::TargetOutsideWindow { .. } => "target_outside_window",
+            Error::WalGap { .. } => "wal_gap",
+            Error::DataDirectory { .. } => "data_directory",
+            Error::NotEnoughSpace { .. } => "not_enough_space",
+            Error::RecoveryFailed { .. } => "recovery_failed",
+            Error::RecoveryTimeout { .. } => "recovery_timeout",
+            Error::Step { source, .. } => source.code(),
+            Error::PlanNotRunnable { .. } => "plan_not_runnable",
         }
     }
 
-    /// Whether the error is caused by the caller's input (as opposed to the environment).
+    /// Whether the error is caused by the caller's input (as opposed to the environment),
+    /// including targets that are well-formed but outside what the repo can reach.
     ///
     /// The CLI exits with status 2 for these; the Python module raises them as `ValueError`s too.
     pub fn is_input_error(&self) -> bool {
@@ -222,6 +304,9 @@ impl Error {
                 | Error::OptionNotForRepoType { .. }
                 | Error::OptionNeedsVersion { .. }
                 | Error::VersionRequired { .. }
+                | Error::NoBackupSet { .. }
+                | Error::SetNotFound { .. }
+                | Error::TargetOutsideWindow { .. }
         )
     }
 

@@ -208,8 +208,9 @@ pub struct RestoreRequest {
     pub before: Option<TargetTime>,
     /// Repo to restore from; pitr chooses across repos when absent.
     pub repo: Option<RepoChoice>,
-    /// Archiving in the restored cluster.
-    pub archive: ArchiveMode,
+    /// Archiving in the restored cluster: preserved for an in-place restore, off for a clone,
+    /// unless the request says otherwise.
+    pub archive: Option<ArchiveMode>,
     /// Databases to restore.
     pub db_include: Vec<String>,
     /// Databases to leave out.
@@ -460,10 +461,11 @@ impl RawRequest {
             ));
         }
         let archive = match &self.archive {
-            None | Some(Value::Bool(true)) => ArchiveMode::Preserve,
-            Some(Value::Bool(false)) => ArchiveMode::Off,
-            Some(Value::String(s)) if s == "preserve" => ArchiveMode::Preserve,
-            Some(Value::String(s)) if s == "off" => ArchiveMode::Off,
+            None => None,
+            Some(Value::Bool(true)) => Some(ArchiveMode::Preserve),
+            Some(Value::Bool(false)) => Some(ArchiveMode::Off),
+            Some(Value::String(s)) if s == "preserve" => Some(ArchiveMode::Preserve),
+            Some(Value::String(s)) if s == "off" => Some(ArchiveMode::Off),
             Some(other) => {
                 return Err(setting(
                     "archive",
@@ -653,7 +655,7 @@ mod tests {
             "timeline": "latest", "action": "promote", "archive": false, "process": 4,
             "db_include": ["app"], "link_map": {"pg_wal": "/pg/wal"}, "data": "/pg/data2", "port": 5433})).unwrap();
         assert!(r.safety_copy);
-        assert_eq!(r.archive, ArchiveMode::Off);
+        assert_eq!(r.archive, Some(ArchiveMode::Off));
         assert_eq!(r.set, None);
         assert_eq!(r.timeline, Some(TimelineTarget::Latest));
         assert_eq!(r.link_map[0].destination, "/pg/wal");

@@ -1,14 +1,35 @@
 //! One module per subcommand; each takes parsed arguments and returns an exit status.
 
+mod backup;
+mod info;
+mod mark;
 mod render;
+mod restore;
+mod sandbox;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use pitr_core::node::Node;
+
+use crate::cli::{Cli, Command, GlobalArgs, NodeArgs};
 
 /// Runs the chosen subcommand.
 pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Render(args) => render::run(&cli.global, args),
+        Command::Info(args) => info::run(&cli.global, args),
+        Command::Backup(args) => backup::run(&cli.global, args),
+        Command::Mark(args) => mark::run(&cli.global, args),
+        Command::Restore(args) => restore::run(&cli.global, args),
+        Command::Sandbox(args) => sandbox::run(&cli.global, args),
     }
+}
+
+/// The node as the global `--config`/`--stanza` options describe it.
+pub(crate) fn node(global: &GlobalArgs, args: &NodeArgs) -> anyhow::Result<Node> {
+    Ok(Node::from_conf(
+        &global.config,
+        global.stanza.as_deref(),
+        &args.dbsu,
+    )?)
 }

@@ -9,6 +9,8 @@
 //! Secrets never appear in a plan's serialized form: file contents are held as
 //! [`FileContents`], which serializes only its redacted text.
 
+pub mod backup;
+pub mod restore;
 pub mod shell;
 
 use std::path::PathBuf;
@@ -97,8 +99,10 @@ pub enum Action {
         /// The directory.
         path: PathBuf,
     },
-    /// Follow PostgreSQL's log and query it until recovery reaches the target, then verify.
+    /// Follow PostgreSQL's log and query it until recovery ends (at the target, or not).
     AwaitRecovery(RecoveryWatch),
+    /// Check that where recovery stopped is consistent with the target.
+    VerifyRecovery(RecoveryWatch),
     /// Nothing to execute: advice for the operator (printed, logged).
     Note {
         /// The text.

@@ -17,6 +17,11 @@ fn quote_path(p: &Path) -> String {
     quote(&p.to_string_lossy())
 }
 
+/// An argv as one shell-quoted line.
+pub fn quote_argv(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
 fn argv_line(argv: &[String], run_as: Option<&str>) -> String {
     let mut words: Vec<String> = Vec::with_capacity(argv.len() + 4);
     if let Some(user) = run_as {
@@ -90,6 +95,15 @@ fn step_lines(out: &mut String, step: &Step) {
                 w.target,
                 w.timeout_secs,
                 w.log_file.display()
+            )));
+        }
+        Action::VerifyRecovery(w) => {
+            out.push_str(&comment(&format!(
+                "pitr checks the stop point PostgreSQL reported (and, while it runs, \
+                 pg_last_wal_replay_lsn() and pg_last_xact_replay_timestamp()) against {}; \
+                 a stop before the set {} was consistent, or past the target, fails the restore.",
+                w.target,
+                w.set_stop_lsn.map(|l| l.to_string()).unwrap_or_default()
             )));
         }
         Action::Note { text } => out.push_str(&comment(text)),

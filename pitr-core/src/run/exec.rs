@@ -34,7 +34,7 @@ pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> 
             scope.spawn(move || {
                 for line in BufReader::new(stream).lines() {
                     let Ok(line) = line else { break };
-                    log.line(&format!("  | {line}"));
+                    log.output(&format!("  | {line}"));
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == TAIL_LINES {
                             t.pop_front();

@@ -15,6 +15,7 @@ pub struct RunLog {
     file: Mutex<Option<File>>,
     path: Option<PathBuf>,
     echo: bool,
+    echo_output: bool,
     secrets: Vec<String>,
 }
 
@@ -37,6 +38,7 @@ impl RunLog {
             file: Mutex::new(Some(file)),
             path: Some(path),
             echo,
+            echo_output: echo,
             secrets: Vec::new(),
         })
     }
@@ -47,8 +49,16 @@ impl RunLog {
             file: Mutex::new(None),
             path: None,
             echo,
+            echo_output: echo,
             secrets: Vec::new(),
         }
+    }
+
+    /// Whether the output of child processes is echoed too (it is always logged to the file).
+    #[must_use]
+    pub fn echo_output(mut self, on: bool) -> Self {
+        self.echo_output = self.echo && on;
+        self
     }
 
     /// Masks these values wherever they would appear in the log.
@@ -70,10 +80,24 @@ impl RunLog {
             .fold(text.to_owned(), |t, s| t.replace(s.as_str(), REDACTED))
     }
 
-    /// Writes one line.
+    /// Writes one line of pitr's own.
     pub fn line(&self, text: &str) {
+        self.write(text, self.echo);
+    }
+
+    /// Writes one line to the log file only.
+    pub fn file_only(&self, text: &str) {
+        self.write(text, false);
+    }
+
+    /// Writes one line of a child process's output.
+    pub fn output(&self, text: &str) {
+        self.write(text, self.echo_output);
+    }
+
+    fn write(&self, text: &str, echo: bool) {
         let text = self.mask(text);
-        if self.echo {
+        if echo {
             let _ = writeln!(std::io::stderr().lock(), "{text}");
         }
         if let Ok(mut guard) = self.file.lock() {

@@ -2,7 +2,11 @@
 //! executing plans. Everything outside this module is pure.
 
 pub mod exec;
-pub mod probe;
-pub mod tools;
+pub mod facts;
 pub mod log;
+pub mod pgbackrest;
+pub mod probe;
+pub mod runner;
+pub mod tools;
 pub mod user;
+pub mod watch;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio_postgres::{Client, NoTls};
 
 use crate::error::{Error, Result};
+use crate::marks::MarkRecord;
 use crate::names::{Lsn, RestorePointName, TimelineId};
 
 /// How to reach a local PostgreSQL.
@@ -62,6 +63,36 @@ impl Endpoint {
             let client = self.connect(Duration::from_secs(10)).await?;
             f(&client).await
         })
+    }
+
+    /// Runs SQL with the simple query protocol and returns every row as text (NULL as `None`).
+    pub fn simple_query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        self.with_client(async |c: &Client| {
+            let messages = c
+                .simple_query(sql)
+                .await
+                .map_err(|e| self.db_error(pg_message(&e)))?;
+            Ok(messages
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_owned))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect())
+        })
+    }
+
+    /// The first column of the first row of `sql`, as text.
+    pub fn query_value(&self, sql: &str) -> Result<String> {
+        self.simple_query(sql)?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten())
+            .ok_or_else(|| self.db_error(format!("no value from: {sql}")))
     }
 
     /// Whether the server is a standby (`pg_is_in_recovery()`).
@@ -149,19 +180,6 @@ pub struct ReplayState {
     pub last_replayed_commit: Option<jiff::Timestamp>,
     /// Current timeline once out of recovery.
     pub timeline: Option<TimelineId>,
-}
-
-/// A restore point created by `pitr mark`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct MarkRecord {
-    /// Its name.
-    pub name: RestorePointName,
-    /// The LSN `pg_create_restore_point` returned (the end of its WAL record).
-    pub lsn: Lsn,
-    /// The timeline it was written on.
-    pub timeline: TimelineId,
-    /// When it was created.
-    pub time: jiff::Timestamp,
 }
 
 /// The server's own words for a failure (message and detail), not the driver's wrapper.

@@ -17,11 +17,7 @@ impl Tools {
     /// Locates the tools: `pgbackrest` on `PATH`; PostgreSQL's binaries in `bin_dir` when given,
     /// else for the major version of `data_dir` (its `PG_VERSION`), else the newest installed.
     pub fn locate(bin_dir: Option<&Path>, data_dir: Option<&Path>) -> Result<Tools> {
-        let pgbackrest = which::which("pgbackrest").map_err(|_| Error::ToolNotFound {
-            tool: "pgbackrest".into(),
-            hint: "install pgBackRest (Debian: apt-get install pgbackrest) or put it on PATH"
-                .into(),
-        })?;
+        let pgbackrest = pgbackrest()?;
         let pg_bin_dir = match bin_dir {
             Some(dir) => check_pg_bin(dir)?,
             None => find_pg_bin(data_dir)?,
@@ -36,6 +32,14 @@ impl Tools {
     pub fn pg(&self, program: &str) -> PathBuf {
         self.pg_bin_dir.join(program)
     }
+}
+
+/// The `pgbackrest` executable on `PATH`.
+pub fn pgbackrest() -> Result<PathBuf> {
+    which::which("pgbackrest").map_err(|_| Error::ToolNotFound {
+        tool: "pgbackrest".into(),
+        hint: "install pgBackRest (Debian: apt-get install pgbackrest) or put it on PATH".into(),
+    })
 }
 
 fn check_pg_bin(dir: &Path) -> Result<PathBuf> {
@@ -62,7 +66,12 @@ fn newest_debian_install() -> Option<PathBuf> {
     std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
         .flatten()
-        .filter_map(|e| Some((e.file_name().to_string_lossy().parse::<u32>().ok()?, e.path())))
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_string_lossy().parse::<u32>().ok()?,
+                e.path(),
+            ))
+        })
         .max_by_key(|(v, _)| *v)
         .map(|(_, p)| p.join("bin"))
 }
@@ -75,15 +84,18 @@ fn find_pg_bin(data_dir: Option<&Path>) -> Result<PathBuf> {
     // link, the newest Debian install, or pg_ctl on PATH.
     let dirs: Vec<PathBuf> = match &major {
         Some(m) => candidates(m),
-        None => [Some(PathBuf::from("/usr/pgsql/bin")), newest_debian_install()]
-            .into_iter()
-            .flatten()
-            .chain(
-                which::which("pg_ctl")
-                    .ok()
-                    .and_then(|p| p.parent().map(Path::to_path_buf)),
-            )
-            .collect(),
+        None => [
+            Some(PathBuf::from("/usr/pgsql/bin")),
+            newest_debian_install(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(
+            which::which("pg_ctl")
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf)),
+        )
+        .collect(),
     };
     if let Some(dir) = dirs.iter().find(|d| d.join("pg_ctl").is_file()) {
         return Ok(dir.clone());

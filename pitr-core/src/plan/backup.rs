@@ -1,0 +1,181 @@
+//! Planning a backup, like Pigsty's `pg-backup`: only the primary backs up.
+//!
+//! Run from cron on every node of a cluster: on a standby the plan is a single note saying it
+//! skipped (and the command exits 0); on the primary it creates the stanza when it is missing
+//! and runs `pgbackrest backup` with the requested type (incremental by default; pgBackRest
+//! makes it full when there is no full backup yet).
+
+use serde_json::json;
+
+use super::{Action, Plan, PlanKind, Step};
+use crate::names::{BackupType, StanzaName};
+
+/// What the node is, as far as backups care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupFacts {
+    /// The local instance is a standby (`pg_is_in_recovery()`).
+    pub in_recovery: bool,
+    /// The stanza exists in the repos (`pgbackrest info` status is not 1 or 3).
+    pub stanza_exists: bool,
+}
+
+/// The pgBackRest command line pieces a backup needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSite {
+    /// The stanza.
+    pub stanza: StanzaName,
+    /// argv prefix for a pgBackRest command: executable, `--config=...`, `--stanza=...`.
+    pub pgbackrest_argv: Vec<String>,
+    /// OS user that runs pgBackRest.
+    pub dbsu: String,
+}
+
+fn pgbackrest_step(site: &BackupSite, id: &str, title: String, options: &[String]) -> Step {
+    let mut argv = site.pgbackrest_argv.clone();
+    argv.extend(options.iter().cloned());
+    Step {
+        id: id.into(),
+        title,
+        destructive: false,
+        action: Action::Exec {
+            argv,
+            run_as: Some(site.dbsu.clone()),
+            ok_status: Vec::new(),
+        },
+    }
+}
+
+/// Plans a backup of type `kind` (incr when `None`) to `repo` (pgBackRest's default, repo1,
+/// when `None`).
+pub fn plan_backup(
+    site: &BackupSite,
+    kind: Option<BackupType>,
+    repo: Option<u32>,
+    facts: BackupFacts,
+) -> Plan {
+    let kind = kind.unwrap_or(BackupType::Incr);
+    let mut summary = json!({
+        "type": kind,
+        "repo": repo,
+        "role": if facts.in_recovery { "replica" } else { "primary" },
+        "skipped": facts.in_recovery,
+    });
+    if facts.in_recovery {
+        summary["reason"] = "this instance is a standby; backups run on the primary".into();
+        return Plan {
+            kind: PlanKind::Backup,
+            stanza: site.stanza.to_string(),
+            summary,
+            warnings: Vec::new(),
+            steps: vec![Step {
+                id: "skip".into(),
+                title: "Skip: this instance is a standby".into(),
+                destructive: false,
+                action: Action::Note {
+                    text: format!(
+                        "pg_is_in_recovery() is true: stanza {} is backed up from its primary. \
+                         Nothing to do here.",
+                        site.stanza
+                    ),
+                },
+            }],
+            on_failure: Vec::new(),
+        };
+    }
+    let mut steps = Vec::new();
+    if !facts.stanza_exists {
+        steps.push(pgbackrest_step(
+            site,
+            "stanza-create",
+            format!("Create stanza {} in the repos", site.stanza),
+            &["stanza-create".into()],
+        ));
+    }
+    let mut args = vec![format!("--type={kind}")];
+    if let Some(r) = repo {
+        args.push(format!("--repo={r}"));
+    }
+    args.push("backup".into());
+    steps.push(pgbackrest_step(
+        site,
+        "backup",
+        format!(
+            "Take a {kind} backup of stanza {}{}",
+            site.stanza,
+            repo.map(|r| format!(" to repo{r}")).unwrap_or_default()
+        ),
+        &args,
+    ));
+    Plan {
+        kind: PlanKind::Backup,
+        stanza: site.stanza.to_string(),
+        summary,
+        warnings: Vec::new(),
+        steps,
+        on_failure: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> BackupSite {
+        BackupSite {
+            stanza: "pg-meta".parse().unwrap(),
+            pgbackrest_argv: vec![
+                "/usr/bin/pgbackrest".into(),
+                "--config=/etc/pgbackrest/pgbackrest.conf".into(),
+                "--stanza=pg-meta".into(),
+            ],
+            dbsu: "postgres".into(),
+        }
+    }
+
+    #[test]
+    fn replica_skips() {
+        let p = plan_backup(
+            &site(),
+            None,
+            None,
+            BackupFacts {
+                in_recovery: true,
+                stanza_exists: true,
+            },
+        );
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(p.summary["skipped"], true);
+    }
+
+    #[test]
+    fn primary_creates_missing_stanza_and_backs_up() {
+        let p = plan_backup(
+            &site(),
+            Some(BackupType::Full),
+            Some(2),
+            BackupFacts {
+                in_recovery: false,
+                stanza_exists: false,
+            },
+        );
+        let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["stanza-create", "backup"]);
+        let Action::Exec { argv, .. } = &p.steps[1].action else {
+            panic!()
+        };
+        assert_eq!(&argv[3..], ["--type=full", "--repo=2", "backup"]);
+        let p = plan_backup(
+            &site(),
+            None,
+            None,
+            BackupFacts {
+                in_recovery: false,
+                stanza_exists: true,
+            },
+        );
+        let Action::Exec { argv, .. } = &p.steps[0].action else {
+            panic!()
+        };
+        assert_eq!(&argv[3..], ["--type=incr", "backup"]);
+    }
+}

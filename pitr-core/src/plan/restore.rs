@@ -1,0 +1,569 @@
+//! Planning a point-in-time restore: pre-flight checks, then the steps.
+//!
+//! Everything here is pure. Inputs are where to restore ([`RestoreSite`], from a spec or a
+//! node's `pgbackrest.conf`), the validated request, the chosen backup set ([`Selection`]) and
+//! facts gathered about the data directory ([`NodeFacts`]). Every check runs before the plan
+//! exists, so a refused restore has changed nothing.
+//!
+//! Steps for a standalone instance: stop PostgreSQL (when it runs in the target directory);
+//! optionally move the data directory aside as a safety copy; write the restore config (mode
+//! 0600); `pgbackrest restore` with `--set` and `--repo` given explicitly; start PostgreSQL with
+//! logging into a file pitr follows; await recovery; verify the stop point; then advice for the
+//! chosen action and for turning archiving back on. With a safety copy, the plan also carries
+//! the steps that put it back if anything fails.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Action, FileContents, Plan, PlanKind, RecoveryWatch, Step};
+use crate::error::{Error, Result};
+use crate::names::StanzaName;
+use crate::render::{ArchiveMode, Renderer, RestoreConfig};
+use crate::select::{Selection, describe_windows, fmt_epoch};
+use crate::target::{RecoveryTarget, RestoreRequest, TargetAction};
+
+/// Where and how a node restores: built from a cluster spec or from the node's config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreSite {
+    /// The stanza restored from.
+    pub stanza: StanzaName,
+    /// The node's data directory (the in-place restore target).
+    pub data: PathBuf,
+    /// The node's port.
+    pub port: u16,
+    /// Socket directory the restored server listens on.
+    pub socket_dir: PathBuf,
+    /// OS user that owns the data directory and runs PostgreSQL and pgBackRest.
+    pub dbsu: String,
+    /// PostgreSQL binaries.
+    pub pg_bin_dir: PathBuf,
+    /// The pgbackrest executable.
+    pub pgbackrest_bin: PathBuf,
+    /// Where the restore config is written.
+    pub restore_config_path: PathBuf,
+    /// The restore config's content (repos, paths, processes).
+    pub restore_config: RestoreConfig,
+    /// Directory for the recovery log that pitr follows.
+    pub log_dir: PathBuf,
+    /// Seconds to wait for recovery.
+    pub timeout_secs: u64,
+}
+
+/// What the data directory looks like before anything happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataState {
+    /// It does not exist (pgBackRest creates it).
+    Missing,
+    /// It exists and is empty.
+    Empty,
+    /// It holds a PostgreSQL cluster (`PG_VERSION` present).
+    Cluster,
+    /// It holds something else: pgBackRest would refuse to restore into it.
+    Other,
+}
+
+/// Facts about the node, gathered before planning (see `run::facts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeFacts {
+    /// The state of the target data directory.
+    pub data_state: DataState,
+    /// A live postmaster's pid in the target data directory.
+    pub postmaster_pid: Option<i32>,
+    /// Free bytes on the file system that holds the data directory.
+    pub free_bytes: Option<u64>,
+    /// Whether `<data>-backup` exists already.
+    pub safety_copy_exists: bool,
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn exec(id: &str, title: &str, destructive: bool, argv: Vec<String>, user: &str) -> Step {
+    Step {
+        id: id.into(),
+        title: title.into(),
+        destructive,
+        action: Action::Exec {
+            argv,
+            run_as: Some(user.into()),
+            ok_status: Vec::new(),
+        },
+    }
+}
+
+fn note(id: &str, title: &str, text: String) -> Step {
+    Step {
+        id: id.into(),
+        title: title.into(),
+        destructive: false,
+        action: Action::Note { text },
+    }
+}
+
+/// Options PostgreSQL starts with during recovery: a log pitr can follow and parse, and a
+/// standby that answers queries while paused.
+pub const RECOVERY_SERVER_OPTIONS: &str =
+    "-c hot_standby=on -c logging_collector=off -c log_destination=stderr -c lc_messages=C";
+
+/// Checks the target against the window of the chosen set's repo and timeline.
+fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
+    let window = sel
+        .windows
+        .iter()
+        .find(|w| w.repo_key == sel.repo && w.timeline == sel.timeline);
+    let end = window.and_then(|w| w.end.as_ref());
+    let outside = |why: String| {
+        Err(Error::TargetOutsideWindow {
+            target: request.target.to_string(),
+            why,
+            window: describe_windows(&sel.windows),
+        })
+    };
+    match &request.target {
+        RecoveryTarget::Time(t) => {
+            if t.unix_seconds() <= i64::try_from(sel.set_stop_time).unwrap_or(i64::MAX) {
+                return outside(format!(
+                    "it is not after set {} stopped ({}); recovery cannot stop before the set is consistent",
+                    sel.set,
+                    fmt_epoch(sel.set_stop_time)
+                ));
+            }
+            if let Some(archived) = end.and_then(|e| e.time) {
+                if t.unix_seconds() > i64::try_from(archived).unwrap_or(i64::MAX) {
+                    return outside(format!(
+                        "it is after the last archived WAL of repo{} timeline {} (archived by {})",
+                        sel.repo,
+                        sel.timeline,
+                        fmt_epoch(archived)
+                    ));
+                }
+            }
+        }
+        RecoveryTarget::Lsn(l) => {
+            if *l < sel.set_stop_lsn {
+                return outside(format!(
+                    "it is before set {} stopped ({}); recovery cannot stop before the set is consistent",
+                    sel.set, sel.set_stop_lsn
+                ));
+            }
+            if let Some(e) = end {
+                if *l >= e.lsn {
+                    return outside(format!(
+                        "it is past the last archived WAL of repo{} timeline {} (ends at {})",
+                        sel.repo, sel.timeline, e.lsn
+                    ));
+                }
+            }
+        }
+        RecoveryTarget::Name(_) => {
+            if let (Some(l), Some(e)) = (sel.target_lsn, end) {
+                if l > e.lsn {
+                    return outside(format!(
+                        "the restore point was recorded at {l}, past the last archived WAL ({})",
+                        e.lsn
+                    ));
+                }
+            }
+        }
+        RecoveryTarget::Latest | RecoveryTarget::Immediate | RecoveryTarget::Xid(_) => {}
+    }
+    Ok(())
+}
+
+/// Plans a point-in-time restore.
+pub fn plan_restore(
+    site: &RestoreSite,
+    request: &RestoreRequest,
+    sel: &Selection,
+    facts: &NodeFacts,
+    renderer: &Renderer,
+) -> Result<Plan> {
+    check_window(request, sel)?;
+    let data = request.data.clone().unwrap_or_else(|| site.data.clone());
+    let port = request.port.unwrap_or(site.port);
+    let clone = data != site.data || port != site.port;
+    let archive = match (clone, request.archive) {
+        (true, Some(ArchiveMode::Preserve)) => {
+            return Err(Error::InvalidSetting {
+                key: "archive".into(),
+                context: "restore request".into(),
+                message: format!(
+                    "a clone into '{}' port {port} would archive into the source's stanza '{}'; \
+                     clones restore with archiving off",
+                    data.display(),
+                    site.stanza
+                ),
+            });
+        }
+        (true, _) => ArchiveMode::Off,
+        (false, mode) => mode.unwrap_or(ArchiveMode::Preserve),
+    };
+    match (facts.data_state, facts.postmaster_pid) {
+        (_, Some(pid)) if clone => {
+            return Err(Error::DataDirectory {
+                path: data,
+                problem: format!(
+                    "PostgreSQL (pid {pid}) runs in it; a clone needs a directory no server uses"
+                ),
+            });
+        }
+        (DataState::Other, _) => {
+            return Err(Error::DataDirectory {
+                path: data,
+                problem: "it is not empty and holds no PostgreSQL cluster (no PG_VERSION); \
+                          pgBackRest would refuse to restore into it: empty it or pick another"
+                    .into(),
+            });
+        }
+        _ => {}
+    }
+    let safety_copy =
+        request.safety_copy && matches!(facts.data_state, DataState::Cluster | DataState::Empty);
+    let backup_dir = PathBuf::from(format!("{}-backup", data.display()));
+    if safety_copy {
+        if facts.safety_copy_exists {
+            return Err(Error::DataDirectory {
+                path: backup_dir,
+                problem: "a safety copy is requested but this directory exists already: \
+                          remove or rename it first"
+                    .into(),
+            });
+        }
+        // The old directory is kept while the set is restored beside it.
+        let need = sel.restore_size;
+        if let Some(have) = facts.free_bytes {
+            if have < need {
+                return Err(Error::NotEnoughSpace {
+                    path: data.parent().unwrap_or(Path::new("/")).to_path_buf(),
+                    what: format!(
+                        "restoring set {} beside the safety copy {}",
+                        sel.set,
+                        backup_dir.display()
+                    ),
+                    need,
+                    have,
+                });
+            }
+        }
+    }
+
+    let user = site.dbsu.as_str();
+    let pg_ctl = path_str(&site.pg_bin_dir.join("pg_ctl"));
+    let recovery_log = site
+        .log_dir
+        .join(format!("{}-pitr-recovery.log", site.stanza));
+    let mut steps = Vec::new();
+    let mut warnings = sel.warnings.clone();
+
+    if facts.postmaster_pid.is_some() {
+        steps.push(exec(
+            "stop",
+            "Stop PostgreSQL",
+            false,
+            vec![
+                pg_ctl.clone(),
+                "stop".into(),
+                "-D".into(),
+                path_str(&data),
+                "-m".into(),
+                "fast".into(),
+                "-w".into(),
+                "-t".into(),
+                "3600".into(),
+            ],
+            user,
+        ));
+    }
+    if safety_copy {
+        steps.push(Step {
+            id: "safety-copy".into(),
+            title: format!(
+                "Keep the current data directory as {} until recovery is verified",
+                backup_dir.display()
+            ),
+            destructive: false,
+            action: Action::MoveDir {
+                from: data.clone(),
+                to: backup_dir.clone(),
+            },
+        });
+    } else if request.safety_copy {
+        warnings.push(format!(
+            "no safety copy: '{}' holds no cluster to keep",
+            data.display()
+        ));
+    }
+
+    let mut config = site.restore_config.clone();
+    config.pg_path.clone_from(&data);
+    config.pg_port = port;
+    config.archive_mode = archive;
+    config.db_include.clone_from(&request.db_include);
+    config.db_exclude.clone_from(&request.db_exclude);
+    config.link_map.clone_from(&request.link_map);
+    if let Some(p) = request.process {
+        config.process_max = p;
+    }
+    let file = renderer.restore_conf(&config)?;
+    steps.push(Step {
+        id: "write-restore-config".into(),
+        title: format!(
+            "Write the restore config {} (mode 0600)",
+            site.restore_config_path.display()
+        ),
+        destructive: false,
+        action: Action::WriteFile {
+            path: site.restore_config_path.clone(),
+            mode: 0o600,
+            owner: Some(user.into()),
+            contents: FileContents::from(file),
+        },
+    });
+
+    let mut argv = vec![
+        path_str(&site.pgbackrest_bin),
+        format!("--config={}", site.restore_config_path.display()),
+        format!("--stanza={}", site.stanza),
+        format!("--repo={}", sel.repo),
+        format!("--set={}", sel.set),
+        format!("--type={}", request.target.pgbackrest_type()),
+    ];
+    if let Some(t) = request.target.pgbackrest_target() {
+        argv.push(format!("--target={t}"));
+    }
+    if request.exclusive {
+        argv.push("--target-exclusive".into());
+    }
+    if request.target != RecoveryTarget::Latest && request.action != TargetAction::Pause {
+        argv.push(format!("--target-action={}", request.action.as_str()));
+    }
+    if let Some(t) = request.timeline {
+        argv.push(format!("--target-timeline={}", t.as_pgbackrest()));
+    }
+    if port != site.port {
+        argv.push(format!("--recovery-option=port={port}"));
+    }
+    argv.extend(request.extra_options.iter().cloned());
+    argv.push("restore".into());
+    steps.push(exec(
+        "restore",
+        &format!(
+            "Restore set {} from repo{} into {}",
+            sel.set,
+            sel.repo,
+            data.display()
+        ),
+        true,
+        argv,
+        user,
+    ));
+
+    steps.push(exec(
+        "start",
+        "Start PostgreSQL to replay WAL up to the target",
+        false,
+        vec![
+            pg_ctl.clone(),
+            "start".into(),
+            "-D".into(),
+            path_str(&data),
+            "-l".into(),
+            path_str(&recovery_log),
+            "-W".into(),
+            "-o".into(),
+            RECOVERY_SERVER_OPTIONS.into(),
+        ],
+        user,
+    ));
+    let watch = RecoveryWatch {
+        data: data.clone(),
+        log_file: recovery_log.clone(),
+        socket_dir: site.socket_dir.clone(),
+        port,
+        user: user.into(),
+        target: request.target.clone(),
+        exclusive: request.exclusive,
+        action: if request.target == RecoveryTarget::Latest {
+            TargetAction::Promote
+        } else {
+            request.action
+        },
+        set_stop_time: sel.set_stop_time,
+        set_stop_lsn: Some(sel.set_stop_lsn),
+        timeout_secs: site.timeout_secs,
+    };
+    steps.push(Step {
+        id: "await-recovery".into(),
+        title: format!(
+            "Follow recovery until PostgreSQL stops at {}",
+            request.target
+        ),
+        destructive: false,
+        action: Action::AwaitRecovery(watch.clone()),
+    });
+    steps.push(Step {
+        id: "verify".into(),
+        title: "Verify the stop point against the target".into(),
+        destructive: false,
+        action: Action::VerifyRecovery(watch),
+    });
+
+    let data_s = data.display();
+    steps.push(match (&request.target, request.action) {
+        (RecoveryTarget::Latest, _) | (_, TargetAction::Promote) => note(
+            "promoted",
+            "PostgreSQL is open for writes",
+            format!("Recovery ended and PostgreSQL in {data_s} was promoted to a new timeline."),
+        ),
+        (_, TargetAction::Pause) => note(
+            "paused",
+            "PostgreSQL is paused at the target",
+            format!(
+                "PostgreSQL in {data_s} is paused at the target, read-only, for inspection.\n\
+                 When the data is right: {pg_ctl} promote -D {data_s}\n\
+                 Otherwise restore again with another target."
+            ),
+        ),
+        (_, TargetAction::Shutdown) => note(
+            "shut-down",
+            "PostgreSQL shut down at the target",
+            format!(
+                "PostgreSQL in {data_s} shut down at the target. Start it to continue: \
+                 {pg_ctl} start -D {data_s}"
+            ),
+        ),
+    });
+    steps.push(match archive {
+        ArchiveMode::Off => note(
+            "archiving",
+            "Archiving is off in the restored cluster",
+            format!(
+                "pgBackRest wrote archive_mode = 'off' into {data_s}/postgresql.auto.conf, so this \
+                 cluster archives nothing.{}",
+                if clone {
+                    " Keep it that way for a clone: it must not write into the source's stanza."
+                        .to_owned()
+                } else {
+                    format!(
+                        " When it is the new primary, turn archiving back on and take a full backup:\n\
+                         psql -h {} -p {port} -c 'ALTER SYSTEM RESET archive_mode'\n\
+                         {pg_ctl} restart -D {data_s}\n\
+                         pitr backup full",
+                        site.socket_dir.display()
+                    )
+                }
+            ),
+        ),
+        ArchiveMode::Preserve => note(
+            "archiving",
+            "Archiving continues",
+            format!(
+                "The restored cluster keeps its archive settings: once promoted it archives into \
+                 stanza {} on a new timeline. Take a full backup after promotion: pitr backup full",
+                site.stanza
+            ),
+        ),
+    });
+
+    let mut on_failure = Vec::new();
+    if safety_copy {
+        steps.push(note(
+            "safety-copy-kept",
+            "The previous data directory is kept",
+            format!(
+                "{} holds the data directory as it was before the restore; remove it when satisfied.",
+                backup_dir.display()
+            ),
+        ));
+        on_failure.push(Step {
+            id: "rollback-stop".into(),
+            title: "Stop PostgreSQL in the restored directory, if it runs".into(),
+            destructive: false,
+            action: Action::Exec {
+                argv: vec![
+                    pg_ctl.clone(),
+                    "stop".into(),
+                    "-D".into(),
+                    path_str(&data),
+                    "-m".into(),
+                    "immediate".into(),
+                    "-w".into(),
+                ],
+                run_as: Some(user.into()),
+                ok_status: vec![0, 1],
+            },
+        });
+        on_failure.push(Step {
+            id: "rollback-remove".into(),
+            title: "Remove the failed restore".into(),
+            destructive: true,
+            action: Action::RemoveDir { path: data.clone() },
+        });
+        on_failure.push(Step {
+            id: "rollback-restore".into(),
+            title: "Put the safety copy back".into(),
+            destructive: false,
+            action: Action::MoveDir {
+                from: backup_dir.clone(),
+                to: data.clone(),
+            },
+        });
+        if facts.postmaster_pid.is_some() {
+            on_failure.push(exec(
+                "rollback-start",
+                "Start PostgreSQL again, as it was running before",
+                false,
+                vec![
+                    pg_ctl.clone(),
+                    "start".into(),
+                    "-D".into(),
+                    path_str(&data),
+                    "-l".into(),
+                    path_str(
+                        &site
+                            .log_dir
+                            .join(format!("{}-pitr-rollback.log", site.stanza)),
+                    ),
+                    "-w".into(),
+                ],
+                user,
+            ));
+        }
+    }
+
+    let summary = json!({
+        "target": request.target.to_string(),
+        "exclusive": request.exclusive,
+        "action": request.action.as_str(),
+        "set": sel.set,
+        "set_type": sel.set_type,
+        "repo": sel.repo,
+        "timeline": sel.timeline.get(),
+        "rule": sel.rule,
+        "reason": sel.reason,
+        "set_stop_time": fmt_epoch(sel.set_stop_time),
+        "set_stop_lsn": sel.set_stop_lsn.to_string(),
+        "pgbackrest_choice": sel.pgbackrest_choice,
+        "replay_bytes": sel.replay_bytes,
+        "window": describe_windows(&sel.windows),
+        "data": path_str(&data),
+        "port": port,
+        "clone": clone,
+        "archive": archive,
+        "safety_copy": safety_copy.then(|| path_str(&backup_dir)),
+        "restore_config": path_str(&site.restore_config_path),
+        "recovery_log": path_str(&recovery_log),
+    });
+    Ok(Plan {
+        kind: PlanKind::Restore,
+        stanza: site.stanza.to_string(),
+        summary,
+        warnings,
+        steps,
+        on_failure,
+    })
+}

@@ -1,0 +1,169 @@
+//! Asking pgBackRest about a stanza: `info`, `repo-ls`, `repo-get`, `annotate`.
+//!
+//! [`PgBackRest::snapshot`] gathers everything selection needs in one go: the info report,
+//! each repo's archive listing, the timeline history files, and the restore points recorded
+//! by `pitr mark`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::exec::run_capture;
+use super::user::OsUser;
+use crate::archive::{self, ArchiveListing};
+use crate::error::Result;
+use crate::history::{self, TimelineHistories};
+use crate::info::{self, InfoReport, StanzaInfo};
+use crate::marks::{self, MarkRecord};
+use crate::names::{DEFAULT_SEGMENT_SIZE, StanzaName};
+
+/// pgBackRest, for one stanza and config, run as the database superuser.
+#[derive(Debug, Clone)]
+pub struct PgBackRest {
+    /// The executable.
+    pub bin: PathBuf,
+    /// The config file.
+    pub config: PathBuf,
+    /// The stanza.
+    pub stanza: StanzaName,
+    /// Who runs it.
+    pub user: OsUser,
+}
+
+/// What pgBackRest knows about a stanza, as selection needs it.
+#[derive(Debug, Clone)]
+pub struct RepoSnapshot {
+    /// `info --output=json`.
+    pub info: InfoReport,
+    /// History files found in any repo's archive.
+    pub histories: TimelineHistories,
+    /// Archive listings by repo key (repos that could not be listed are absent).
+    pub listings: BTreeMap<u32, ArchiveListing>,
+    /// Restore points recorded by `pitr mark`.
+    pub marks: Vec<MarkRecord>,
+    /// What could not be gathered (e.g. a repo whose archive could not be listed).
+    pub warnings: Vec<String>,
+}
+
+impl RepoSnapshot {
+    /// The stanza's part of the info report.
+    pub fn stanza(&self, name: &StanzaName) -> Result<&StanzaInfo> {
+        self.info.stanza(name.as_str())
+    }
+}
+
+impl PgBackRest {
+    /// The argv of a pgBackRest command for this stanza: options, the command, parameters.
+    pub fn argv(&self, command: &str, options: &[String], params: &[String]) -> Vec<String> {
+        let mut argv = vec![
+            self.bin.to_string_lossy().into_owned(),
+            format!("--config={}", self.config.display()),
+            format!("--stanza={}", self.stanza),
+        ];
+        argv.extend(options.iter().cloned());
+        argv.push(command.to_owned());
+        argv.extend(params.iter().cloned());
+        argv
+    }
+
+    fn capture(&self, command: &str, options: &[String], params: &[String]) -> Result<String> {
+        let argv = self.argv(command, options, params);
+        let mut cmd: Command = self.user.command(&argv[0])?;
+        cmd.args(&argv[1..]);
+        let out = run_capture(cmd, &format!("pgbackrest {command}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `pgbackrest info --output=json` for the stanza.
+    pub fn info(&self) -> Result<InfoReport> {
+        info::parse(&self.capture("info", &["--output=json".into()], &[])?)
+    }
+
+    /// The archive listing of `repo` for the archive id (e.g. `15-1`).
+    pub fn archive_listing(&self, repo: u32, archive_id: &str) -> Result<ArchiveListing> {
+        let text = self.capture(
+            "repo-ls",
+            &[
+                format!("--repo={repo}"),
+                "--recurse".into(),
+                "--output=json".into(),
+            ],
+            &[format!("archive/{}/{archive_id}", self.stanza)],
+        )?;
+        archive::parse_repo_ls(&text, DEFAULT_SEGMENT_SIZE)
+    }
+
+    /// A file from a repo, as text.
+    pub fn repo_get(&self, repo: u32, path: &str) -> Result<String> {
+        self.capture("repo-get", &[format!("--repo={repo}")], &[path.to_owned()])
+    }
+
+    /// `pgbackrest check`: archiving works (forces a WAL switch and waits for it).
+    pub fn check(&self) -> Result<()> {
+        self.capture("check", &[], &[]).map(drop)
+    }
+
+    /// Adds an annotation to a backup set.
+    pub fn annotate(&self, repo: u32, set: &str, annotation: &str) -> Result<()> {
+        self.capture(
+            "annotate",
+            &[
+                format!("--repo={repo}"),
+                format!("--set={set}"),
+                format!("--annotation={annotation}"),
+            ],
+            &[],
+        )?;
+        Ok(())
+    }
+
+    /// Info, listings, histories and marks for the stanza. Repos whose archive cannot be
+    /// listed are left out of `listings` (selection then trusts `info` for them).
+    pub fn snapshot(&self) -> Result<RepoSnapshot> {
+        let info = self.info()?;
+        let stanza = info.stanza(self.stanza.as_str())?;
+        let mut listings = BTreeMap::new();
+        let mut histories = TimelineHistories::new();
+        let mut warnings = Vec::new();
+        for repo in stanza.repo.iter().filter(|r| r.status.code.is_ok()) {
+            let Some(db) = stanza.current_db(repo.key) else {
+                continue;
+            };
+            let Some(archive) = stanza.archive_for(db.id, repo.key) else {
+                continue;
+            };
+            let listing = match self.archive_listing(repo.key, &archive.id) {
+                Ok(l) => l,
+                Err(e) => {
+                    warnings.push(format!(
+                        "repo{}: cannot list the archive, so holes in it go unnoticed: {e}",
+                        repo.key
+                    ));
+                    continue;
+                }
+            };
+            for tli in listing.history_timelines() {
+                if histories.get(tli).is_some() {
+                    continue;
+                }
+                let path = format!(
+                    "archive/{}/{}/{:08X}.history",
+                    self.stanza,
+                    archive.id,
+                    tli.get()
+                );
+                let text = self.repo_get(repo.key, &path)?;
+                histories.insert(history::parse(tli, &text)?);
+            }
+            listings.insert(repo.key, listing);
+        }
+        let marks = marks::from_info(stanza);
+        Ok(RepoSnapshot {
+            info,
+            histories,
+            listings,
+            marks,
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! Executing a plan, step by step, as the plan says and nothing else.
+//!
+//! Each step runs as its OS user (switched in the child, never through a shell), its output
+//! streams into the run log, and the first failing step stops the run and is named in the
+//! error. When a plan moved the data directory aside as a safety copy and a later step fails,
+//! the plan's `on_failure` steps put it back.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::exec::run_streaming;
+use super::log::RunLog;
+use super::user::OsUser;
+use super::watch::{self, RecoveryOutcome, VerifiedStop};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Plan, Step};
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// Ids of the steps that ran to completion.
+    pub completed: Vec<String>,
+    /// The verified stop point, for a restore.
+    pub verified: Option<VerifiedStop>,
+    /// The run log.
+    pub log_file: Option<String>,
+}
+
+/// Checks that a plan can run as it is (e.g. it did not lose its secrets through JSON).
+pub fn check_runnable(plan: &Plan) -> Result<()> {
+    for step in plan.steps.iter().chain(&plan.on_failure) {
+        if let Action::WriteFile { path, contents, .. } = &step.action {
+            if contents.full().is_none() {
+                return Err(Error::PlanNotRunnable {
+                    reason: format!(
+                        "step '{}' writes {} but the plan came from JSON, where secrets are \
+                         redacted: plan again from the spec or config instead",
+                        step.id,
+                        path.display()
+                    ),
+                });
+            }
+        }
+        if let Action::Exec { argv, .. } = &step.action {
+            if argv.is_empty() {
+                return Err(Error::PlanNotRunnable {
+                    reason: format!("step '{}' has an empty command", step.id),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, mode: u32, owner: Option<&str>, contents: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let tmp = dir.join(format!(
+        ".{}.pitr-tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(|e| Error::io("cannot write", &tmp, e))?;
+    f.write_all(contents.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io("cannot write", &tmp, e))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("cannot set the mode of", &tmp, e))?;
+    if let Some(owner) = owner {
+        let user = OsUser::lookup(owner)?;
+        if nix::unistd::geteuid().as_raw() != user.uid {
+            nix::unistd::chown(
+                &tmp,
+                Some(nix::unistd::Uid::from_raw(user.uid)),
+                Some(nix::unistd::Gid::from_raw(user.gid)),
+            )
+            .map_err(|e| Error::io("cannot change the owner of", &tmp, e.into()))?;
+        }
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// Runs one plan.
+#[derive(Debug)]
+struct Run<'a> {
+    log: &'a RunLog,
+    outcome: Option<RecoveryOutcome>,
+    verified: Option<VerifiedStop>,
+    log_offsets: Vec<(std::path::PathBuf, u64)>,
+}
+
+impl Run<'_> {
+    fn step(&mut self, step: &Step) -> Result<()> {
+        match &step.action {
+            Action::Exec {
+                argv,
+                run_as,
+                ok_status,
+            } => {
+                self.log
+                    .line(&format!("  $ {}", crate::plan::shell::quote_argv(argv)));
+                let mut cmd = match run_as {
+                    Some(u) => OsUser::lookup(u)?.command(&argv[0])?,
+                    None => std::process::Command::new(&argv[0]),
+                };
+                cmd.args(&argv[1..]);
+                run_streaming(cmd, &step.id, self.log, ok_status)
+            }
+            Action::WriteFile {
+                path,
+                mode,
+                owner,
+                contents,
+            } => {
+                let text = contents.full().ok_or_else(|| Error::PlanNotRunnable {
+                    reason: format!("the contents of {} are redacted", path.display()),
+                })?;
+                write_file(path, *mode, owner.as_deref(), text)
+            }
+            Action::MoveDir { from, to } => {
+                if to.exists() {
+                    return Err(Error::DataDirectory {
+                        path: to.clone(),
+                        problem: "it exists already; pitr does not overwrite it".into(),
+                    });
+                }
+                std::fs::rename(from, to).map_err(|e| Error::io("cannot move", from, e))
+            }
+            Action::RemoveDir { path } => match std::fs::remove_dir_all(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io("cannot remove", path, e))
+                }
+                _ => Ok(()),
+            },
+            Action::AwaitRecovery(w) => {
+                let offset = self
+                    .log_offsets
+                    .iter()
+                    .find(|(p, _)| p == &w.log_file)
+                    .map_or(0, |(_, o)| *o);
+                let log = self.log;
+                let outcome = watch::await_recovery(w, offset, &|l| log.line(l))?;
+                self.log
+                    .line(&format!("  recovery ended: {:?}", outcome.ending));
+                self.outcome = Some(outcome);
+                Ok(())
+            }
+            Action::VerifyRecovery(w) => {
+                let outcome = self
+                    .outcome
+                    .as_ref()
+                    .ok_or_else(|| Error::PlanNotRunnable {
+                        reason: "verify-recovery needs an await-recovery step before it".into(),
+                    })?;
+                let verified = watch::verify(w, outcome)?;
+                self.log.line(&format!(
+                    "  verified: {} ({:?})",
+                    verified.target, verified.stop
+                ));
+                self.verified = Some(verified);
+                Ok(())
+            }
+            Action::Note { text } => {
+                for line in text.lines() {
+                    self.log.line(&format!("  {line}"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Executes `plan`, logging into `log`. Stops at the first failing step; when the plan kept a
+/// safety copy by then, runs its `on_failure` steps.
+pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
+    check_runnable(plan)?;
+    log.file_only(&format!(
+        "plan: {}",
+        serde_json::to_string(plan).unwrap_or_default()
+    ));
+    let mut run = Run {
+        log,
+        outcome: None,
+        verified: None,
+        log_offsets: plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::AwaitRecovery(w) => Some((
+                    w.log_file.clone(),
+                    std::fs::metadata(&w.log_file).map_or(0, |m| m.len()),
+                )),
+                _ => None,
+            })
+            .collect(),
+    };
+    let total = plan.steps.len();
+    let mut completed = Vec::new();
+    let mut kept_copy = false;
+    for (i, step) in plan.steps.iter().enumerate() {
+        log.line(&format!(
+            "==> [{}/{total}] {}: {}",
+            i + 1,
+            step.id,
+            step.title
+        ));
+        if let Err(e) = run.step(step) {
+            log.line(&format!("step '{}' failed: {e}", step.id));
+            let rolled_back = kept_copy && rollback(plan, &mut run);
+            return Err(Error::Step {
+                step: step.id.clone(),
+                rolled_back,
+                source: Box::new(e),
+            });
+        }
+        kept_copy |= matches!(step.action, Action::MoveDir { .. });
+        completed.push(step.id.clone());
+    }
+    log.line("done");
+    Ok(RunReport {
+        completed,
+        verified: run.verified,
+        log_file: log.path().map(|p| p.display().to_string()),
+    })
+}
+
+/// Runs the plan's `on_failure` steps; true when all of them succeeded.
+fn rollback(plan: &Plan, run: &mut Run<'_>) -> bool {
+    let mut ok = !plan.on_failure.is_empty();
+    for step in &plan.on_failure {
+        run.log
+            .line(&format!("==> rollback {}: {}", step.id, step.title));
+        if let Err(e) = run.step(step) {
+            run.log
+                .line(&format!("rollback step '{}' failed: {e}", step.id));
+            ok = false;
+        }
+    }
+    ok
+}
