@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::names::StanzaName;
 use crate::plan::backup::BackupSite;
 use crate::plan::restore::RestoreSite;
-use crate::render::RestoreConfig;
+use crate::render::{ProcessMax, RestoreConfig};
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::probe::Endpoint;
 use crate::run::user::OsUser;
@@ -43,8 +43,8 @@ pub struct Node {
     pub spool_dir: PathBuf,
     /// pgBackRest lock directory, when set.
     pub lock_dir: Option<PathBuf>,
-    /// CPUs, for restore processes.
-    pub node_cpu: u32,
+    /// `process-max` for restore and for `archive-get` during recovery.
+    pub processes: ProcessMax,
     /// pgBackRest version, when known.
     pub version: Option<Version>,
 }
@@ -78,7 +78,7 @@ impl Node {
             log_dir: spec.log_dir.clone(),
             spool_dir: spec.spool_dir.clone(),
             lock_dir: spec.lock_dir.clone(),
-            node_cpu: spec.node_cpu,
+            processes: ProcessMax::for_cpus(spec.node_cpu),
             version: spec.pgbackrest_version,
         }
     }
@@ -126,11 +126,21 @@ impl Node {
             log_dir: path("log-path", "/var/log/pgbackrest"),
             spool_dir: path("spool-path", "/var/spool/pgbackrest"),
             lock_dir: conf.get(Some(name), "lock-path").map(PathBuf::from),
-            node_cpu: conf
-                .resolve(Some(name), Some("restore"), "process-max")
-                .first()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(cpus),
+            processes: {
+                let defaults = ProcessMax::for_cpus(cpus());
+                let get = |command: &str, default: u32| {
+                    conf.resolve(Some(name), Some(command), "process-max")
+                        .first()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(default)
+                };
+                ProcessMax {
+                    backup: get("backup", defaults.backup),
+                    restore: get("restore", defaults.restore),
+                    archive_get: get("archive-get", defaults.archive_get),
+                    archive_push: get("archive-push", defaults.archive_push),
+                }
+            },
             version: None,
         })
     }
@@ -170,8 +180,12 @@ impl Node {
         restore_config_path: Option<PathBuf>,
         timeout_secs: u64,
     ) -> RestoreSite {
+        let restore_config_path =
+            restore_config_path.unwrap_or_else(|| self.default_restore_config_path());
         let restore_config = RestoreConfig {
-            file_name: "pitr restore config".into(),
+            file_name: restore_config_path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             stanza: self.stanza.clone(),
             pg_path: self.data.clone(),
             pg_port: self.port,
@@ -181,8 +195,8 @@ impl Node {
             db_include: Vec::new(),
             db_exclude: Vec::new(),
             link_map: Vec::new(),
-            process_max: self.node_cpu,
-            archive_get_process_max: self.node_cpu,
+            process_max: self.processes.restore,
+            archive_get_process_max: self.processes.archive_get,
             log_path: self.log_dir.clone(),
             spool_path: self.spool_dir.clone(),
             lock_path: self.lock_dir.clone(),
@@ -196,8 +210,7 @@ impl Node {
             dbsu: self.dbsu.clone(),
             pg_bin_dir: pg_bin_dir.to_path_buf(),
             pgbackrest_bin: pgbackrest_bin.to_path_buf(),
-            restore_config_path: restore_config_path
-                .unwrap_or_else(|| self.default_restore_config_path()),
+            restore_config_path,
             restore_config,
             log_dir: self.log_dir.clone(),
             timeout_secs,

@@ -92,18 +92,23 @@ fn path_text(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct ProcessMax {
-    backup: u32,
-    restore: u32,
-    archive_get: u32,
-    archive_push: u32,
+/// pgBackRest `process-max` per command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProcessMax {
+    /// `[global:backup]`.
+    pub backup: u32,
+    /// `[global:restore]`.
+    pub restore: u32,
+    /// `[global:archive-get]`.
+    pub archive_get: u32,
+    /// `[global:archive-push]`.
+    pub archive_push: u32,
 }
 
 impl ProcessMax {
     /// Pigsty's formulas: a quarter of the CPUs (at least 2, at most 4) for backup and
     /// archiving, all CPUs (at most 8) for restore.
-    fn for_cpus(cpus: u32) -> Self {
+    pub fn for_cpus(cpus: u32) -> Self {
         let quarter = cpus.div_ceil(4).clamp(2, 4);
         ProcessMax {
             backup: quarter,
@@ -246,9 +251,10 @@ impl RestoreConfig {
         Ok(())
     }
 
-    /// The restore config for a spec's own cluster, with Pigsty's `pitr.conf` defaults:
-    /// archiving preserved, restore and `archive-get` processes = node CPUs.
+    /// The restore config for a spec's own cluster: archiving preserved, and as many restore
+    /// and `archive-get` processes as pgbackrest.conf gives those commands.
     pub fn from_spec(spec: &ClusterSpec) -> Self {
+        let processes = ProcessMax::for_cpus(spec.node_cpu);
         RestoreConfig {
             file_name: "pitr.conf".into(),
             stanza: spec.cluster.clone(),
@@ -260,8 +266,8 @@ impl RestoreConfig {
             db_include: Vec::new(),
             db_exclude: Vec::new(),
             link_map: Vec::new(),
-            process_max: spec.node_cpu,
-            archive_get_process_max: spec.node_cpu,
+            process_max: processes.restore,
+            archive_get_process_max: processes.archive_get,
             log_path: spec.log_dir.clone(),
             spool_path: spec.spool_dir.clone(),
             lock_path: spec.lock_dir.clone(),

@@ -1,0 +1,34 @@
+//! A pgbackrest.conf and archive settings rendered by pitr work with real pgBackRest 2.45 and
+//! PostgreSQL 15: stanza-create, check and backup succeed.
+
+use pitr_tests::{Stanza, pgbackrest_ok};
+
+#[test]
+fn rendered_local_config_is_accepted_by_pgbackrest() {
+    // Stanza::local renders pgbackrest.conf and the archive settings with `pitr render`,
+    // restarts PostgreSQL with them and runs `pitr backup full` (stanza-create, then backup).
+    let stanza = Stanza::local("render-local");
+    let conf = std::fs::read_to_string(&stanza.config).unwrap();
+    assert!(conf.contains("[render-local]\npg1-path="), "{conf}");
+    assert!(conf.contains("compress-type=zst"));
+    pgbackrest_ok(&stanza.config, &["--stanza", &stanza.name, "check"]);
+    pgbackrest_ok(
+        &stanza.config,
+        &["--stanza", &stanza.name, "backup", "--type=incr"],
+    );
+    let info: serde_json::Value = serde_json::from_str(&pgbackrest_ok(
+        &stanza.config,
+        &["--stanza", &stanza.name, "info", "--output=json"],
+    ))
+    .unwrap();
+    let types: Vec<&str> = info[0]["backup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["full", "incr"]);
+    assert_eq!(info[0]["status"]["code"], 0);
+    // archive_command as rendered: WAL reaches the repo.
+    assert!(info[0]["archive"][0]["max"].is_string(), "{info}");
+}
