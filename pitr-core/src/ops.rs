@@ -208,7 +208,8 @@ pub struct MarkResult {
     pub warnings: Vec<String>,
 }
 
-/// Creates a restore point and records it on the newest backup set of every repo.
+/// Creates a restore point, records it on the newest backup set of every repo, and waits until
+/// its WAL is archived (`pgbackrest check`).
 pub fn mark(node: &Node, name: &RestorePointName) -> Result<MarkResult> {
     let bin = tools::pgbackrest()?;
     let record = node.endpoint().create_restore_point(name)?;
@@ -232,6 +233,13 @@ pub fn mark(node: &Node, name: &RestorePointName) -> Result<MarkResult> {
                 repo.key
             )),
         }
+    }
+    // Wait until the restore point's WAL is archived, so a restore can reach it right away.
+    if let Err(e) = pgb.check() {
+        warnings.push(format!(
+            "the WAL holding the restore point may not be archived yet ({e}); a restore to it \
+             is refused until it is"
+        ));
     }
     Ok(MarkResult {
         mark: record,

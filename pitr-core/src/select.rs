@@ -251,10 +251,10 @@ impl<'a> Selector<'a> {
     }
 
     /// The last LSN recovery must read for this target from this set, when it can be told.
+    ///
+    /// Never past the end of the archive: a target beyond it is outside the window, which the
+    /// planner reports as such, not as a hole.
     fn needed_until(&self, c: &Candidate<'_>, tli: TimelineId, target_lsn: Option<Lsn>) -> Lsn {
-        if let Some(l) = target_lsn {
-            return l;
-        }
         if matches!(self.request.target, RecoveryTarget::Immediate) {
             return c.stop_lsn;
         }
@@ -263,7 +263,11 @@ impl<'a> Selector<'a> {
             .iter()
             .find(|w| w.repo_key == c.repo && w.timeline == tli)
             .and_then(|w| w.end.as_ref())
-            .map_or(c.stop_lsn, |e| Lsn(e.lsn.as_u64().saturating_sub(1)));
+            .map(|e| Lsn(e.lsn.as_u64().saturating_sub(1)));
+        if let Some(l) = target_lsn {
+            return end.map_or(l, |e| l.min(e));
+        }
+        let end = end.unwrap_or(c.stop_lsn);
         if let (RecoveryTarget::Time(t), Some(listing)) =
             (&self.request.target, self.state.listings.get(&c.repo))
         {

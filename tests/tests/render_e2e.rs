@@ -1,6 +1,9 @@
 //! A pgbackrest.conf and archive settings rendered by pitr work with real pgBackRest 2.45 and
 //! PostgreSQL 15: stanza-create, check and backup succeed.
 
+// Helpers of tests: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 use pitr_tests::{Stanza, pgbackrest_ok};
 
 #[test]
