@@ -153,14 +153,15 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
         output::print_json(&serde_json::json!({"plan": plan, "report": report}))?;
     } else if let Some(v) = &report.verified {
         output::print(&format!(
-            "restored {} from repo{} and verified: {} ended {:?} at {}\n",
+            "restored {} from repo{} and verified {}: recovery stopped {}, {}\n",
             prepared.selection.set,
             prepared.selection.repo,
             v.target,
-            v.ending,
-            v.stop
-                .as_ref()
-                .map_or_else(|| "the end of the archive".to_owned(), |s| format!("{s:?}"))
+            v.stop.as_ref().map_or_else(
+                || "at the end of the archive".to_owned(),
+                ToString::to_string
+            ),
+            v.ending
         ))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -233,7 +233,11 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
             .verified
             .context("a restore reports its stop point")?;
         eprintln!(
-            "  => {rows} rows (expected {expected}); recovery ended {:?}",
+            "  => {rows} rows (expected {expected}); recovery stopped {}, {}",
+            verified.stop.as_ref().map_or_else(
+                || "at the end of the archive".to_owned(),
+                ToString::to_string
+            ),
             verified.ending
         );
         ensure!(rows == expected, "{what}: {rows} rows, expected {expected}");

@@ -162,9 +162,13 @@ impl Run<'_> {
                         reason: "verify-recovery needs an await-recovery step before it".into(),
                     })?;
                 let verified = watch::verify(w, outcome)?;
+                let stop = verified.stop.as_ref().map_or_else(
+                    || "at the end of the archive".to_owned(),
+                    ToString::to_string,
+                );
                 self.log.line(&format!(
-                    "  verified: {} ({:?})",
-                    verified.target, verified.stop
+                    "  verified {}: recovery stopped {stop}, {}",
+                    verified.target, verified.ending
                 ));
                 self.verified = Some(verified);
                 Ok(())

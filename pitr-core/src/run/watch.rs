@@ -61,6 +61,33 @@ pub enum StopRecord {
     Consistency,
 }
 
+impl std::fmt::Display for StopRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let side = |before: bool| if before { "before" } else { "after" };
+        let at =
+            |time: &Option<TargetTime>| time.map(|t| format!(", time {t}")).unwrap_or_default();
+        match self {
+            StopRecord::Transaction {
+                before,
+                commit,
+                xid,
+                time,
+            } => write!(
+                f,
+                "{} {} of transaction {xid}{}",
+                side(*before),
+                if *commit { "commit" } else { "abort" },
+                at(time)
+            ),
+            StopRecord::RestorePoint { name, time } => {
+                write!(f, "at restore point \"{name}\"{}", at(time))
+            }
+            StopRecord::Lsn { before, lsn } => write!(f, "{} WAL location {lsn}", side(*before)),
+            StopRecord::Consistency => f.write_str("after reaching consistency"),
+        }
+    }
+}
+
 /// How recovery ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,6 +103,17 @@ pub enum Ending {
         /// PostgreSQL's words.
         reason: String,
     },
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Paused => f.write_str("paused"),
+            Ending::Promoted => f.write_str("promoted"),
+            Ending::ShutDown => f.write_str("shut down"),
+            Ending::Failed { reason } => write!(f, "failed: {reason}"),
+        }
+    }
 }
 
 /// Everything the watcher learned.
@@ -564,7 +602,7 @@ pub fn verify(watch: &RecoveryWatch, outcome: &RecoveryOutcome) -> Result<Verifi
         return Err(failed(
             target,
             format!(
-                "expected recovery to end {expected:?}, it ended {:?}",
+                "expected recovery to end {expected}, it ended {}",
                 outcome.ending
             ),
         ));
@@ -576,8 +614,10 @@ pub fn verify(watch: &RecoveryWatch, outcome: &RecoveryOutcome) -> Result<Verifi
         .or(outcome.last_commit.map(TargetTime::timestamp));
     let stop = outcome.stop.clone();
     let stop_text = || {
-        stop.as_ref()
-            .map_or_else(|| "no stop record".to_owned(), |s| format!("{s:?}"))
+        stop.as_ref().map_or_else(
+            || "no stop record".to_owned(),
+            |s| format!("\"recovery stopping {s}\""),
+        )
     };
     match target {
         RecoveryTarget::Latest => {}

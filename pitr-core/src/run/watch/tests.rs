@@ -153,7 +153,11 @@ fn wrong_stops_and_endings_fail() {
         &outcome("time_promote"),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("Promoted"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("expected recovery to end paused, it ended promoted"),
+        "{e}"
+    );
     // Asked for another LSN than the one PostgreSQL stopped at.
     let e = verify(
         &watch(
