@@ -162,12 +162,12 @@ impl Run<'_> {
                         reason: "verify-recovery needs an await-recovery step before it".into(),
                     })?;
                 let verified = watch::verify(w, outcome)?;
-                let stop = verified.stop.as_ref().map_or_else(
+                let stopped_at = verified.stop.as_ref().map_or_else(
                     || "at the end of the archive".to_owned(),
                     ToString::to_string,
                 );
                 self.log.line(&format!(
-                    "  verified {}: recovery stopped {stop}, {}",
+                    "  verified {}: recovery stopped {stopped_at}, {}",
                     verified.target, verified.ending
                 ));
                 self.verified = Some(verified);
