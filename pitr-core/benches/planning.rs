@@ -35,7 +35,7 @@ fn planning(c: &mut Criterion) {
     });
     let parsed = pipeline::parse(&data.info, &data.listing);
     g.bench_function("recoverable windows", |b| {
-        b.iter(|| pipeline::windows(&parsed))
+        b.iter(|| pipeline::windows(&parsed));
     });
     let request = pipeline::request(&data.target_time);
     g.bench_function("select (includes windows)", |b| {

@@ -104,7 +104,7 @@ pub fn prepare_restore(
     options: &RestoreOptions,
     snapshot: Option<RepoSnapshot>,
 ) -> Result<PreparedRestore> {
-    let (node, repos) = node_for(node, request)?;
+    let (mut node, repos) = node_for(node, request)?;
     let data = request.data.clone().unwrap_or_else(|| node.data.clone());
     // The binaries must match the data: the node's own directory tells the major version.
     let version_dir = if data.join("PG_VERSION").is_file() {
@@ -113,6 +113,11 @@ pub fn prepare_restore(
         &node.data
     };
     let tools = Tools::locate(node.pg_bin_dir.as_deref(), Some(version_dir))?;
+    if node.version.is_none() {
+        // The restore config depends on it (`repo-block` needs `beta=y` on 2.45); a node read
+        // from pgbackrest.conf does not know it.
+        node.version = crate::run::pgbackrest::installed_version(&tools.pgbackrest).ok();
+    }
     let snapshot = match snapshot {
         Some(s) => s,
         None => node.pgbackrest(&tools.pgbackrest)?.snapshot()?,
@@ -146,8 +151,11 @@ pub fn prepare_restore(
         options.restore_config_path.clone(),
         timeout,
     );
-    let plan =
+    let mut plan =
         crate::plan::restore::plan_restore(&site, request, &selection, &facts, &Renderer::new())?;
+    // E.g. a repo whose archive could not be listed: holes in it would go unnoticed.
+    plan.warnings
+        .splice(0..0, snapshot.warnings.iter().cloned());
     Ok(PreparedRestore { plan, selection })
 }
 

@@ -258,11 +258,22 @@ impl<'a> Selector<'a> {
         if matches!(self.request.target, RecoveryTarget::Immediate) {
             return c.stop_lsn;
         }
+        // A hole can leave the repo without a window on `tli`: the archive still ends where it
+        // ends, and the hole must not hide behind the set's stop point.
         let end = self
             .windows
             .iter()
             .find(|w| w.repo_key == c.repo && w.timeline == tli)
-            .and_then(|w| w.end.as_ref())
+            .and_then(|w| w.end.clone())
+            .or_else(|| {
+                window::archive_end(
+                    self.state.stanza,
+                    self.state.histories,
+                    self.state.listings.get(&c.repo),
+                    c.repo,
+                    tli,
+                )
+            })
             .map(|e| Lsn(e.lsn.as_u64().saturating_sub(1)));
         if let Some(l) = target_lsn {
             return end.map_or(l, |e| l.min(e));
@@ -315,11 +326,13 @@ impl<'a> Selector<'a> {
     }
 
     /// The first candidate (in the given order) whose WAL reaches the target; the gap of the
-    /// first one that crossed a hole when none does.
+    /// first one that crossed a hole when none does. Each set passed over for a hole on the
+    /// way is added to `passed_over`, with the missing segments, so the plan can say why.
     fn first_reaching<'c>(
         &self,
         ordered: impl IntoIterator<Item = &'c Candidate<'a>>,
         target_lsn: Option<Lsn>,
+        passed_over: &mut Vec<String>,
     ) -> Result<Option<(Candidate<'a>, TimelineId)>>
     where
         'a: 'c,
@@ -334,6 +347,10 @@ impl<'a> Selector<'a> {
             match self.gap(c, tli, until) {
                 None => return Ok(Some((*c, tli))),
                 Some(e) => {
+                    passed_over.push(format!(
+                        "set {} on repo{} was passed over: {e}",
+                        c.info.label, c.repo
+                    ));
                     first_gap.get_or_insert(e);
                 }
             }
@@ -454,7 +471,7 @@ pub fn select(
             });
         }
         let found = selector
-            .first_reaching(matching, target_lsn)?
+            .first_reaching(matching, target_lsn, &mut warnings)?
             .ok_or_else(|| {
                 selector.no_set(format!(
                     "set {label} is not on the timeline recovery would follow"
@@ -525,7 +542,7 @@ pub fn select(
             });
         }
         let found = selector
-            .first_reaching(filtered, target_lsn)?
+            .first_reaching(filtered, target_lsn, &mut warnings)?
             .ok_or_else(|| selector.no_set("no set on the lineage of the timeline to follow"))?;
         (rule, found)
     };

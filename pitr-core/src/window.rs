@@ -119,6 +119,20 @@ pub fn windows(
     out
 }
 
+/// Where `timeline`'s archive ends in repo `repo_key`, whether or not a set can reach it: the
+/// switch point to a child timeline, else the end of the last complete segment on `timeline`
+/// in `listing` (in `info`'s archive `max` without a listing). A hole in the archive can leave
+/// a repo and timeline without a window; this end still tells how far recovery would read.
+pub fn archive_end(
+    stanza: &StanzaInfo,
+    histories: &TimelineHistories,
+    listing: Option<&ArchiveListing>,
+    repo_key: u32,
+    timeline: TimelineId,
+) -> Option<WindowEnd> {
+    RepoView::new(stanza, repo_key, histories, listing).and_then(|r| r.end(timeline).0)
+}
+
 /// A backup set as far as the window cares.
 #[derive(Debug)]
 struct Candidate {

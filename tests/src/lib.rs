@@ -56,12 +56,14 @@
 mod cluster;
 mod fingerprint;
 mod pitr;
+mod s3;
 mod tools;
 mod user;
 
 pub use cluster::{KEEP_DIRS_ENV, TestCluster};
 pub use fingerprint::dir_fingerprint;
 pub use pitr::{Stanza, output_text, pitr, pitr_bin, pitr_ok};
+pub use s3::{S3_REGION, S3Server};
 pub use tools::{pg_bin, pg_bin_dir, pgbackrest, pgbackrest_bin, pgbackrest_ok};
 pub use user::{
     DbUser, chown_to_postgres, cmd_as_postgres, mkdir_as_postgres, write_file_as_postgres,

@@ -174,19 +174,27 @@ fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
     Ok(())
 }
 
-/// Plans a point-in-time restore.
-pub fn plan_restore(
-    site: &RestoreSite,
-    request: &RestoreRequest,
-    sel: &Selection,
-    facts: &NodeFacts,
-    renderer: &Renderer,
-) -> Result<Plan> {
-    check_window(request, sel)?;
+/// Whether `request` restores beside the node's cluster (another data directory or port)
+/// instead of in its place.
+pub fn is_clone(site: &RestoreSite, request: &RestoreRequest) -> bool {
+    request.data.as_ref().is_some_and(|d| *d != site.data)
+        || request.port.is_some_and(|p| p != site.port)
+}
+
+/// The restore config for `request` on `site`: the site's, with the request's data directory,
+/// port, archive mode, databases, links and processes.
+///
+/// A clone restores with archiving off (asking to preserve it is refused: the clone would
+/// archive into the source's stanza) and with a spool path of its own,
+/// `<spool-path>/pitr-clone-<port>`: `pgbackrest restore` empties `<spool-path>/archive/<stanza>`,
+/// which for the running source holds the status of its asynchronous archive-push (without
+/// it the source's next archive-push waits `archive-timeout` and fails).
+pub fn restore_config_for(site: &RestoreSite, request: &RestoreRequest) -> Result<RestoreConfig> {
     let data = request.data.clone().unwrap_or_else(|| site.data.clone());
     let port = request.port.unwrap_or(site.port);
-    let clone = data != site.data || port != site.port;
-    let archive = match (clone, request.archive) {
+    let clone = is_clone(site, request);
+    let mut config = site.restore_config.clone();
+    config.archive_mode = match (clone, request.archive) {
         (true, Some(ArchiveMode::Preserve)) => {
             return Err(Error::InvalidSetting {
                 key: "archive".into(),
@@ -202,6 +210,34 @@ pub fn plan_restore(
         (true, _) => ArchiveMode::Off,
         (false, mode) => mode.unwrap_or(ArchiveMode::Preserve),
     };
+    if clone {
+        config.spool_path = config.spool_path.join(format!("pitr-clone-{port}"));
+    }
+    config.pg_path = data;
+    config.pg_port = port;
+    config.db_include.clone_from(&request.db_include);
+    config.db_exclude.clone_from(&request.db_exclude);
+    config.link_map.clone_from(&request.link_map);
+    if let Some(p) = request.process {
+        config.process_max = p;
+    }
+    Ok(config)
+}
+
+/// Plans a point-in-time restore.
+pub fn plan_restore(
+    site: &RestoreSite,
+    request: &RestoreRequest,
+    sel: &Selection,
+    facts: &NodeFacts,
+    renderer: &Renderer,
+) -> Result<Plan> {
+    check_window(request, sel)?;
+    let config = restore_config_for(site, request)?;
+    let data = config.pg_path.clone();
+    let port = config.pg_port;
+    let clone = is_clone(site, request);
+    let archive = config.archive_mode;
     match (facts.data_state, facts.postmaster_pid) {
         (_, Some(pid)) if clone => {
             return Err(Error::DataDirectory {
@@ -298,16 +334,6 @@ pub fn plan_restore(
         ));
     }
 
-    let mut config = site.restore_config.clone();
-    config.pg_path.clone_from(&data);
-    config.pg_port = port;
-    config.archive_mode = archive;
-    config.db_include.clone_from(&request.db_include);
-    config.db_exclude.clone_from(&request.db_exclude);
-    config.link_map.clone_from(&request.link_map);
-    if let Some(p) = request.process {
-        config.process_max = p;
-    }
     let file = renderer.restore_conf(&config)?;
     steps.push(Step {
         id: "write-restore-config".into(),
@@ -566,4 +592,69 @@ pub fn plan_restore(
         steps,
         on_failure,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{is_clone, restore_config_for};
+    use crate::node::Node;
+    use crate::render::ArchiveMode;
+    use crate::spec::ClusterSpec;
+    use crate::target::RestoreRequest;
+
+    fn site() -> super::RestoreSite {
+        let spec = ClusterSpec::from_yaml_str(
+            "pg_cluster: pg-test\npg_data: /pg/data\npg_port: 5432\n\
+             pgbackrest_spool_dir: /pg/spool\npgbackrest_version: '2.45'",
+        )
+        .unwrap();
+        Node::from_spec(&spec).restore_site(
+            Path::new("/usr/lib/postgresql/15/bin"),
+            Path::new("/usr/bin/pgbackrest"),
+            None,
+            60,
+        )
+    }
+
+    fn request(v: serde_json::Value) -> RestoreRequest {
+        RestoreRequest::from_pg_pitr(v, None).unwrap()
+    }
+
+    #[test]
+    fn a_clone_gets_archiving_off_and_a_spool_path_of_its_own() {
+        let site = site();
+        let in_place = request(serde_json::json!({"time": "2026-11-23 20:00:00+00"}));
+        assert!(!is_clone(&site, &in_place));
+        let c = restore_config_for(&site, &in_place).unwrap();
+        assert_eq!(c.spool_path, PathBuf::from("/pg/spool"));
+        assert_eq!(c.archive_mode, ArchiveMode::Preserve);
+        // The node's own directory and port, given explicitly, are no clone.
+        let same = request(serde_json::json!({"data": "/pg/data", "port": 5432}));
+        assert!(!is_clone(&site, &same));
+
+        let clone = request(serde_json::json!({"time": "2026-11-23 20:00:00+00",
+            "data": "/pg/clone", "port": 5433}));
+        assert!(is_clone(&site, &clone));
+        let c = restore_config_for(&site, &clone).unwrap();
+        assert_eq!(c.spool_path, PathBuf::from("/pg/spool/pitr-clone-5433"));
+        assert_eq!(c.archive_mode, ArchiveMode::Off);
+        assert_eq!(
+            (c.pg_path.as_path(), c.pg_port),
+            (Path::new("/pg/clone"), 5433)
+        );
+        // The source's spool path never appears in the clone's config.
+        let text = crate::render::Renderer::new().restore_conf(&c).unwrap();
+        assert!(
+            text.contents()
+                .contains("spool-path=/pg/spool/pitr-clone-5433\n"),
+            "{}",
+            text.contents()
+        );
+
+        let preserve = request(serde_json::json!({"data": "/pg/clone", "archive": "preserve"}));
+        let e = restore_config_for(&site, &preserve).unwrap_err();
+        assert_eq!(e.code(), "invalid_setting");
+    }
 }

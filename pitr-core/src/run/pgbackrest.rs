@@ -5,7 +5,7 @@
 //! by `pitr mark`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::exec::run_capture;
@@ -16,6 +16,15 @@ use crate::history::{self, TimelineHistories};
 use crate::info::{self, InfoReport, StanzaInfo};
 use crate::marks::{self, MarkRecord};
 use crate::names::{DEFAULT_SEGMENT_SIZE, StanzaName};
+use crate::version::{self, Version};
+
+/// The version of the pgBackRest executable `bin`, from `pgbackrest version`.
+pub fn installed_version(bin: &Path) -> Result<Version> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("version");
+    let out = run_capture(cmd, "pgbackrest version")?;
+    version::parse_version_output(&String::from_utf8_lossy(&out.stdout))
+}
 
 /// pgBackRest, for one stanza and config, run as the database superuser.
 #[derive(Debug, Clone)]
@@ -165,5 +174,29 @@ impl PgBackRest {
             marks,
             warnings,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::installed_version;
+
+    #[test]
+    fn installed_version_asks_the_executable() {
+        let dir = std::env::temp_dir().join(format!("pitr-pgbr-version-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("pgbackrest");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\n[ \"$1\" = version ] && echo 'pgBackRest 2.45'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(installed_version(&fake).unwrap().to_string(), "2.45");
+        let e = installed_version(&dir.join("missing")).unwrap_err();
+        assert_eq!(e.code(), "spawn_failed");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

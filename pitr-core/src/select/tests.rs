@@ -233,3 +233,35 @@ fn a_hole_in_the_archive_is_reported_with_the_missing_segments() {
     .unwrap();
     assert_eq!(s.set.as_str(), "20261123-204746F_20261123-204752D");
 }
+
+#[test]
+fn a_set_passed_over_for_a_hole_is_named_in_the_warnings() {
+    // repo2 holds the newer set (WAL from segment 3, stopped in 4) but misses a segment; repo1's
+    // archive is complete. The hole may be in the set's own WAL (4) or after it, on the way to
+    // the target (5: archived at the target time, so recovery reads it).
+    for missing in ["000000010000000000000004", "000000010000000000000005"] {
+        let mut f = Fixture::failover(true);
+        let mut holed = f.listings[&1].clone();
+        holed
+            .files
+            .retain(|file| !file.path.contains(&format!("{missing}-")));
+        f.listings.insert(2, holed);
+        let s = f.select(json!({"time": "2026-11-23 20:47:52+00"})).unwrap();
+        assert_eq!(
+            (s.set.as_str(), s.repo),
+            ("20261123-204746F", 1),
+            "{missing}"
+        );
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        let w = &s.warnings[0];
+        assert!(
+            w.starts_with("set 20261123-204750F on repo2 was passed over: the archive in repo2"),
+            "{w}"
+        );
+        assert!(w.contains(missing), "{w}");
+    }
+    // Nothing passed over, nothing to say.
+    let f = Fixture::failover(true);
+    let s = f.select(json!({"time": "2026-11-23 20:47:52+00"})).unwrap();
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
