@@ -30,9 +30,11 @@
 //! # Ok::<(), pitr_core::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer as _, Serialize};
 
 use crate::error::{Error, Result};
 use crate::history::TimelineHistories;
@@ -74,45 +76,74 @@ pub struct ArchiveListing {
     pub files: Vec<ListedFile>,
 }
 
+/// One value of the listing, borrowing from the input where it can.
 #[derive(Deserialize)]
-struct RawEntry {
-    #[serde(rename = "type")]
-    kind: String,
+struct RawEntry<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
     size: Option<u64>,
     time: Option<u64>,
+}
+
+/// A path key of the listing, borrowed from the input unless it holds escapes.
+#[derive(Deserialize)]
+struct RawPath<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// Reads the listing object entry by entry, keeping only archive files: a listing of 100,000
+/// WAL files is never held twice.
+struct ListingVisitor {
+    size: SegmentSize,
+}
+
+impl<'de> Visitor<'de> for ListingVisitor {
+    type Value = Vec<ListedFile>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of path -> {type, size, time}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut files = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(RawPath(path)) = map.next_key::<RawPath<'de>>()? {
+            let entry: RawEntry<'de> = map.next_value()?;
+            if entry.kind != "file" {
+                continue;
+            }
+            let Some(file) = ArchiveFile::parse(&path, self.size) else {
+                continue;
+            };
+            let (Some(size), Some(time)) = (entry.size, entry.time) else {
+                return Err(serde::de::Error::custom(format!(
+                    "file '{}' has no size or time",
+                    path.escape_debug()
+                )));
+            };
+            files.push(ListedFile {
+                path: path.into_owned(),
+                file,
+                size,
+                time,
+            });
+        }
+        Ok(files)
+    }
 }
 
 /// Parses `pgbackrest repo-ls --recurse --output=json` of an archive directory.
 ///
 /// `size` is the cluster's WAL segment size, needed to read segment names.
 pub fn parse_repo_ls(text: &str, size: SegmentSize) -> Result<ArchiveListing> {
-    let fail = |message: String| Error::Parse {
-        what: "pgbackrest repo-ls output".to_owned(),
-        message,
-    };
-    let raw: BTreeMap<String, RawEntry> =
-        serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
-    let mut files = Vec::new();
-    for (path, entry) in raw {
-        if entry.kind != "file" {
-            continue;
-        }
-        let Some(file) = ArchiveFile::parse(&path, size) else {
-            continue;
-        };
-        let (Some(bytes), Some(time)) = (entry.size, entry.time) else {
-            return Err(fail(format!(
-                "file '{}' has no size or time",
-                path.escape_debug()
-            )));
-        };
-        files.push(ListedFile {
-            path,
-            file,
-            size: bytes,
-            time,
-        });
-    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let files = de
+        .deserialize_map(ListingVisitor { size })
+        .and_then(|files| de.end().map(|()| files))
+        .map_err(|e| Error::Parse {
+            what: "pgbackrest repo-ls output".to_owned(),
+            message: e.to_string(),
+        })?;
     Ok(ArchiveListing { files })
 }
 
