@@ -358,6 +358,15 @@ impl<'a> Selector<'a> {
         first_gap.map_or(Ok(None), Err)
     }
 
+    /// The repos selection looks at, for messages: `1, 2`.
+    fn repo_list(&self) -> String {
+        self.repos
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn no_set(&self, why: impl Into<String>) -> Error {
         Error::NoBackupSet {
             target: self.request.target.to_string(),
@@ -425,12 +434,7 @@ pub fn select(
         return Err(selector.no_set(format!(
             "stanza '{}' has no backup set with archived WAL in repo(s) {}",
             state.stanza.name,
-            selector
-                .repos
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            selector.repo_list()
         )));
     }
 
@@ -454,15 +458,7 @@ pub fn select(
         if matching.is_empty() {
             return Err(Error::SetNotFound {
                 label: label.to_string(),
-                repos: format!(
-                    "repo(s) {}",
-                    selector
-                        .repos
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                repos: format!("repo(s) {}", selector.repo_list()),
                 known: all
                     .iter()
                     .map(|c| format!("{} (repo{})", c.info.label, c.repo))

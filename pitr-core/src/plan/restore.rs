@@ -104,6 +104,20 @@ fn note(id: &str, title: &str, text: String) -> Step {
     }
 }
 
+/// `pg_ctl start -D <data> -l <log> <options>`.
+fn pg_ctl_start(pg_ctl: &str, data: &Path, log: &Path, options: &[&str]) -> Vec<String> {
+    let mut argv = vec![
+        pg_ctl.to_owned(),
+        "start".into(),
+        "-D".into(),
+        path_str(data),
+        "-l".into(),
+        path_str(log),
+    ];
+    argv.extend(options.iter().map(|o| (*o).to_owned()));
+    argv
+}
+
 /// Options PostgreSQL starts with during recovery: a log pitr can follow and parse, and a
 /// standby that answers queries while paused.
 pub const RECOVERY_SERVER_OPTIONS: &str =
@@ -392,17 +406,12 @@ pub fn plan_restore(
         "start",
         "Start PostgreSQL to replay WAL up to the target",
         false,
-        vec![
-            pg_ctl.clone(),
-            "start".into(),
-            "-D".into(),
-            path_str(&data),
-            "-l".into(),
-            path_str(&recovery_log),
-            "-W".into(),
-            "-o".into(),
-            RECOVERY_SERVER_OPTIONS.into(),
-        ],
+        pg_ctl_start(
+            &pg_ctl,
+            &data,
+            &recovery_log,
+            &["-W", "-o", RECOVERY_SERVER_OPTIONS],
+        ),
         user,
     ));
     let watch = RecoveryWatch {
@@ -543,19 +552,14 @@ pub fn plan_restore(
                 "rollback-start",
                 "Start PostgreSQL again, as it was running before",
                 false,
-                vec![
-                    pg_ctl.clone(),
-                    "start".into(),
-                    "-D".into(),
-                    path_str(&data),
-                    "-l".into(),
-                    path_str(
-                        &site
-                            .log_dir
-                            .join(format!("{}-pitr-rollback.log", site.stanza)),
-                    ),
-                    "-w".into(),
-                ],
+                pg_ctl_start(
+                    &pg_ctl,
+                    &data,
+                    &site
+                        .log_dir
+                        .join(format!("{}-pitr-rollback.log", site.stanza)),
+                    &["-w"],
+                ),
                 user,
             ));
         }
