@@ -47,6 +47,10 @@ pub(crate) enum Command {
     Restore(Box<RestoreArgs>),
     /// Throwaway demo: a local cluster, a backup, changes, and restores to every target type.
     Sandbox(SandboxArgs),
+    /// Check that this node could be restored now: archiving, backup ages, recoverable window.
+    Check(CheckArgs),
+    /// Serve Prometheus metrics (pgbackrest_exporter's, plus windows, WAL age and checks).
+    Exporter(ExporterArgs),
 }
 
 /// Options for commands that work on the node's cluster.
@@ -276,4 +280,49 @@ pub(crate) struct RenderArgs {
     /// Directory of <id>.hbs templates overriding the embedded ones.
     #[arg(long, value_name = "DIR")]
     pub(crate) templates: Option<PathBuf>,
+}
+
+/// `pitr check`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exits 1 with error[<code>] naming the first failed check, e.g. \
+    check_archive_command_mismatch; see docs/observability.md for every check and code."
+)]
+pub(crate) struct CheckArgs {
+    /// Compare archive_mode/archive_command with those rendered from this cluster spec
+    /// [default: judge them from --config and --stanza].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) spec: Option<PathBuf>,
+    /// Fail when the newest full backup is older than this (s, m, h, d or w).
+    #[arg(long, value_name = "AGE", default_value = pitr_core::check::DEFAULT_MAX_FULL_AGE, value_parser = parse_age)]
+    pub(crate) max_full_age: u64,
+    /// Fail when the newest backup of any type is older than this (s, m, h, d or w).
+    #[arg(long, value_name = "AGE", default_value = pitr_core::check::DEFAULT_MAX_BACKUP_AGE, value_parser = parse_age)]
+    pub(crate) max_backup_age: u64,
+    /// Do not record the result for pitr exporter (<log-path>/pitr-<stanza>-check.json).
+    #[arg(long)]
+    pub(crate) no_record: bool,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+fn parse_age(text: &str) -> Result<u64, String> {
+    pitr_core::check::parse_age(text).map_err(|e| e.to_string())
+}
+
+/// `pitr exporter`.
+#[derive(Debug, Args)]
+pub(crate) struct ExporterArgs {
+    /// Address and port to serve /metrics on (9854 is pgbackrest_exporter's port).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9854")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Seconds between refreshes of pgBackRest data (scrapes never wait for one).
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) interval: u64,
+    /// Refresh once, print the metrics and exit (e.g. for node_exporter's textfile collector);
+    /// exits 1 when the refresh failed.
+    #[arg(long)]
+    pub(crate) once: bool,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }

@@ -231,6 +231,19 @@ pub enum Error {
     /// A query to PostgreSQL failed.
     #[error("PostgreSQL on {endpoint}: {message}")]
     Database { endpoint: String, message: String },
+
+    /// A health check of `pitr check` failed. `code` is the check's own stable code
+    /// (`check_archive_command_mismatch`, `check_backup_too_old`, ...; see `crate::check`).
+    #[error("check '{check}' failed: {message}")]
+    CheckFailed {
+        check: &'static str,
+        code: &'static str,
+        message: String,
+    },
+
+    /// Metrics could not be rendered in Prometheus text format (a bug in pitr: please report it).
+    #[error("cannot render metrics: {message}")]
+    Metrics { message: String },
 }
 
 fn output_text(output: &str) -> String {
@@ -284,6 +297,8 @@ impl Error {
             Error::RecoveryTimeout { .. } => "recovery_timeout",
             Error::Step { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",
+            Error::CheckFailed { code, .. } => code,
+            Error::Metrics { .. } => "metrics_error",
         }
     }
 

@@ -18,15 +18,19 @@
 //! * [`archive`] — repo archive listings (`pgbackrest repo-ls`) and WAL continuity.
 //! * [`window`] — the recoverable window per repo and timeline.
 //! * [`target`] — recovery targets and the restore request (Pigsty's `pg_pitr`).
+//! * [`check`] — the health checks of `pitr check`, with a stable code each.
+//! * [`metrics`] — Prometheus metrics (pgbackrest_exporter-compatible, plus pitr's own).
 //! * [`error`] — the one error type, with stable codes.
 
 pub mod archive;
 pub mod catalog;
+pub mod check;
 pub mod conf;
 pub mod error;
 pub mod history;
 pub mod info;
 pub mod marks;
+pub mod metrics;
 pub mod names;
 pub mod node;
 pub mod ops;

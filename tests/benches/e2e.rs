@@ -121,7 +121,7 @@ impl Bench {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// The bare sequence: stop, pgbackrest restore, pg_ctl start, poll until paused.
+    /// The bare sequence: stop, `pgbackrest restore`, `pg_ctl start`, poll until paused.
     fn bare_restore(
         &self,
         restore_conf: &Path,

@@ -1,6 +1,8 @@
 //! One module per subcommand; each takes parsed arguments and returns an exit status.
 
 mod backup;
+mod check;
+mod exporter;
 mod info;
 mod mark;
 mod render;
@@ -22,6 +24,8 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Mark(args) => mark::run(&cli.global, args),
         Command::Restore(args) => restore::run(&cli.global, args),
         Command::Sandbox(args) => sandbox::run(&cli.global, args),
+        Command::Check(args) => check::run(&cli.global, args),
+        Command::Exporter(args) => exporter::run(&cli.global, args),
     }
 }
 

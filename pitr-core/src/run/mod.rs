@@ -1,7 +1,9 @@
 //! Effects: running programs as the database superuser, logging, probing PostgreSQL, and
 //! executing plans. Everything outside this module is pure.
 
+pub mod check;
 pub mod exec;
+pub mod exporter;
 pub mod facts;
 pub mod log;
 pub mod pgbackrest;
