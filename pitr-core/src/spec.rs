@@ -100,6 +100,9 @@ pub struct RawSchedule {
     /// Backup type (`full`, `diff`, `incr`).
     #[serde(rename = "type")]
     pub backup_type: String,
+    /// Repo to back up to (an index of `pgbackrest_method`'s list; pgBackRest's repo1 when
+    /// absent).
+    pub repo: Option<u16>,
 }
 
 /// The top-level keys a spec may have.
@@ -245,6 +248,8 @@ pub struct BackupSchedule {
     pub cron: String,
     /// Backup type.
     pub backup_type: BackupType,
+    /// Repo to back up to, when not repo1.
+    pub repo: Option<u16>,
 }
 
 impl RepoDef {
@@ -298,7 +303,7 @@ impl ClusterSpec {
         if let Some(Value::Array(items)) = map.get("pitr_backup_schedule") {
             for item in items {
                 if let Value::Object(m) = item {
-                    check_keys(m, &["cron", "type"], "pitr_backup_schedule entry")?;
+                    check_keys(m, &["cron", "type", "repo"], "pitr_backup_schedule entry")?;
                 }
             }
         }
@@ -612,13 +617,27 @@ impl RawSpec {
             None => vec![BackupSchedule {
                 cron: "00 01 * * *".into(),
                 backup_type: BackupType::Full,
+                repo: None,
             }],
             Some(items) => items
                 .into_iter()
                 .map(|s| {
+                    if let Some(r) = s.repo {
+                        if !repos.iter().any(|repo| repo.index == r) {
+                            return Err(Error::InvalidSetting {
+                                key: "repo".into(),
+                                context: "pitr_backup_schedule entry".into(),
+                                message: format!(
+                                    "repo{r} is not in use; pgbackrest_method gives repo1 to repo{}",
+                                    repos.len()
+                                ),
+                            });
+                        }
+                    }
                     Ok(BackupSchedule {
                         cron: cron_schedule(&s.cron)?,
                         backup_type: s.backup_type.parse()?,
+                        repo: s.repo,
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -834,6 +853,10 @@ pgbackrest_repo:
             (
                 "pg_cluster: x\npitr_backup_schedule: [{cron: '@daily', type: big}]",
                 "full, diff, incr",
+            ),
+            (
+                "pg_cluster: x\npitr_backup_schedule: [{cron: '@daily', type: full, repo: 2}]",
+                "repo2 is not in use",
             ),
             ("[1, 2]", "mapping"),
             ("pg_cluster: x\npg_port: 99999", "cluster spec"),

@@ -159,7 +159,8 @@ fn restore_conf_refuses_values_that_would_add_lines() {
 #[test]
 fn archive_settings_and_crontab() {
     let spec = spec(
-        "pitr_backup_schedule: [{cron: '00 01 * * *', type: full}, {cron: '00 */4 * * *', type: incr}]",
+        "pgbackrest_method: [local, minio]\npitr_allow_weak_cipher_pass: true\npgbackrest_version: '2.46'\n\
+         pitr_backup_schedule: [{cron: '00 01 * * *', type: full}, {cron: '00 */4 * * *', type: incr}, {cron: '30 02 * * 0', type: full, repo: 2}]",
     );
     let r = Renderer::new();
     insta::assert_snapshot!("archive", r.archive_settings(&spec).unwrap().contents());

@@ -366,11 +366,12 @@ impl CrontabView {
                     cron: s.cron.clone(),
                     user: spec.dbsu.clone(),
                     command: format!(
-                        "{} --config={} --stanza={} backup {}",
+                        "{} --config={} --stanza={} backup {}{}",
                         spec.pitr_bin.display(),
                         spec.config_path.display(),
                         spec.cluster,
-                        s.backup_type
+                        s.backup_type,
+                        s.repo.map(|r| format!(" --repo {r}")).unwrap_or_default()
                     ),
                 })
                 .collect(),
