@@ -524,12 +524,25 @@ impl Drop for TestCluster {
                     self.name,
                     kept.display()
                 );
-            } else if let Err(e) = dir.close() {
-                eprintln!(
-                    "test cluster {}: cannot remove {}: {e}",
-                    self.name,
-                    self.root.display()
-                );
+            } else {
+                // pgBackRest's asynchronous archive-push may still write into spool/ for a
+                // moment after the server stopped: retry a few times.
+                let path = dir.keep();
+                let mut result = fs::remove_dir_all(&path);
+                for _ in 0..20 {
+                    if result.is_ok() || !path.exists() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                    result = fs::remove_dir_all(&path);
+                }
+                if let Err(e) = result {
+                    eprintln!(
+                        "test cluster {}: cannot remove {}: {e}",
+                        self.name,
+                        path.display()
+                    );
+                }
             }
         }
     }
