@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := $(CURDIR)/.venv
 
-.PHONY: setup build demo test lint fmt bench
+.PHONY: setup build demo test test-python lint fmt bench
 
 ## setup: install missing Debian packages and the Python virtualenv (.venv); idempotent
 setup:
@@ -27,6 +27,23 @@ test: export PATH := $(VENV)/bin:$(PATH)
 test: setup
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace
+	$(MAKE) --no-print-directory test-python
+
+PYTHON := $(VENV)/bin/python
+WHEEL_DIR := $(CURDIR)/target/wheels
+
+## test-python: build the pitr wheel (maturin) into .venv, then pytest (Python API, docs, Ansible
+## modules and playbooks on real PostgreSQL) and the stub check (mypy stubtest)
+test-python: export PATH := $(VENV)/bin:$(PATH)
+test-python: export MYPY_CACHE_DIR := $(CURDIR)/.mypy_cache
+test-python: setup
+	$(CARGO) build -p pitr-cli
+	rm -f $(WHEEL_DIR)/pitr-*.whl
+	cd pitr-py && $(VENV)/bin/maturin build --quiet --interpreter $(PYTHON) --out $(WHEEL_DIR)
+	$(PYTHON) -m pip install --disable-pip-version-check --quiet --force-reinstall --no-deps $(WHEEL_DIR)/pitr-*.whl
+	cd tests/python && $(PYTHON) -m mypy.stubtest pitr
+	cd tests/python && $(PYTHON) -m mypy -p pitr && $(PYTHON) -m mypy .
+	$(PYTHON) -m pytest tests/python
 
 ## lint: formatting and clippy (warnings are errors)
 lint:

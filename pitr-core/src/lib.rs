@@ -22,6 +22,7 @@
 //! * [`metrics`] — Prometheus metrics (pgbackrest_exporter-compatible, plus pitr's own).
 //! * [`error`] — the one error type, with stable codes.
 
+pub mod api;
 pub mod archive;
 pub mod catalog;
 pub mod check;

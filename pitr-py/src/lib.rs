@@ -1,9 +1,485 @@
-//! The `pitr._pitr` extension module.
+//! The `pitr._pitr` extension module: pitr's core for Python, and through it for Ansible.
+//!
+//! Every function takes and returns plain data — dicts, lists, `str` — in the JSON shapes the
+//! `pitr` CLI prints with `--json`, and forwards to [`pitr_core::api`]; there is no logic here
+//! beyond converting. Secrets never appear in a return value unless the caller asks for them
+//! by name (`reveal_secrets=True`, `secret_values`). Functions that run programs release the
+//! GIL while they do.
+//!
+//! Errors are raised as the exception tree of [`errors`].
+// The `#[pymodule]` and `#[pyfunction]` macros expand to FFI glue.
 #![allow(unsafe_code)]
+// Doc comments of the functions are their Python docstrings (`help(pitr.plan_restore)`), written
+// in Python's style; pyo3 extracts arguments by value.
+#![allow(clippy::doc_markdown, clippy::needless_pass_by_value)]
+
+mod errors;
+
+use std::path::PathBuf;
+
+use pitr_core::api;
+use pitr_core::ops::RestoreOptions;
+use pitr_core::plan::Plan;
+use pitr_core::run::log::RunLog;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+use serde::Serialize;
+use serde_json::Value;
+
+use errors::Result;
+
+/// A Python value as JSON.
+fn value(obj: &Bound<'_, PyAny>) -> Result<Value> {
+    Ok(pythonize::depythonize::<Value>(obj)?)
+}
+
+/// An optional Python value as JSON (`None` stays `None`).
+fn opt_value(obj: Option<&Bound<'_, PyAny>>) -> Result<Option<Value>> {
+    obj.filter(|o| !o.is_none()).map(value).transpose()
+}
+
+/// A core value as Python data.
+fn py_data<T: Serialize>(py: Python<'_>, v: &T) -> Result<Py<PyAny>> {
+    Ok(pythonize::pythonize(py, v)?.unbind())
+}
+
+/// `pgbackrest info --output=json` as text or as the parsed list.
+fn info_report(obj: &Bound<'_, PyAny>) -> Result<pitr_core::info::InfoReport> {
+    let v = if let Ok(s) = obj.cast::<PyString>() {
+        Value::String(s.extract::<String>()?)
+    } else {
+        value(obj)?
+    };
+    Ok(api::info(&v)?)
+}
+
+fn spec(obj: &Bound<'_, PyAny>) -> Result<pitr_core::spec::ClusterSpec> {
+    Ok(api::spec(value(obj)?)?)
+}
+
+fn request(
+    obj: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
+) -> Result<pitr_core::target::RestoreRequest> {
+    Ok(api::request(opt_value(obj)?.unwrap_or(Value::Null), zone)?)
+}
+
+fn plan(obj: &Bound<'_, PyAny>) -> Result<Plan> {
+    Ok(Plan::from_json(&value(obj)?.to_string())?)
+}
+
+fn shown(file: &pitr_core::render::RenderedFile, reveal_secrets: bool) -> String {
+    if reveal_secrets {
+        file.contents().to_owned()
+    } else {
+        file.redacted().to_owned()
+    }
+}
+
+/// Renders one of the files of a cluster spec.
+///
+/// Args:
+///     spec: the cluster spec, a dict of Pigsty variables (`pg_cluster`, `pg_data`,
+///         `pgbackrest_repo`, ...).
+///     what: `"pgbackrest"` (pgbackrest.conf), `"restore"` (the restore config of the spec's
+///         own cluster), `"archive"` (archive_mode and archive_command) or `"cron"`.
+///     templates: a directory of `<id>.hbs` files overriding the embedded templates.
+///     reveal_secrets: return the contents to write, secrets included, instead of the
+///         redacted text. Write them with mode 0600 and never print them.
+///
+/// Returns:
+///     The file's text, secrets replaced by `<redacted>` unless `reveal_secrets` is true.
+#[pyfunction]
+#[pyo3(signature = (spec, what = "pgbackrest", templates = None, *, reveal_secrets = false))]
+fn render_config(
+    spec: &Bound<'_, PyAny>,
+    what: &str,
+    templates: Option<PathBuf>,
+    reveal_secrets: bool,
+) -> Result<String> {
+    let what: api::RenderWhat = what.parse()?;
+    let file = api::render(&self::spec(spec)?, what, templates.as_deref())?;
+    Ok(shown(&file, reveal_secrets))
+}
+
+/// Renders the restore config a restore of `request` writes (the plan's
+/// `write-restore-config` step).
+///
+/// Args:
+///     spec: the cluster spec.
+///     request: Pigsty's `pg_pitr` dict (`None` or `{}`: the end of the archive).
+///     zone: IANA time zone (or `"local"`) for target times written without one.
+///     restore_config: where the file goes (beside pgbackrest.conf by default); its name is
+///         in the header.
+///     templates: a directory of `<id>.hbs` files overriding the embedded templates.
+///     reveal_secrets: return the contents with secrets, for writing the file.
+#[pyfunction]
+#[pyo3(signature = (spec, request = None, *, zone = None, restore_config = None, templates = None, reveal_secrets = false))]
+fn render_restore_config(
+    spec: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
+    restore_config: Option<PathBuf>,
+    templates: Option<PathBuf>,
+    reveal_secrets: bool,
+) -> Result<String> {
+    let spec = self::spec(spec)?;
+    let request = self::request(request, zone)?;
+    let file = api::render_restore_config(&spec, &request, restore_config, templates.as_deref())?;
+    Ok(shown(&file, reveal_secrets))
+}
+
+/// Parses `pgbackrest info --output=json`.
+///
+/// Returns:
+///     The stanzas, as pgBackRest printed them (keys it does not know are dropped, values
+///     checked).
+#[pyfunction]
+fn parse_info(py: Python<'_>, text: &str) -> Result<Py<PyAny>> {
+    let report = pitr_core::info::parse(text)?;
+    py_data(py, &report)
+}
+
+/// Prometheus metrics (text exposition) for `pgbackrest info --output=json`: the names and
+/// labels of pgbackrest_exporter plus pitr's recoverable-window metrics.
+///
+/// Args:
+///     info_text: `pgbackrest info --output=json`.
+///     now: seconds since the epoch for the age metrics (the current time by default).
+#[pyfunction]
+#[pyo3(signature = (info_text, now = None))]
+fn render_metrics(info_text: &str, now: Option<f64>) -> Result<String> {
+    let now = now
+        .map(|secs| {
+            jiff::Timestamp::from_microsecond((secs * 1e6) as i64).map_err(|_| {
+                pitr_core::Error::invalid(
+                    "now",
+                    secs.to_string(),
+                    "expected seconds since the epoch",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(pitr_core::metrics::render_from_info_text(info_text, now)?)
+}
+
+/// The recoverable windows of a stanza, per repo and timeline.
+///
+/// Args:
+///     info: `pgbackrest info --output=json`, as text or parsed.
+///     histories: timeline history files, `{2: "<text of 00000002.history>"}`.
+///     stanza: the stanza (the only one in `info` by default).
+///     listings: `pgbackrest repo-ls --recurse --output=json` of each repo's archive,
+///         `{1: "<output>"}`, to see holes in the archive.
+#[pyfunction]
+#[pyo3(signature = (info, histories = None, *, stanza = None, listings = None))]
+fn recovery_window(
+    py: Python<'_>,
+    info: &Bound<'_, PyAny>,
+    histories: Option<&Bound<'_, PyAny>>,
+    stanza: Option<&str>,
+    listings: Option<&Bound<'_, PyAny>>,
+) -> Result<Py<PyAny>> {
+    let report = info_report(info)?;
+    let histories = api::histories(numbered(histories)?)?;
+    let listings = api::listings(numbered(listings)?)?;
+    let windows = api::recovery_window(&report, stanza, &histories, &listings)?;
+    py_data(py, &windows)
+}
+
+/// A dict keyed by numbers (`{2: ...}`) or strings (`{"2": ...}`), as a JSON object.
+fn numbered(obj: Option<&Bound<'_, PyAny>>) -> Result<Option<Value>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let Ok(dict) = obj.cast::<PyDict>() else {
+        return Ok(Some(value(obj)?));
+    };
+    let mut map = serde_json::Map::new();
+    for (k, v) in dict.iter() {
+        map.insert(k.str()?.extract::<String>()?, value(&v)?);
+    }
+    Ok(Some(Value::Object(map)))
+}
+
+/// Chooses the backup set (and repo) for a restore request from a stanza's info.
+///
+/// Args:
+///     info: `pgbackrest info --output=json`, as text or parsed.
+///     request: Pigsty's `pg_pitr` dict.
+///     stanza: the stanza (the request's `cluster`, or the only one in `info`).
+///     histories: timeline history files, as for `recovery_window`.
+///     listings: archive listings, as for `recovery_window`.
+///     zone: IANA time zone for target times written without one.
+///
+/// Returns:
+///     The selection: `set`, `repo`, `timeline`, `rule`, `reason`, `warnings`, ...
+#[pyfunction]
+#[pyo3(signature = (info, request = None, *, stanza = None, histories = None, listings = None, zone = None))]
+fn select_backup(
+    py: Python<'_>,
+    info: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+    stanza: Option<&str>,
+    histories: Option<&Bound<'_, PyAny>>,
+    listings: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
+) -> Result<Py<PyAny>> {
+    let report = info_report(info)?;
+    let request = self::request(request, zone)?;
+    let histories = api::histories(numbered(histories)?)?;
+    let listings = api::listings(numbered(listings)?)?;
+    let selection = api::select_backup(&report, stanza, &request, &histories, &listings)?;
+    py_data(py, &selection)
+}
+
+/// Plans a backup of the spec's node, like `pitr backup --dry-run --json`.
+///
+/// Args:
+///     spec: the cluster spec.
+///     mode: `"full"`, `"diff"` or `"incr"` (default: incr; pgBackRest makes it full when there
+///         is none yet).
+///     role: `"primary"` or `"replica"`; PostgreSQL is asked when `None`. A replica's plan
+///         only says it skips.
+///     repo: back up to this repo index.
+#[pyfunction]
+#[pyo3(signature = (spec, mode = None, role = None, *, repo = None))]
+fn plan_backup(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    mode: Option<&str>,
+    role: Option<&str>,
+    repo: Option<u32>,
+) -> Result<Py<PyAny>> {
+    let spec = self::spec(spec)?;
+    let plan = py.detach(|| api::plan_backup(&spec, mode, role, repo))?;
+    py_data(py, &plan)
+}
+
+fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> RestoreOptions {
+    RestoreOptions {
+        restore_config_path: restore_config,
+        timeout_secs: timeout,
+    }
+}
+
+/// Plans a point-in-time restore on the spec's node, like `pitr restore --dry-run --json`.
+///
+/// Every check runs first (target syntax, recoverable window, backup set, data directory), so
+/// an error here means nothing would have been touched.
+///
+/// Args:
+///     spec: the cluster spec.
+///     request: Pigsty's `pg_pitr` dict (`None` or `{}`: the end of the archive).
+///     info: `pgbackrest info --output=json` to choose from (text or parsed); pgBackRest is
+///         asked (info, archive listings, histories) when `None`.
+///     zone: IANA time zone for target times written without one.
+///     restore_config: where the plan writes the restore config.
+///     timeout: seconds to wait for recovery.
+#[pyfunction]
+#[pyo3(signature = (spec, request = None, info = None, *, zone = None, restore_config = None, timeout = 3600))]
+fn plan_restore(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+    info: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
+    restore_config: Option<PathBuf>,
+    timeout: u64,
+) -> Result<Py<PyAny>> {
+    let spec = self::spec(spec)?;
+    let request = self::request(request, zone)?;
+    let info = info.filter(|i| !i.is_none()).map(info_report).transpose()?;
+    let options = restore_options(restore_config, timeout);
+    let prepared = py.detach(|| api::plan_restore(&spec, &request, info, &options))?;
+    py_data(py, &prepared.plan)
+}
+
+/// The plan as a commented shell script, for people to read (never run it through a shell:
+/// `run_plan` executes the argv steps).
+#[pyfunction]
+fn plan_to_shell(plan: &Bound<'_, PyAny>) -> Result<String> {
+    Ok(pitr_core::plan::shell::to_shell(&self::plan(plan)?))
+}
+
+/// Runs a plan returned by `plan_restore` or `plan_backup`.
+///
+/// A plan that came back as a dict has lost its secrets: one that writes a file holding them
+/// raises `PitrError` with code `plan_not_runnable` (use `run_restore`/`run_backup`, which plan
+/// and run without leaving Rust). The GIL is released while the plan runs.
+///
+/// Args:
+///     plan: the plan.
+///     log_dir: write a run log there too (`<stanza>-pitr-<kind>-<time>.log`).
+///     echo: print progress to stderr.
+///     verbose: also print pgBackRest's and PostgreSQL's output.
+///
+/// Returns:
+///     The run's report: `completed` step ids, `verified` (the verified stop point of a
+///     restore, else `None`) and `log_file`.
+#[pyfunction]
+#[pyo3(signature = (plan, *, log_dir = None, echo = true, verbose = false))]
+fn run_plan(
+    py: Python<'_>,
+    plan: &Bound<'_, PyAny>,
+    log_dir: Option<PathBuf>,
+    echo: bool,
+    verbose: bool,
+) -> Result<Py<PyAny>> {
+    let plan = self::plan(plan)?;
+    let log = match &log_dir {
+        Some(dir) => {
+            let kind = serde_json::to_value(plan.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            RunLog::open(dir, &format!("{}-pitr-{kind}", plan.stanza), echo)?
+        }
+        None => RunLog::terminal(echo),
+    }
+    .echo_output(verbose);
+    let report = py.detach(|| api::run_plan(&plan, &log))?;
+    py_data(py, &report)
+}
+
+/// Plans a point-in-time restore from what pgBackRest reports now, and runs it: stop,
+/// (safety copy), restore, recovery, and verification of the stop point. The GIL is released
+/// while it runs.
+///
+/// Args: as `plan_restore` (without `info`), plus `echo` and `verbose` as for `run_plan`.
+///
+/// Returns:
+///     `{"plan": ..., "selection": ..., "report": ...}`; `report["verified"]` is the verified
+///     stop point.
+#[pyfunction]
+#[pyo3(signature = (spec, request = None, *, zone = None, restore_config = None, timeout = 3600, echo = true, verbose = false))]
+#[allow(clippy::too_many_arguments)] // Python keyword arguments
+fn run_restore(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
+    restore_config: Option<PathBuf>,
+    timeout: u64,
+    echo: bool,
+    verbose: bool,
+) -> Result<Py<PyAny>> {
+    let spec = self::spec(spec)?;
+    let request = self::request(request, zone)?;
+    let options = restore_options(restore_config, timeout);
+    let log = api::run_log(&spec, "pitr-restore", echo, verbose);
+    let outcome = py.detach(|| api::run_restore(&spec, &request, &options, &log))?;
+    py_data(py, &outcome)
+}
+
+/// Backs up the spec's node if it is the primary, like `pitr backup --json`.
+///
+/// Args: as `plan_backup`, plus `echo` and `verbose` as for `run_plan`.
+///
+/// Returns:
+///     `{"skipped": bool, "plan": ..., "report": ...}` (no `report` when skipped).
+#[pyfunction]
+#[pyo3(signature = (spec, mode = None, role = None, *, repo = None, echo = true, verbose = false))]
+#[allow(clippy::too_many_arguments)] // Python keyword arguments
+fn run_backup(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    mode: Option<&str>,
+    role: Option<&str>,
+    repo: Option<u32>,
+    echo: bool,
+    verbose: bool,
+) -> Result<Py<PyAny>> {
+    let spec = self::spec(spec)?;
+    let log = api::run_log(&spec, "pitr-backup", echo, verbose);
+    let outcome = py.detach(|| api::run_backup(&spec, mode, role, repo, &log))?;
+    py_data(py, &outcome)
+}
+
+/// Plans starting or stopping the spec's PostgreSQL as the database superuser (the `up` and
+/// `down` phases around a restore). Run it with `run_plan`; `plan["summary"]["changed"]` says
+/// whether it does anything.
+///
+/// Args:
+///     spec: the cluster spec.
+///     action: `"start"` or `"stop"`.
+#[pyfunction]
+fn plan_service(py: Python<'_>, spec: &Bound<'_, PyAny>, action: &str) -> Result<Py<PyAny>> {
+    let action: api::ServiceAction = action.parse()?;
+    let plan = api::plan_service(&self::spec(spec)?, action)?;
+    py_data(py, &plan)
+}
+
+/// Creates a restore point, records it on the newest backup set of every repo, and waits
+/// until its WAL is archived, like `pitr mark NAME --json`.
+#[pyfunction]
+fn mark(py: Python<'_>, spec: &Bound<'_, PyAny>, name: &str) -> Result<Py<PyAny>> {
+    let spec = self::spec(spec)?;
+    let result = py.detach(|| api::mark(&spec, name))?;
+    py_data(py, &result)
+}
+
+/// Validates a cluster spec and returns it as pitr reads it: every default filled in,
+/// secrets redacted.
+#[pyfunction]
+fn check_spec(py: Python<'_>, spec: &Bound<'_, PyAny>) -> Result<Py<PyAny>> {
+    py_data(py, &self::spec(spec)?)
+}
+
+/// The secret values in a spec (every repo definition) and a request's inline repo, for
+/// masking them in output (Ansible's `no_log_values`). Never print the result.
+#[pyfunction]
+#[pyo3(signature = (spec, request = None))]
+fn secret_values(
+    spec: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+) -> Result<Vec<String>> {
+    let spec = self::spec(spec)?;
+    let request = opt_value(request)?
+        .map(|v| pitr_core::target::RestoreRequest::from_pg_pitr(v, None))
+        .transpose()
+        // A request that does not validate holds no secret pitr would use; its own error
+        // comes where it is used.
+        .unwrap_or(None);
+    Ok(api::secret_values(&spec, request.as_ref()))
+}
+
+/// A pgBackRest config text with every secure option's value (`repoN-cipher-pass`,
+/// `repoN-s3-key-secret`, ...) replaced by `<redacted>`, e.g. to show a file written earlier.
+#[pyfunction]
+fn redact_config(text: &str) -> String {
+    api::redact_pgbackrest_conf(text)
+}
 
 #[pymodule]
 fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SPEC_KEYS", PyTuple::new(py, pitr_core::spec::SPEC_KEYS)?)?;
+    m.add(
+        "REQUEST_KEYS",
+        PyTuple::new(py, pitr_core::target::REQUEST_KEYS)?,
+    )?;
+    errors::init_base(py)?;
+    m.add("PitrError", py.get_type::<errors::PitrError>())?;
+    m.add("PitrInputError", errors::input_error_type(py)?)?;
+    m.add("RecoveryError", py.get_type::<errors::RecoveryError>())?;
+    m.add_function(wrap_pyfunction!(render_config, m)?)?;
+    m.add_function(wrap_pyfunction!(render_restore_config, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_info, m)?)?;
+    m.add_function(wrap_pyfunction!(render_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(recovery_window, m)?)?;
+    m.add_function(wrap_pyfunction!(select_backup, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_backup, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_restore, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_to_shell, m)?)?;
+    m.add_function(wrap_pyfunction!(run_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(run_restore, m)?)?;
+    m.add_function(wrap_pyfunction!(run_backup, m)?)?;
+    m.add_function(wrap_pyfunction!(mark, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_service, m)?)?;
+    m.add_function(wrap_pyfunction!(check_spec, m)?)?;
+    m.add_function(wrap_pyfunction!(secret_values, m)?)?;
+    m.add_function(wrap_pyfunction!(redact_config, m)?)?;
     Ok(())
 }

@@ -1,0 +1,128 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pitr developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pgbackrest_backup
+short_description: Back up a PostgreSQL cluster with pgBackRest, on its primary only
+description:
+  - Like Pigsty's C(pg-backup) and C(pitr backup), for every node of a cluster at once - only
+    the primary backs up; on a replica the task does nothing and reports C(ok) (not changed),
+    with RV(backup_skipped=true).
+  - The role is asked from PostgreSQL (C(pg_is_in_recovery())) unless O(role) is given. On the
+    primary the stanza is created first when pgBackRest does not know it yet.
+  - In check mode the plan is returned and nothing runs.
+version_added: "0.1.0"
+author: pitr developers
+requirements:
+  - the C(pitr) Python module (the pitr wheel) in the Python that runs the module
+  - pgBackRest, and PostgreSQL running on the node
+options:
+  spec:
+    description: The cluster spec, a dict of Pigsty variables (see M(pitr.pgsql.pgbackrest_config)).
+    type: dict
+    required: true
+  type:
+    description:
+      - The backup type. pgBackRest makes an incremental or differential backup full when
+        there is no full backup yet.
+    type: str
+    choices: [full, diff, incr]
+    default: incr
+  role:
+    description: The instance's role; asked from PostgreSQL when not given.
+    type: str
+    choices: [primary, replica]
+  repo:
+    description: Back up to this repo index (pgBackRest's default, repo1, when not given).
+    type: int
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Full backup of every cluster member (replicas skip)
+  pitr.pgsql.pgbackrest_backup:
+    spec: "{{ pitr_spec }}"
+    type: full
+
+- name: Incremental backup to the second repo
+  pitr.pgsql.pgbackrest_backup:
+    spec: "{{ pitr_spec }}"
+    repo: 2
+  register: backup
+
+- name: Say what happened
+  ansible.builtin.debug:
+    msg: "{{ 'skipped on a replica' if backup.backup_skipped else backup.report.log_file }}"
+"""
+
+RETURN = r"""
+backup_skipped:
+  description: Whether the backup was skipped because the instance is a replica.
+  returned: always
+  type: bool
+role:
+  description: The instance's role, C(primary) or C(replica).
+  returned: always
+  type: str
+plan:
+  description: The backup plan (steps with their argv), as C(pitr backup --dry-run --json).
+  returned: always
+  type: dict
+report:
+  description: What ran - C(completed) step ids and the C(log_file) of the run.
+  returned: when the backup ran
+  type: dict
+"""
+
+from ansible_collections.pitr.pgsql.plugins.module_utils.pitr_module import (
+    SPEC_ARG,
+    PitrModule,
+    pitr,
+)
+
+
+def main():
+    module = PitrModule(
+        argument_spec=dict(
+            spec=SPEC_ARG,
+            type=dict(type="str", default="incr", choices=["full", "diff", "incr"]),
+            role=dict(type="str", choices=["primary", "replica"]),
+            repo=dict(type="int"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        if module.check_mode:
+            plan = pitr.plan_backup(p["spec"], p["type"], p["role"], repo=p["repo"])
+            skipped = plan["summary"]["skipped"]
+            module.exit_json(changed=not skipped, backup_skipped=skipped,
+                             role=plan["summary"]["role"], plan=plan)
+        outcome = pitr.run_backup(p["spec"], p["type"], p["role"], repo=p["repo"], echo=False)
+    except pitr.PitrError as err:
+        module.fail_pitr(err)
+    skipped = outcome["skipped"]
+    result = dict(
+        changed=not skipped,
+        backup_skipped=skipped,
+        role=outcome["plan"]["summary"]["role"],
+        plan=outcome["plan"],
+    )
+    if skipped:
+        result["msg"] = outcome["plan"]["summary"].get("reason", "skipped on a replica")
+    else:
+        result["report"] = outcome["report"]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""The Python API on real PostgreSQL 15 and pgBackRest: backups, marks, plans equal to the CLI's,
+restores that land where asked, and a failed one that puts the data back.
+
+The tests in this file share one cluster and run in order: the read-only ones first.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pitr
+from conftest import History, pitr_bin
+from pgcluster import fingerprint
+
+
+def cli_plan(h: History, *flags: str) -> dict[str, Any]:
+    """`pitr --config <conf> --json restore --dry-run <flags>` (the CLI reads the rendered conf)."""
+    out = subprocess.run(
+        [str(pitr_bin()), "--config", str(h.cluster.config), "--json", "restore", "--dry-run",
+         *flags],
+        capture_output=True, text=True, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    plan: dict[str, Any] = json.loads(out.stdout)
+    return plan
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Paths where two JSON values differ, to name the fields in a failure."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b))
+                for d in differences(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+# --- read-only ----------------------------------------------------------------------------
+
+
+def test_run_backup_created_the_stanza_and_a_full_set(history: History) -> None:
+    b = history.backup
+    assert b["skipped"] is False
+    assert [s["id"] for s in b["plan"]["steps"]] == ["stanza-create", "backup"]
+    assert b["report"]["completed"] == ["stanza-create", "backup"]
+    assert b["report"]["verified"] is None
+    assert Path(b["report"]["log_file"]).is_file()
+    info = pitr.parse_info(history.cluster.info_text())
+    assert [s["type"] for s in info[0]["backup"]] == ["full"]
+
+
+def test_plan_backup_asks_postgres_for_the_role(history: History) -> None:
+    plan = pitr.plan_backup(history.spec)
+    assert plan["summary"] == {"type": "incr", "repo": None, "role": "primary", "skipped": False}
+    assert [s["id"] for s in plan["steps"]] == ["backup"]
+    # Told it is a replica, it skips, and running that changes nothing.
+    skipped = pitr.run_backup(history.spec, "full", "replica", echo=False)
+    assert skipped["skipped"] is True and "report" not in skipped
+
+
+def test_mark_recorded_the_restore_point(history: History) -> None:
+    m = history.mark
+    assert m["mark"]["name"] == "before-3"
+    assert m["mark"]["timeline"] == "1"
+    assert len(m["recorded_on"]) == 1 and m["recorded_on"][0].startswith("repo1: ")
+    assert m["warnings"] == []
+
+
+def test_the_gil_is_released_while_pitr_works(history: History) -> None:
+    # mark() waits for pgbackrest check (a WAL switch and its archiving): Python threads run
+    # meanwhile.
+    done: list[dict[str, Any]] = []
+    worker = threading.Thread(target=lambda: done.append(pitr.mark(history.spec, "gil-check")))
+    ticks = 0
+    worker.start()
+    while worker.is_alive():
+        ticks += 1
+        time.sleep(0.005)
+    worker.join()
+    assert done and done[0]["mark"]["name"] == "gil-check"
+    assert ticks >= 10, f"the main thread ran {ticks} times while mark() ran"
+
+
+def test_windows_and_selection_from_live_info(history: History) -> None:
+    info = history.cluster.info_text()
+    windows = pitr.recovery_window(info)
+    assert [(w["repo_key"], w["timeline"]) for w in windows] == [(1, "1")]
+    sel = pitr.select_backup(info, {"name": "before-3"})
+    assert sel["rule"] == "stopped_before_mark"
+    assert sel["target_lsn"] == history.mark["mark"]["lsn"]
+    assert pitr.select_backup(info, {"time": history.t1})["set"] == sel["set"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "flags"),
+    [
+        ({"time": "T1"}, ["-t", "T1"]),
+        ({"name": "before-3"}, ["-n", "before-3"]),
+        ({"lsn": "LSN3", "exclusive": True, "action": "promote"}, ["-l", "LSN3", "-X", "-P"]),
+        ({"xid": "X2", "backup": True}, ["-x", "X2", "--safety-copy"]),
+        ({"type": "immediate"}, ["-i"]),
+        ({}, ["-d"]),
+    ],
+)
+def test_the_python_plan_equals_the_cli_plan(
+    history: History, request_: dict[str, Any], flags: list[str]
+) -> None:
+    values = {"T1": history.t1, "LSN3": history.lsn3, "X2": history.x2}
+    request_ = {k: values.get(v, v) if isinstance(v, str) else v for k, v in request_.items()}
+    flags = [values.get(f, f) for f in flags]
+    python = pitr.plan_restore(history.spec, request_)
+    cli = cli_plan(history, *flags)
+    assert python == cli, "fields that differ:\n" + "\n".join(differences(python, cli))
+    # The stop step is there: the cluster runs.
+    assert python["steps"][0]["id"] == "stop"
+
+
+def test_plan_to_shell_shows_the_real_plan(history: History) -> None:
+    plan = pitr.plan_restore(history.spec, {"time": history.t1})
+    script = pitr.plan_to_shell(plan)
+    assert script.startswith("#!/usr/bin/env bash\n")
+    assert f"'--target={history.t1}'" in script
+    assert "# [1/" in script and "stop" in script
+
+
+# --- restores (in this order) ---------------------------------------------------------------
+
+
+def test_run_restore_to_a_time(history: History) -> None:
+    c = history.cluster
+    result = pitr.run_restore(history.spec, {"time": history.t1}, echo=False)
+    assert c.count() == 100
+    v = result["report"]["verified"]
+    assert v["target"] == f"time {history.t1}"
+    assert v["ending"] == "paused"
+    assert v["stop"]["kind"] == "transaction" and v["stop"]["before"] is True
+    assert result["selection"]["set"] == result["plan"]["summary"]["set"]
+    assert result["report"]["completed"][0] == "stop"
+    assert Path(result["report"]["log_file"]).is_file()
+
+
+def test_run_plan_runs_a_secret_free_plan_from_a_dict(history: History, tmp_path: Path) -> None:
+    plan = pitr.plan_restore(history.spec, {"lsn": history.lsn3})
+    plan = json.loads(json.dumps(plan))  # as if it came back from Ansible or a file
+    report = pitr.run_plan(plan, log_dir=tmp_path, echo=False)
+    assert history.cluster.count() == 300
+    assert report["verified"]["stop"] == {"kind": "lsn", "lsn": history.lsn3, "before": False}
+    assert report["completed"] == [s["id"] for s in plan["steps"]]
+    assert Path(report["log_file"]).parent == tmp_path
+
+
+def test_an_unreachable_target_raises_recovery_error_and_rolls_back(history: History) -> None:
+    c = history.cluster
+    c.stop()
+    before = fingerprint(c.data)
+    full = pitr.parse_info(c.info_text())[0]["backup"][0]["label"]
+    with pytest.raises(pitr.RecoveryError) as caught:
+        pitr.run_restore(history.spec, {"name": "no-such-point", "set": full, "backup": True},
+                         echo=False, timeout=120)
+    e = caught.value
+    assert e.code == "recovery_failed"
+    assert e.step == "verify"
+    assert e.rolled_back is True
+    assert "recovery ended before configured recovery target was reached" in str(e)
+    assert isinstance(e.__cause__, pitr.RecoveryError)
+    assert e.__cause__.code == "recovery_failed" and e.__cause__.step is None
+    assert fingerprint(c.data) == before
+    assert not Path(f"{c.data}-backup").exists()
+
+
+def test_plan_service_starts_and_stops(history: History) -> None:
+    c = history.cluster
+    start = pitr.plan_service(history.spec, "start")
+    assert start["summary"]["changed"] is True
+    assert [s["id"] for s in start["steps"]] == ["start"]
+    pitr.run_plan(start, echo=False)
+    c.wait_until_accepting()
+    assert c.count() == 300
+    assert pitr.plan_service(history.spec, "start")["summary"]["changed"] is False
+    stop = pitr.plan_service(history.spec, "stop")
+    assert [s["id"] for s in stop["steps"]] == ["stop"]
+    pitr.run_plan(stop, echo=False)
+    assert not c.is_running()
+
+
+def test_run_restore_to_a_restore_point_older_than_nothing(history: History) -> None:
+    result = pitr.run_restore(history.spec, {"name": "before-3", "action": "promote"},
+                              echo=False)
+    assert history.cluster.count() == 200
+    v = result["report"]["verified"]
+    assert v["ending"] == "promoted" and v["timeline"] == "2"
+    assert v["stop"]["kind"] == "restore_point"
