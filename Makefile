@@ -54,6 +54,14 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: benchmarks (none yet)
-bench:
-	@echo "no benchmarks yet"
+## bench: benchmarks, each figure beside a baseline measured in the same run (see docs/benchmarks.md)
+bench: export PATH := $(VENV)/bin:$(PATH)
+bench: setup
+	$(CARGO) build --release -p pitr-cli
+	$(CARGO) bench -p pitr-core --bench planning -- --warm-up-time 2 --measurement-time 5
+	$(CARGO) run --quiet --release -p pitr-core --example plan_at_scale -- --write target/bench-scale
+	$(CARGO) run --quiet --release -p pitr-core --example plan_at_scale -- --read target/bench-scale
+	cd pitr-py && $(VENV)/bin/maturin build --release --quiet --interpreter $(PYTHON) --out $(CURDIR)/target/wheels-release
+	$(PYTHON) -m pip install --disable-pip-version-check --quiet --force-reinstall --no-deps $(CURDIR)/target/wheels-release/pitr-*.whl
+	$(PYTHON) pitr-py/bench/plan_at_scale.py target/bench-scale
+	$(CARGO) bench -p pitr-tests --bench e2e

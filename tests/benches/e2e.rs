@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use pitr_tests::{Stanza, TestCluster, cmd_as_postgres, output_text, pg_bin, pgbackrest_ok};
 
 /// A/B pairs per comparison.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// pgbench scale: about 15 MB per unit.
 const SCALE: &str = "24";
 
