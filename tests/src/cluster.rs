@@ -354,32 +354,7 @@ impl TestCluster {
 
     /// Like [`TestCluster::try_psql`] on database `db`.
     pub fn try_psql_in(&self, db: &str, sql: &str) -> Result<String, String> {
-        let mut cmd = cmd_as_postgres(pg_bin("psql"));
-        cmd.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(self.socket_dir())
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ]);
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", describe(&cmd)));
-        if out.status.success() {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            Ok(stdout.strip_suffix('\n').unwrap_or(&stdout).to_owned())
-        } else {
-            Err(format!(
-                "{}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ))
-        }
+        psql_at(&self.socket_dir(), self.port, db, sql)
     }
 
     /// Writes `<root>/pgbackrest.conf` for a local (posix) repository in `<root>/repo` with the
@@ -555,4 +530,40 @@ fn conf_quote(value: &str) -> String {
         "configuration value {value:?} contains a line break or NUL"
     );
     format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Runs SQL with `psql` as `postgres` on the server listening in `socket_dir` on `port` (e.g. a
+/// clone beside a test cluster) and returns its unaligned, tuples-only output without the final
+/// newline, or stderr as the error.
+///
+/// # Panics
+///
+/// When `psql` cannot be started.
+pub fn psql_at(socket_dir: &Path, port: u16, db: &str, sql: &str) -> Result<String, String> {
+    let mut cmd = cmd_as_postgres(pg_bin("psql"));
+    cmd.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+        .arg(socket_dir)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ]);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", describe(&cmd)));
+    if out.status.success() {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        Ok(stdout.strip_suffix('\n').unwrap_or(&stdout).to_owned())
+    } else {
+        Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ))
+    }
 }

@@ -91,6 +91,19 @@ fn hash_contents(path: &Path, hasher: &mut Sha256) -> io::Result<()> {
     }
 }
 
+/// Appends every regular file below `dir` (not following symlinks) to `out`; used to search
+/// everything a test wrote, e.g. for leaked secrets.
+pub fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            files_under(&path, out);
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::dir_fingerprint;

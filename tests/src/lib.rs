@@ -60,9 +60,9 @@ mod s3;
 mod tools;
 mod user;
 
-pub use cluster::{KEEP_DIRS_ENV, TestCluster};
-pub use fingerprint::dir_fingerprint;
-pub use pitr::{Stanza, output_text, pitr, pitr_bin, pitr_ok};
+pub use cluster::{KEEP_DIRS_ENV, TestCluster, psql_at};
+pub use fingerprint::{dir_fingerprint, files_under};
+pub use pitr::{Stanza, create_padded_tables, output_text, pitr, pitr_bin, pitr_ok, tick};
 pub use s3::{S3_REGION, S3Server};
 pub use tools::{pg_bin, pg_bin_dir, pgbackrest, pgbackrest_bin, pgbackrest_ok};
 pub use user::{

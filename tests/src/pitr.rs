@@ -62,6 +62,17 @@ pub fn pitr_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Waits a little over a second: backup stop times are whole seconds, and a target time must
+/// not share a second with a set's stop.
+pub fn tick() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+/// Creates `t (id int, pad text)` and `filler (x int)` for [`Stanza::insert_rows`].
+pub fn create_padded_tables(cluster: &TestCluster) {
+    cluster.psql("CREATE TABLE t (id int, pad text); CREATE TABLE filler (x int)");
+}
+
 /// A started cluster with a stanza rendered from a cluster spec and one full backup.
 #[derive(Debug)]
 pub struct Stanza {
@@ -168,6 +179,49 @@ impl Stanza {
     /// Forces a WAL switch and waits until it is archived (`pgbackrest check`).
     pub fn archive_now(&self) {
         crate::tools::pgbackrest_ok(&self.config, &["--stanza", &self.name, "check"]);
+    }
+
+    /// The server's clock now, in UTC, as a target time (`2026-11-23 20:27:46.123456+00`).
+    pub fn utc_now(&self) -> String {
+        self.cluster.psql(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')",
+        )
+    }
+
+    /// Inserts rows `from..=to` into `t`, then switches WAL `switches` times so that the rows
+    /// end up segments away from what comes next.
+    pub fn insert_rows(&self, from: i32, to: i32, switches: u32) {
+        self.cluster.psql(&format!(
+            "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series({from}, {to}) g"
+        ));
+        for _ in 0..switches {
+            // A switch only happens when the current segment has something in it.
+            self.cluster
+                .psql("INSERT INTO filler VALUES (1); SELECT pg_switch_wal()");
+        }
+    }
+
+    /// The files of WAL segment `segment` in the local repo directory `repo` (relative to the
+    /// cluster root, e.g. `repo`), as pgBackRest names them (`<segment>-<sha1>.<ext>`).
+    pub fn archived_segment_files(&self, repo: &str, segment: &str) -> Vec<PathBuf> {
+        let dir = self.cluster.path(format!(
+            "{repo}/archive/{}/15-1/{}",
+            self.name,
+            &segment[..16]
+        ));
+        std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name().is_some_and(|n| {
+                            n.to_string_lossy().starts_with(&format!("{segment}-"))
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// `SELECT count(*) FROM <table>` as a number.

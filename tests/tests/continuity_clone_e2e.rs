@@ -11,41 +11,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use pitr_tests::{
-    S3Server, Stanza, TestCluster, cmd_as_postgres, dir_fingerprint, output_text, pg_bin,
-    pgbackrest_ok,
+    S3Server, Stanza, TestCluster, cmd_as_postgres, create_padded_tables, dir_fingerprint,
+    output_text, pg_bin, pgbackrest_ok, psql_at, tick,
 };
 
 const PASSPHRASE: &str = "continuity-Cipher-Pass-8Wd3";
-
-fn now(stanza: &Stanza) -> String {
-    stanza
-        .cluster
-        .psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')")
-}
-
-/// Backup stop times are whole seconds; a target must not share a second with a set's stop.
-fn tick() {
-    std::thread::sleep(Duration::from_millis(1100));
-}
-
-fn create_tables(cluster: &TestCluster) {
-    cluster.psql("CREATE TABLE t (id int, pad text); CREATE TABLE filler (x int)");
-}
-
-/// Inserts rows `from..=to` into `t`, then switches WAL `switches` times.
-fn rows(stanza: &Stanza, from: i32, to: i32, switches: u32) {
-    stanza.cluster.psql(&format!(
-        "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series({from}, {to}) g"
-    ));
-    for _ in 0..switches {
-        stanza
-            .cluster
-            .psql("INSERT INTO filler VALUES (1); SELECT pg_switch_wal()");
-    }
-}
 
 /// The pid in `postmaster.pid`, if the file exists.
 fn postmaster_pid(data: &Path) -> Option<String> {
@@ -79,7 +51,7 @@ fn archive_files(config: &Path, stanza: &str, repo: u32) -> Vec<String> {
 #[test]
 fn a_hole_in_the_archive_is_reported_before_anything_is_touched() {
     let cluster = TestCluster::start("gap");
-    create_tables(&cluster);
+    create_padded_tables(&cluster);
     let spec = Stanza::spec_yaml(
         &cluster,
         "gap",
@@ -88,34 +60,22 @@ fn a_hole_in_the_archive_is_reported_before_anything_is_touched() {
         "",
     );
     let mut stanza = Stanza::from_spec(cluster, "gap", &spec);
-    rows(&stanza, 1, 100, 0);
+    stanza.insert_rows(1, 100, 0);
     let segment = stanza
         .cluster
         .psql("SELECT pg_walfile_name(pg_current_wal_lsn())");
-    rows(&stanza, 0, -1, 2);
+    stanza.insert_rows(0, -1, 2);
     tick();
-    let target = now(&stanza);
+    let target = stanza.utc_now();
     tick();
-    rows(&stanza, 101, 200, 1);
+    stanza.insert_rows(101, 200, 1);
     stanza.archive_now();
     // Before the hole: the plan is fine.
     let ok = stanza.pitr_ok(&["restore", "--dry-run", "-t", &target]);
     assert!(ok.contains("--repo=1"), "{ok}");
 
-    let dir = stanza
-        .cluster
-        .path(format!("repo/archive/gap/15-1/{}", &segment[..16]));
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&format!("{segment}-"))
-        })
-        .collect();
-    assert_eq!(files.len(), 1, "{segment} in {}: {files:?}", dir.display());
+    let files = stanza.archived_segment_files("repo", &segment);
+    assert_eq!(files.len(), 1, "{segment}: {files:?}");
     std::fs::remove_file(&files[0]).unwrap();
 
     let refused = |stanza: &Stanza, args: &[&str]| {
@@ -158,25 +118,8 @@ struct CloneServer {
 
 impl CloneServer {
     fn psql(&self, sql: &str) -> String {
-        let mut cmd = cmd_as_postgres(pg_bin("psql"));
-        cmd.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(&self.socket_dir)
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-            ])
-            .args(["-c", sql]);
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "clone psql {sql:?}: {}",
-            output_text(&out)
-        );
-        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+        psql_at(&self.socket_dir, self.port, "postgres", sql)
+            .unwrap_or_else(|e| panic!("clone psql {sql:?}: {e}"))
     }
 }
 
@@ -196,7 +139,7 @@ impl Drop for CloneServer {
 fn a_clone_at_a_time_runs_beside_the_source_and_writes_nothing_into_its_archive() {
     let s3 = S3Server::start();
     let cluster = TestCluster::start("clone");
-    create_tables(&cluster);
+    create_padded_tables(&cluster);
     let repos = format!(
         "{}{}    cipher_type: aes-256-cbc\n    cipher_pass: {PASSPHRASE}\n",
         Stanza::local_repo_yaml(&cluster),
@@ -206,11 +149,11 @@ fn a_clone_at_a_time_runs_beside_the_source_and_writes_nothing_into_its_archive(
     let stanza = Stanza::from_spec(cluster, "clone", &spec);
     stanza.pitr_ok(&["backup", "full", "--repo", "2"]);
     tick();
-    rows(&stanza, 1, 100, 1);
+    stanza.insert_rows(1, 100, 1);
     tick();
-    let target = now(&stanza);
+    let target = stanza.utc_now();
     tick();
-    rows(&stanza, 101, 200, 1);
+    stanza.insert_rows(101, 200, 1);
     stanza.archive_now();
 
     let source_data = stanza.cluster.data_dir();
@@ -309,7 +252,7 @@ fn a_clone_at_a_time_runs_beside_the_source_and_writes_nothing_into_its_archive(
         "0 0"
     );
     // The source goes on archiving on timeline 1.
-    rows(&stanza, 201, 300, 1);
+    stanza.insert_rows(201, 300, 1);
     stanza.archive_now();
     for repo in [1, 2] {
         let files = archive_files(&stanza.config, "clone", repo);

@@ -21,8 +21,8 @@ use std::process::Output;
 use std::time::Duration;
 
 use pitr_tests::{
-    S3Server, Stanza, TestCluster, mkdir_as_postgres, output_text, pgbackrest, pgbackrest_ok, pitr,
-    write_file_as_postgres,
+    S3Server, Stanza, TestCluster, create_padded_tables, files_under, mkdir_as_postgres,
+    output_text, pgbackrest, pgbackrest_ok, pitr, tick, write_file_as_postgres,
 };
 
 /// A passphrase unique to these tests, so a grep for it finds only leaks.
@@ -59,17 +59,6 @@ impl Transcript {
         let mut all = vec!["--json", "restore", "--dry-run"];
         all.extend_from_slice(args);
         serde_json::from_str(&self.pitr(stanza, &all, true)).unwrap()
-    }
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.is_symlink() {
-            files_under(&path, out);
-        } else if path.is_file() {
-            out.push(path);
-        }
     }
 }
 
@@ -128,35 +117,6 @@ fn assert_no_secret_leaked(stanza: &Stanza, s3: &S3Server, transcript: &Transcri
             }
         }
     }
-}
-
-fn now(stanza: &Stanza) -> String {
-    stanza
-        .cluster
-        .psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')")
-}
-
-/// Backup stop times are whole seconds; a target must not share a second with a set's stop.
-fn tick() {
-    std::thread::sleep(Duration::from_millis(1100));
-}
-
-/// Inserts rows `from..=to` into `t` in batch `n`, then switches WAL `switches` times so that
-/// the rows end up several segments away from what came before.
-fn rows(stanza: &Stanza, from: i32, to: i32, switches: u32) {
-    stanza.cluster.psql(&format!(
-        "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series({from}, {to}) g"
-    ));
-    for _ in 0..switches {
-        // A switch only happens when the current segment has something in it.
-        stanza
-            .cluster
-            .psql("INSERT INTO filler VALUES (1); SELECT pg_switch_wal()");
-    }
-}
-
-fn create_tables(cluster: &TestCluster) {
-    cluster.psql("CREATE TABLE t (id int, pad text); CREATE TABLE filler (x int)");
 }
 
 #[test]
@@ -256,7 +216,7 @@ fn restore_counting_segments(t: &mut Transcript, stanza: &Stanza, args: &[&str])
 fn an_encrypted_backup_to_s3_restores_to_a_time_and_leaks_no_secret() {
     let s3 = S3Server::start();
     let cluster = TestCluster::start("s3-time");
-    create_tables(&cluster);
+    create_padded_tables(&cluster);
     let spec = Stanza::spec_yaml(&cluster, "s3-time", "s3", &encrypted_s3_repo(&s3, "s3"), "");
     let stanza = Stanza::from_spec(cluster, "s3-time", &spec);
     let mut t = Transcript::default();
@@ -272,11 +232,11 @@ fn an_encrypted_backup_to_s3_restores_to_a_time_and_leaks_no_secret() {
         assert!(conf.contains("beta=y"), "{conf}");
     }
     tick();
-    rows(&stanza, 1, 100, 1);
+    stanza.insert_rows(1, 100, 1);
     tick();
-    let target = now(&stanza);
+    let target = stanza.utc_now();
     tick();
-    rows(&stanza, 101, 200, 1);
+    stanza.insert_rows(101, 200, 1);
     stanza.archive_now();
 
     let info: serde_json::Value =
@@ -334,7 +294,7 @@ fn an_encrypted_backup_to_s3_restores_to_a_time_and_leaks_no_secret() {
 fn the_nearest_set_across_a_local_and_an_s3_repo_replays_less_than_pgbackrests_choice() {
     let s3 = S3Server::start();
     let cluster = TestCluster::start("multi");
-    create_tables(&cluster);
+    create_padded_tables(&cluster);
     let repos = format!(
         "{}{}",
         Stanza::local_repo_yaml(&cluster),
@@ -344,19 +304,19 @@ fn the_nearest_set_across_a_local_and_an_s3_repo_replays_less_than_pgbackrests_c
     // repo1 (local) gets the first full backup: pgBackRest backs up to repo1 unless told.
     let stanza = Stanza::from_spec(cluster, "multi", &spec);
     let mut t = Transcript::default();
-    rows(&stanza, 1, 100, 6);
+    stanza.insert_rows(1, 100, 6);
     t.pitr(&stanza, &["backup", "full", "--repo", "2"], true);
     tick();
-    rows(&stanza, 101, 200, 0);
+    stanza.insert_rows(101, 200, 0);
     // The segment holding these rows, after the repo2 set: recovery to the target needs it.
     let after_f2 = stanza
         .cluster
         .psql("SELECT pg_walfile_name(pg_current_wal_lsn())");
-    rows(&stanza, 0, -1, 1);
+    stanza.insert_rows(0, -1, 1);
     tick();
-    let target = now(&stanza);
+    let target = stanza.utc_now();
     tick();
-    rows(&stanza, 201, 300, 1);
+    stanza.insert_rows(201, 300, 1);
     stanza.archive_now();
 
     let info: serde_json::Value =
@@ -476,19 +436,7 @@ fn the_nearest_set_across_a_local_and_an_s3_repo_replays_less_than_pgbackrests_c
         "the plan should say why repo2's set was passed over: {warnings}"
     );
     // Missing from both repos: pre-flight names it and refuses.
-    let local_dir = stanza
-        .cluster
-        .path(format!("repo/archive/multi/15-1/{}", &after_f2[..16]));
-    let local: Vec<PathBuf> = std::fs::read_dir(&local_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&format!("{after_f2}-"))
-        })
-        .collect();
+    let local = stanza.archived_segment_files("repo", &after_f2);
     assert_eq!(local.len(), 1, "{local:?}");
     std::fs::remove_file(&local[0]).unwrap();
     let out = stanza.pitr(&["restore", "-y", "-t", &target]);

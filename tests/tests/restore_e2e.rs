@@ -6,7 +6,7 @@
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
-use pitr_tests::{Stanza, dir_fingerprint, output_text};
+use pitr_tests::{Stanza, dir_fingerprint, output_text, tick};
 
 /// A stanza with a known history:
 ///
@@ -27,12 +27,6 @@ struct History {
     t4: String,
 }
 
-fn now(stanza: &Stanza) -> String {
-    stanza
-        .cluster
-        .psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')")
-}
-
 fn batch(stanza: &Stanza, n: i32) -> String {
     stanza
         .cluster
@@ -45,11 +39,6 @@ fn batch(stanza: &Stanza, n: i32) -> String {
         .next()
         .unwrap()
         .to_owned()
-}
-
-/// Backup stop times are whole seconds; targets must not share a second with a set's stop.
-fn tick() {
-    std::thread::sleep(std::time::Duration::from_millis(1100));
 }
 
 fn history(name: &str) -> History {
@@ -66,7 +55,7 @@ fn history(name: &str) -> History {
     tick();
     batch(&stanza, 1);
     tick();
-    let t1 = now(&stanza);
+    let t1 = stanza.utc_now();
     tick();
     let x2 = batch(&stanza, 2);
     stanza.pitr_ok(&["mark", "before-incr"]);
@@ -76,7 +65,7 @@ fn history(name: &str) -> History {
     tick();
     batch(&stanza, 4);
     tick();
-    let t4 = now(&stanza);
+    let t4 = stanza.utc_now();
     tick();
     batch(&stanza, 5);
     stanza.archive_now();

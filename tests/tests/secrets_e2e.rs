@@ -5,22 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use pitr_tests::{Stanza, TestCluster, output_text};
+use pitr_tests::{Stanza, TestCluster, files_under, output_text};
 
 const PASSPHRASE: &str = "e2e-cipher-Passphrase-7Q2";
-
-fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
 
 #[test]
 fn the_cipher_passphrase_appears_in_no_plan_log_or_error() {
