@@ -60,6 +60,35 @@ pub enum Error {
     )]
     UnsafeValue { key: String },
 
+    /// A value holds characters that a shell, `pg_ctl` or a config file would read as syntax.
+    ///
+    /// Paths reach `pg_ctl` (which starts `postgres` through `/bin/sh`), `archive_command`,
+    /// cron lines and the dry-run script, so they are held to a small alphabet.
+    #[error(
+        "value of '{key}' ('{value}') contains '{character}', which a shell or config file would read as syntax: {hint}"
+    )]
+    UnsafeCharacters {
+        key: String,
+        value: String,
+        character: char,
+        hint: String,
+    },
+
+    /// pitr will not write a file where someone other than root and the file's owner could
+    /// redirect or replace it (a symlink at the name, a directory others can write).
+    #[error("refusing to write '{}': {problem}", path.display())]
+    UnsafePath { path: PathBuf, problem: String },
+
+    /// An extra pgBackRest option is not on pitr's allow-list for `restore`.
+    #[error("pgBackRest option '{option}' cannot be passed through pitr: {hint}")]
+    OptionNotAllowed { option: String, hint: String },
+
+    /// A secret was given on the command line, where `ps`, plans and logs would show it.
+    #[error(
+        "'{option}' holds a secret and is never taken on the command line (ps, plans and logs would show it): set it in the repo definition of the cluster spec"
+    )]
+    SecretOnCommandLine { option: String },
+
     /// A pgBackRest option name is not in the catalogue.
     #[error("unknown pgBackRest option '{option}'{}", suggestion_text(.suggestion.as_deref()))]
     UnknownOption {
@@ -272,6 +301,10 @@ impl Error {
             Error::Parse { .. } => "parse_error",
             Error::InvalidSetting { .. } => "invalid_setting",
             Error::UnsafeValue { .. } => "unsafe_value",
+            Error::UnsafeCharacters { .. } => "unsafe_characters",
+            Error::UnsafePath { .. } => "unsafe_path",
+            Error::OptionNotAllowed { .. } => "option_not_allowed",
+            Error::SecretOnCommandLine { .. } => "secret_on_command_line",
             Error::UnknownOption { .. } => "unknown_option",
             Error::OptionNotForRepoType { .. } => "option_not_for_repo_type",
             Error::OptionNeedsVersion { .. } => "option_needs_version",
@@ -315,6 +348,9 @@ impl Error {
                 | Error::Parse { .. }
                 | Error::InvalidSetting { .. }
                 | Error::UnsafeValue { .. }
+                | Error::UnsafeCharacters { .. }
+                | Error::OptionNotAllowed { .. }
+                | Error::SecretOnCommandLine { .. }
                 | Error::UnknownOption { .. }
                 | Error::OptionNotForRepoType { .. }
                 | Error::OptionNeedsVersion { .. }
