@@ -274,9 +274,15 @@ pub(crate) struct RenderArgs {
     #[arg(long, value_enum, default_value_t = RenderWhat::Pgbackrest)]
     pub(crate) what: RenderWhat,
     /// Write the file here (secrets included, mode 0600) instead of printing it with secrets
-    /// redacted.
+    /// redacted. The write refuses a symbolic link at PATH and a directory that users other
+    /// than root and the owner can write.
     #[arg(long, short, value_name = "PATH")]
     pub(crate) output: Option<PathBuf>,
+    /// Owner of the file written with --output [default: the spec's pg_dbsu, who runs
+    /// pgBackRest and PostgreSQL; root for --what cron, which cron requires]. Only root can
+    /// give a file to another user.
+    #[arg(long, value_name = "USER", requires = "output")]
+    pub(crate) owner: Option<String>,
     /// Directory of <id>.hbs templates overriding the embedded ones.
     #[arg(long, value_name = "DIR")]
     pub(crate) templates: Option<PathBuf>,

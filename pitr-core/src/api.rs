@@ -376,10 +376,16 @@ pub fn plan_restore(
 /// Where run output goes: the node's log directory, echoed to stderr when `echo`, with the
 /// spec's secret values masked.
 pub fn run_log(spec: &ClusterSpec, name: &str, echo: bool, verbose: bool) -> RunLog {
-    RunLog::open(&spec.log_dir, &format!("{}-{name}", spec.cluster), echo)
-        .unwrap_or_else(|_| RunLog::terminal(echo))
-        .echo_output(verbose)
-        .with_secrets(secret_values(spec, None))
+    let owner = crate::run::user::OsUser::lookup(&spec.dbsu).ok();
+    RunLog::open(
+        &spec.log_dir,
+        &format!("{}-{name}", spec.cluster),
+        echo,
+        owner.as_ref(),
+    )
+    .unwrap_or_else(|_| RunLog::terminal(echo))
+    .echo_output(verbose)
+    .with_secrets(secret_values(spec, None))
 }
 
 /// Runs a plan (which must still hold its secrets, or have none: see

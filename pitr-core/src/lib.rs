@@ -22,6 +22,9 @@
 //! * [`metrics`] — Prometheus metrics (pgbackrest_exporter-compatible, plus pitr's own).
 //! * [`error`] — the one error type, with stable codes.
 
+// Unit tests write their fixtures into private temporary directories.
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
+
 pub mod api;
 pub mod archive;
 pub mod catalog;
@@ -36,6 +39,7 @@ pub mod names;
 pub mod node;
 pub mod ops;
 pub mod plan;
+pub mod recovery;
 pub mod render;
 pub mod run;
 pub mod select;

@@ -333,7 +333,24 @@ fn run_plan(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            RunLog::open(dir, &format!("{}-pitr-{kind}", plan.stanza), echo)?
+            // The log belongs to the user the plan's steps run as (the database superuser).
+            let owner = plan
+                .steps
+                .iter()
+                .find_map(|s| match &s.action {
+                    pitr_core::plan::Action::Exec {
+                        run_as: Some(user), ..
+                    } => Some(user.as_str()),
+                    _ => None,
+                })
+                .map(pitr_core::run::user::OsUser::lookup)
+                .transpose()?;
+            RunLog::open(
+                dir,
+                &format!("{}-pitr-{kind}", plan.stanza),
+                echo,
+                owner.as_ref(),
+            )?
         }
         None => RunLog::terminal(echo),
     }

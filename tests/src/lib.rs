@@ -53,6 +53,9 @@
 //! // `pg` is stopped and its directory removed when it goes out of scope.
 //! ```
 
+// The harness builds its fixtures as root in private temporary directories it creates itself.
+#![allow(clippy::disallowed_methods)]
+
 mod cluster;
 mod fingerprint;
 mod pitr;
@@ -62,7 +65,9 @@ mod user;
 
 pub use cluster::{KEEP_DIRS_ENV, TestCluster, psql_at};
 pub use fingerprint::{dir_fingerprint, files_under};
-pub use pitr::{Stanza, create_padded_tables, output_text, pitr, pitr_bin, pitr_ok, tick};
+pub use pitr::{
+    Stanza, create_padded_tables, output_text, pitr, pitr_bin, pitr_ok, server_log_records, tick,
+};
 pub use s3::{S3_REGION, S3Server};
 pub use tools::{pg_bin, pg_bin_dir, pgbackrest, pgbackrest_bin, pgbackrest_ok};
 pub use user::{

@@ -3,7 +3,8 @@
 //! server scrapes the exporter and answers queries for the backup age and the recoverable
 //! window; the alert rules in docs/observability.md pass `promtool check rules`; and with the
 //! S3 endpoint stopped, `/metrics` still answers quickly and shows the repo error.
-
+// Tests build their fixtures as root in private temporary directories.
+#![allow(clippy::disallowed_methods)]
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use pitr_core::names::BackupType;
 use pitr_core::run::log::RunLog;
 use pitr_core::run::runner::run_plan;
+use pitr_core::run::user::OsUser;
 
 use crate::cli::{BackupArgs, BackupKind, GlobalArgs};
 use crate::output;
@@ -36,8 +37,14 @@ pub(crate) fn run(global: &GlobalArgs, args: &BackupArgs) -> anyhow::Result<Exit
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let log = RunLog::open(&node.log_dir, &format!("{}-pitr-backup", node.stanza), true)
-        .unwrap_or_else(|_| RunLog::terminal(true));
+    let owner = OsUser::lookup(&node.dbsu)?;
+    let log = RunLog::open(
+        &node.log_dir,
+        &format!("{}-pitr-backup", node.stanza),
+        true,
+        Some(&owner),
+    )
+    .unwrap_or_else(|_| RunLog::terminal(true));
     let report = run_plan(&plan, &log)?;
     if global.json {
         output::print_json(&serde_json::json!({"skipped": false, "plan": plan, "report": report}))?;

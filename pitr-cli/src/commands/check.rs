@@ -28,7 +28,10 @@ pub(crate) fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<ExitC
     let report = run_checks(&node, &options);
     if !args.no_record {
         if let Err(e) = save_record(&node, &report) {
-            eprintln!("warning: pitr exporter will not see this result: {e}");
+            eprintln!(
+                "warning: pitr exporter will not see this result: error[{}]: {e}",
+                e.code()
+            );
         }
     }
     if global.json {

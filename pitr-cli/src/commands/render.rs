@@ -1,11 +1,10 @@
 //! `pitr render`: print or write a rendered file.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use pitr_core::render::{RenderedFile, Renderer, RestoreConfig};
+use pitr_core::render::{Renderer, RestoreConfig};
+use pitr_core::run::files;
+use pitr_core::run::user::OsUser;
 use pitr_core::spec::ClusterSpec;
 
 use crate::cli::{GlobalArgs, RenderArgs, RenderWhat};
@@ -27,7 +26,15 @@ pub(crate) fn run(global: &GlobalArgs, args: &RenderArgs) -> anyhow::Result<Exit
         RenderWhat::Cron => renderer.crontab(&spec)?,
     };
     match &args.output {
-        Some(path) => write_private(path, &file)?,
+        Some(path) => {
+            let owner = OsUser::lookup(args.owner.as_deref().unwrap_or(match args.what {
+                RenderWhat::Cron => "root",
+                _ => spec.dbsu.as_str(),
+            }))?;
+            // Not root: the file can only be the current user's.
+            let owner = (nix::unistd::geteuid().is_root() || args.owner.is_some()).then_some(owner);
+            files::write_atomic(path, file.contents().as_bytes(), 0o600, owner.as_ref())?;
+        }
         None if global.json => output::print_json(&serde_json::json!({
             "template": file.id(),
             "contents": file.redacted(),
@@ -36,22 +43,6 @@ pub(crate) fn run(global: &GlobalArgs, args: &RenderArgs) -> anyhow::Result<Exit
         None => output::print(file.redacted())?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes the file with its secrets, readable by its owner only.
-fn write_private(path: &std::path::Path, file: &RenderedFile) -> anyhow::Result<()> {
-    let tmp = path.with_extension("pitr-tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write '{}'", tmp.display()))?;
-    f.write_all(file.contents().as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write '{}'", path.display()))?;
-    Ok(())
 }
 
 /// The installed pgBackRest's version, if `pgbackrest` is on PATH and answers.

@@ -17,6 +17,7 @@ use pitr_core::node::Node;
 use pitr_core::ops::{self, RestoreOptions};
 use pitr_core::render::Renderer;
 use pitr_core::run::exec::run_capture;
+use pitr_core::run::files;
 use pitr_core::run::log::RunLog;
 use pitr_core::run::runner::run_plan;
 use pitr_core::run::tools::Tools;
@@ -57,18 +58,6 @@ impl Drop for SandboxDir {
     }
 }
 
-fn chown(path: &Path, user: &OsUser) -> anyhow::Result<()> {
-    if nix::unistd::geteuid().is_root() {
-        nix::unistd::chown(
-            path,
-            Some(nix::unistd::Uid::from_raw(user.uid)),
-            Some(nix::unistd::Gid::from_raw(user.gid)),
-        )
-        .with_context(|| format!("cannot give {} to {}", path.display(), user.name))?;
-    }
-    Ok(())
-}
-
 fn spec_text(root: &Path, port: u16) -> String {
     let p = |rel: &str| root.join(rel).display().to_string();
     format!(
@@ -98,16 +87,18 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
     let root = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("pitr-sandbox-{}", std::process::id()))
     });
-    std::fs::create_dir_all(&root)
+    files::ensure_dir(&root, 0o700, Some(&dbsu))
         .with_context(|| format!("cannot create the sandbox in {}", root.display()))?;
-    chown(&root, &dbsu)?;
     for sub in ["sock", "repo", "log", "spool", "lock"] {
-        let d = root.join(sub);
-        std::fs::create_dir_all(&d)?;
-        chown(&d, &dbsu)?;
+        files::ensure_dir(&root.join(sub), 0o700, Some(&dbsu))?;
     }
     let spec_path = root.join("spec.yml");
-    std::fs::write(&spec_path, spec_text(&root, args.port))?;
+    files::write_atomic(
+        &spec_path,
+        spec_text(&root, args.port).as_bytes(),
+        0o600,
+        Some(&dbsu),
+    )?;
     let mut spec = ClusterSpec::from_file(&spec_path)?;
     let tools = Tools::locate(None, None)?;
     spec.bin_dir = Some(tools.pg_bin_dir.clone());
@@ -127,8 +118,12 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
     say("render pgbackrest.conf and the archive settings from the spec");
     let renderer = Renderer::new();
     let conf = renderer.pgbackrest_conf(&spec)?;
-    std::fs::write(&spec.config_path, conf.contents())?;
-    chown(&spec.config_path, &dbsu)?;
+    files::write_atomic(
+        &spec.config_path,
+        conf.contents().as_bytes(),
+        0o600,
+        Some(&dbsu),
+    )?;
     eprint!("{}", conf.redacted());
 
     say("initdb and start PostgreSQL as postgres");
@@ -147,7 +142,7 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
     let pg_conf = spec.data.join("postgresql.conf");
     let mut text = std::fs::read_to_string(&pg_conf)?;
     text.push_str(&settings);
-    std::fs::write(&pg_conf, text)?;
+    files::write_atomic(&pg_conf, text.as_bytes(), 0o600, Some(&dbsu))?;
     let mut start = dbsu.command(tools.pg("pg_ctl"))?;
     start
         .args(["start", "-w", "-D"])

@@ -79,7 +79,7 @@ fn step_lines(out: &mut String, step: &Step) {
             }
             out.push_str("PITR_EOF\n");
         }
-        Action::MoveDir { from, to } => {
+        Action::MoveDir { from, to, .. } => {
             let _ = writeln!(out, "mv -T -- {} {}", quote_path(from), quote_path(to));
         }
         Action::RemoveDir { path } => {

@@ -14,10 +14,10 @@
 //! The report is written as JSON to `<log-path>/pitr-<stanza>-check.json` ([`record_path`]),
 //! which `pitr exporter` reads at each refresh for the `pitr_check_*` metrics.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::files;
 use super::probe::Endpoint;
 use super::tools;
 use super::user::OsUser;
@@ -187,46 +187,32 @@ pub fn record_path(node: &Node) -> PathBuf {
 }
 
 /// Writes `report` to [`record_path`] (mode 0644: it holds no secrets; owned by the database
-/// superuser when pitr runs as root, so later runs as that user can replace it).
+/// superuser when pitr runs as root, so later runs as that user can replace it), through
+/// [`files::write_atomic`].
 pub fn save_record(node: &Node, report: &CheckReport) -> Result<PathBuf> {
     let path = record_path(node);
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(report).map_err(|e| Error::Metrics {
+    let mut text = serde_json::to_string_pretty(report).map_err(|e| Error::Metrics {
         message: e.to_string(),
     })?;
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()
-    };
-    write().map_err(|e| Error::io("cannot write the check record", &tmp, e))?;
-    if nix::unistd::geteuid().is_root() {
-        if let Ok(user) = OsUser::lookup(&node.dbsu) {
-            let _ = nix::unistd::chown(
-                &tmp,
-                Some(nix::unistd::Uid::from_raw(user.uid)),
-                Some(nix::unistd::Gid::from_raw(user.gid)),
-            );
-        }
-    }
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| Error::io("cannot write the check record", &path, e))?;
+    text.push('\n');
+    let owner = OsUser::lookup(&node.dbsu)?;
+    files::write_atomic(&path, text.as_bytes(), 0o644, Some(&owner))?;
     Ok(path)
 }
 
-/// Reads a recorded report; `None` when there is none yet.
-pub fn load_record(path: &Path) -> Result<Option<CheckReport>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("cannot read the check record", path, e)),
+/// Reads a recorded report; `None` when there is none yet. The record lies in a directory of
+/// `owner` (the database superuser): a link at its name is refused, not followed.
+pub fn load_record(path: &Path, owner: Option<&OsUser>) -> Result<Option<CheckReport>> {
+    let mut file = match files::open_read(path, owner) {
+        Ok(f) => f,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
     };
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| Error::io("cannot read the check record", path, e))?;
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| Error::Parse {

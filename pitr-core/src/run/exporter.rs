@@ -74,10 +74,11 @@ impl Collector {
             Err(_) => Vec::new(),
         };
         let error = outcome.as_ref().err().map(|e| (e.code(), e.to_string()));
-        let check = load_record(&self.check_record).unwrap_or_else(|e| {
-            warnings.push(format!("ignoring the pitr check record: {e}"));
-            None
-        });
+        let check =
+            load_record(&self.check_record, Some(&self.pgbackrest.user)).unwrap_or_else(|e| {
+                warnings.push(format!("ignoring the pitr check record: {e}"));
+                None
+            });
         let mut guard = state.lock().unwrap_or_else(PoisonError::into_inner);
         guard.record(outcome, started, finished);
         guard.set_check(check);

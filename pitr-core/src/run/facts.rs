@@ -49,7 +49,11 @@ pub fn gather(data: &Path) -> NodeFacts {
         data_state: data_state(data),
         postmaster_pid: postmaster_pid(data),
         free_bytes: free_bytes(data.parent().unwrap_or(Path::new("/"))),
-        safety_copy_exists: Path::new(&format!("{}-backup", data.display())).exists(),
+        // A link counts: pitr never moves a directory onto one.
+        safety_copy_exists: super::files::exists_nofollow(Path::new(&format!(
+            "{}-backup",
+            data.display()
+        ))),
     }
 }
 

@@ -6,6 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::files;
+use super::user::OsUser;
 use crate::error::{Error, Result};
 use crate::names::REDACTED;
 
@@ -20,20 +22,32 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// A log that writes to `<dir>/<name>-<timestamp>.log` (mode 0640) and echoes to stderr
-    /// when `echo` is set.
-    pub fn open(dir: &Path, name: &str, echo: bool) -> Result<RunLog> {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io("cannot create log directory", dir, e))?;
+    /// A log that writes to a new file `<dir>/<name>-<timestamp>.log` (mode 0640, owned by
+    /// `owner`, the current user when `None`) and echoes to stderr when `echo` is set.
+    ///
+    /// The file is always new (see [`files::create_new`]): when something is at that name
+    /// already — an earlier run's log, or a link someone planted — a suffix `-1`, `-2`, ... is
+    /// added.
+    pub fn open(dir: &Path, name: &str, echo: bool, owner: Option<&OsUser>) -> Result<RunLog> {
         let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
-        let path = dir.join(format!("{name}-{stamp}.log"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .open(&path)
-            .map_err(|e| Error::io("cannot open log file", &path, e))?;
+        let mut attempt = 0u32;
+        let (path, file) = loop {
+            let path = dir.join(if attempt == 0 {
+                format!("{name}-{stamp}.log")
+            } else {
+                format!("{name}-{stamp}-{attempt}.log")
+            });
+            if let Some(file) = files::create_new(&path, 0o640, owner)? {
+                break (path, file);
+            }
+            attempt += 1;
+            if attempt > 100 {
+                return Err(Error::UnsafePath {
+                    path,
+                    problem: "no free name for a new run log".into(),
+                });
+            }
+        };
         Ok(RunLog {
             file: Mutex::new(Some(file)),
             path: Some(path),
@@ -115,13 +129,15 @@ mod tests {
 
     #[test]
     fn masks_secrets_in_file() {
-        let dir = std::env::temp_dir().join(format!("pitr-log-{}", std::process::id()));
-        let log = RunLog::open(&dir, "t", false)
+        let dir = tempfile::tempdir().unwrap();
+        let log = RunLog::open(dir.path(), "t", false, None)
             .unwrap()
             .with_secrets(["S3User.Backup".to_owned()]);
         log.line("key=S3User.Backup here");
         let text = std::fs::read_to_string(log.path().unwrap()).unwrap();
         assert!(text.contains("key=<redacted> here"), "{text}");
-        std::fs::remove_dir_all(dir).unwrap();
+        // A second log in the same second gets a name of its own.
+        let again = RunLog::open(dir.path(), "t", false, None).unwrap();
+        assert_ne!(again.path(), log.path());
     }
 }

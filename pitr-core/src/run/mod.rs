@@ -5,6 +5,7 @@ pub mod check;
 pub mod exec;
 pub mod exporter;
 pub mod facts;
+pub mod files;
 pub mod log;
 pub mod pgbackrest;
 pub mod probe;

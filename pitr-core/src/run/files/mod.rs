@@ -1,0 +1,579 @@
+//! Writing files as root in directories the database user may control.
+//!
+//! pitr runs as root, yet the files it writes live in directories the database OS user owns:
+//! pgBackRest's `log-path` (the check record, run logs, the recovery log), the directory of
+//! `pgbackrest.conf` (the restore config), the data directory's parent (the safety copy). That
+//! user must not be able to turn a write by root into a write somewhere else. Every file pitr
+//! writes goes through this module; nothing else in the code opens a file for writing
+//! (clippy's `disallowed-methods` in `clippy.toml` holds that line).
+//!
+//! How a path is opened ([`TrustedDir::open`]): the directory is walked from `/` one component
+//! at a time with `openat(O_NOFOLLOW)`.
+//!
+//! * Every directory on the way must be owned by root or by the file's owner, and writable by
+//!   nobody else: not by others, and by its group only when the group is root's or the
+//!   owner's. A sticky directory writable by all (`/tmp`) may be passed through, never
+//!   written into: the sticky bit keeps others from replacing what root or the owner put
+//!   there.
+//! * A symbolic link on the way is followed only when root owns it (Pigsty's `/pg` link); a
+//!   link the database user made is refused, so it cannot point a write at `/etc`.
+//!
+//! How a file is written ([`write_atomic`]): a temporary file with a random name is created in
+//! that directory with `O_CREAT|O_EXCL|O_NOFOLLOW`, owner and mode are set on the descriptor
+//! (`fchown`, `fchmod`), the contents are written and fsynced; if a symbolic link, a directory
+//! or anything but a regular file is at the final name the write is refused, otherwise the
+//! temporary file is renamed into place and the directory fsynced. Run logs are created new
+//! with `O_EXCL` ([`create_new`]) and never reopened by name.
+//!
+//! Refusals are [`Error::UnsafePath`] (code `unsafe_path`) naming the path and the reason.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, RenameFlags};
+use nix::sys::stat::{FileStat, Mode, SFlag};
+use nix::unistd::{Gid, Uid, UnlinkatFlags};
+
+use super::user::OsUser;
+use crate::error::{Error, Result};
+
+/// Symbolic links followed in one walk before giving up (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+/// Who may control the directories of a write: root and the file's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Trust {
+    uid: u32,
+    gid: u32,
+}
+
+impl Trust {
+    /// Trust for a file owned by `owner` (the current user when `None`).
+    fn for_owner(owner: Option<&OsUser>) -> Result<Trust> {
+        let euid = nix::unistd::geteuid().as_raw();
+        match owner {
+            Some(o) if o.uid != euid && euid != 0 => Err(Error::UserSwitch {
+                user: o.name.clone(),
+                current: OsUser::current().map_or_else(|_| format!("uid {euid}"), |u| u.name),
+            }),
+            Some(o) => Ok(Trust {
+                uid: o.uid,
+                gid: o.gid,
+            }),
+            None => Ok(Trust {
+                uid: euid,
+                gid: nix::unistd::getegid().as_raw(),
+            }),
+        }
+    }
+
+    fn trusts_uid(self, uid: u32) -> bool {
+        uid == 0 || uid == self.uid
+    }
+
+    /// Why a directory is not trusted, if it is not. `written_into`: pitr creates entries in it
+    /// (else it only passes through).
+    fn distrust_dir(self, st: &FileStat, written_into: bool) -> Option<String> {
+        let mode = st.st_mode;
+        if !self.trusts_uid(st.st_uid) {
+            return Some(format!(
+                "it is owned by {}, who is neither root nor the file's owner",
+                describe_uid(st.st_uid)
+            ));
+        }
+        let sticky = mode & 0o1000 != 0;
+        if mode & 0o002 != 0 && (written_into || !sticky) {
+            return Some(if sticky {
+                "every user can create files in it (a sticky directory such as /tmp)".into()
+            } else {
+                "every user can write in it".into()
+            });
+        }
+        if mode & 0o020 != 0 && st.st_gid != 0 && st.st_gid != self.gid {
+            return Some(format!(
+                "the members of group {} can write in it",
+                describe_gid(st.st_gid)
+            ));
+        }
+        None
+    }
+}
+
+fn describe_uid(uid: u32) -> String {
+    match nix::unistd::User::from_uid(Uid::from_raw(uid)) {
+        Ok(Some(u)) => format!("user '{}'", u.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
+fn describe_gid(gid: u32) -> String {
+    match nix::unistd::Group::from_gid(Gid::from_raw(gid)) {
+        Ok(Some(g)) => format!("'{}'", g.name),
+        _ => format!("gid {gid}"),
+    }
+}
+
+fn unsafe_path(path: &Path, problem: impl Into<String>) -> Error {
+    Error::UnsafePath {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
+
+fn io(action: &'static str, path: &Path, e: Errno) -> Error {
+    Error::io(action, path, std::io::Error::from(e))
+}
+
+fn file_type(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+/// A directory opened by a trusted walk: writes go through its descriptor, never its path.
+#[derive(Debug)]
+pub struct TrustedDir {
+    fd: OwnedFd,
+    path: PathBuf,
+    trust: Trust,
+}
+
+impl TrustedDir {
+    /// Opens `dir` for creating files owned by `owner` (the current user when `None`); with
+    /// `create` (a mode), missing directories are made, owned by `owner`.
+    pub fn open(dir: &Path, owner: Option<&OsUser>, create: Option<u32>) -> Result<TrustedDir> {
+        let trust = Trust::for_owner(owner)?;
+        if !dir.is_absolute() {
+            return Err(unsafe_path(dir, "it is not an absolute path"));
+        }
+        let mut walk = Walk {
+            dir,
+            trust,
+            stack: vec![open_root(dir)?],
+            names: Vec::new(),
+        };
+        let mut pending: Vec<OsString> = components(dir, dir)?;
+        pending.reverse();
+        let mut links = 0;
+        while let Some(name) = pending.pop() {
+            if name == ".." {
+                walk.up();
+                continue;
+            }
+            let written_into = pending.is_empty();
+            let parent = walk.top();
+            let fd = match open_nofollow(parent, &name) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) if create.is_some() => {
+                    make_dir(parent, &name, create.unwrap_or(0o700), trust, dir)?;
+                    open_nofollow(parent, &name).map_err(|e| io("cannot open", dir, e))?
+                }
+                Err(e) => return Err(io("cannot open", dir, e)),
+            };
+            let st = nix::sys::stat::fstat(&fd).map_err(|e| io("cannot stat", dir, e))?;
+            match file_type(&st) {
+                SFlag::S_IFDIR => walk.enter(fd, name, &st, written_into)?,
+                SFlag::S_IFLNK => {
+                    let at = walk.at(&name);
+                    if st.st_uid != 0 {
+                        return Err(unsafe_path(
+                            dir,
+                            format!(
+                                "'{}' is a symbolic link owned by {}; pitr follows only links \
+                                 that root owns",
+                                at.display(),
+                                describe_uid(st.st_uid)
+                            ),
+                        ));
+                    }
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(unsafe_path(dir, "too many symbolic links"));
+                    }
+                    let target = PathBuf::from(
+                        nix::fcntl::readlinkat(&fd, "")
+                            .map_err(|e| io("cannot read the link", &at, e))?,
+                    );
+                    if target.is_absolute() {
+                        walk.restart_at_root();
+                    }
+                    let mut more = components(&target, dir)?;
+                    more.reverse();
+                    pending.extend(more);
+                }
+                _ => {
+                    let at = walk.at(&name);
+                    return Err(unsafe_path(
+                        dir,
+                        format!("'{}' is not a directory", at.display()),
+                    ));
+                }
+            }
+        }
+        // The directory written into (reached last, perhaps by `..` or as `/` itself).
+        walk.check(walk.top(), true)?;
+        // O_PATH descriptors cannot be fsynced: reopen the directory itself for reading.
+        let fd = nix::fcntl::openat(
+            walk.top(),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io("cannot open", dir, e))?;
+        Ok(TrustedDir {
+            fd,
+            path: dir.to_path_buf(),
+            trust,
+        })
+    }
+
+    fn target(&self, name: &OsStr) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Refuses when something other than a regular file is at `name`.
+    fn check_final_name(&self, name: &OsStr) -> Result<()> {
+        match nix::sys::stat::fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(io("cannot stat", &self.target(name), e)),
+            Ok(st) => match file_type(&st) {
+                SFlag::S_IFREG => Ok(()),
+                SFlag::S_IFLNK => Err(unsafe_path(
+                    &self.target(name),
+                    "a symbolic link is at this name; pitr never writes through links: remove \
+                     it, and find out who put it there",
+                )),
+                SFlag::S_IFDIR => Err(unsafe_path(&self.target(name), "it is a directory")),
+                _ => Err(unsafe_path(&self.target(name), "it is not a regular file")),
+            },
+        }
+    }
+
+    /// Creates `name` exclusively (never following or replacing anything), with `mode` and the
+    /// trusted owner set on the descriptor. `None` when the name exists.
+    fn create_exclusive(&self, name: &OsStr, mode: u32, extra: OFlag) -> Result<Option<File>> {
+        let flags = OFlag::O_WRONLY
+            | OFlag::O_CREAT
+            | OFlag::O_EXCL
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_CLOEXEC
+            | extra;
+        let fd = match nix::fcntl::openat(&self.fd, name, flags, Mode::from_bits_truncate(0o600)) {
+            Ok(fd) => fd,
+            Err(Errno::EEXIST) => return Ok(None),
+            Err(e) => return Err(io("cannot create", &self.target(name), e)),
+        };
+        let path = self.target(name);
+        let result = self.set_owner_and_mode(&fd, mode, &path);
+        if let Err(e) = result {
+            let _ = nix::unistd::unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir);
+            return Err(e);
+        }
+        Ok(Some(File::from(fd)))
+    }
+
+    fn set_owner_and_mode(&self, fd: &OwnedFd, mode: u32, path: &Path) -> Result<()> {
+        if nix::unistd::geteuid().as_raw() != self.trust.uid {
+            nix::unistd::fchown(
+                fd,
+                Some(Uid::from_raw(self.trust.uid)),
+                Some(Gid::from_raw(self.trust.gid)),
+            )
+            .map_err(|e| io("cannot change the owner of", path, e))?;
+        }
+        nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode))
+            .map_err(|e| io("cannot set the mode of", path, e))
+    }
+
+    fn sync(&self) -> Result<()> {
+        nix::unistd::fsync(&self.fd).map_err(|e| io("cannot sync", &self.path, e))
+    }
+}
+
+fn open_root(dir: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io("cannot open", dir, e))
+}
+
+fn open_nofollow(parent: &OwnedFd, name: &OsStr) -> nix::Result<OwnedFd> {
+    nix::fcntl::openat(
+        parent,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+fn make_dir(parent: &OwnedFd, name: &OsStr, mode: u32, trust: Trust, dir: &Path) -> Result<()> {
+    match nix::sys::stat::mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(io("cannot create directory", dir, e)),
+    }
+    let fd = nix::fcntl::openat(
+        parent,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io("cannot open", dir, e))?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| io("cannot stat", dir, e))?;
+    if st.st_uid == nix::unistd::geteuid().as_raw() && st.st_uid != trust.uid {
+        nix::unistd::fchown(
+            &fd,
+            Some(Uid::from_raw(trust.uid)),
+            Some(Gid::from_raw(trust.gid)),
+        )
+        .map_err(|e| io("cannot change the owner of", dir, e))?;
+    }
+    nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(mode))
+        .map_err(|e| io("cannot set the mode of", dir, e))
+}
+
+/// The normal components of `path` (`.` dropped, `..` kept for the walk to pop).
+fn components(path: &Path, whole: &Path) -> Result<Vec<OsString>> {
+    let mut out = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir => out.push(OsString::from("..")),
+            Component::Normal(n) => out.push(n.to_os_string()),
+            Component::Prefix(_) => return Err(unsafe_path(whole, "not a unix path")),
+        }
+    }
+    Ok(out)
+}
+
+/// The directories walked so far, from `/`: descriptors and the names that led to them.
+#[derive(Debug)]
+struct Walk<'a> {
+    dir: &'a Path,
+    trust: Trust,
+    stack: Vec<OwnedFd>,
+    names: Vec<OsString>,
+}
+
+impl Walk<'_> {
+    fn top(&self) -> &OwnedFd {
+        self.stack.last().expect("the walk starts at /")
+    }
+
+    /// The physical path of `name` in the current directory, for messages.
+    fn at(&self, name: &OsStr) -> PathBuf {
+        let mut p = PathBuf::from("/");
+        p.extend(&self.names);
+        p.join(name)
+    }
+
+    fn up(&mut self) {
+        if self.stack.len() > 1 {
+            self.stack.pop();
+            self.names.pop();
+        }
+    }
+
+    fn restart_at_root(&mut self) {
+        self.stack.truncate(1);
+        self.names.clear();
+    }
+
+    fn check(&self, fd: &OwnedFd, written_into: bool) -> Result<()> {
+        let st = nix::sys::stat::fstat(fd).map_err(|e| io("cannot stat", self.dir, e))?;
+        match self.trust.distrust_dir(&st, written_into) {
+            None => Ok(()),
+            Some(why) => Err(unsafe_path(self.dir, why)),
+        }
+    }
+
+    fn enter(
+        &mut self,
+        fd: OwnedFd,
+        name: OsString,
+        st: &FileStat,
+        written_into: bool,
+    ) -> Result<()> {
+        if self.stack.len() == 1 {
+            // `/` itself, checked whenever a walk passes through it.
+            self.check(&self.stack[0], false)?;
+        }
+        if let Some(why) = self.trust.distrust_dir(st, written_into) {
+            let at = self.at(&name);
+            return Err(unsafe_path(
+                self.dir,
+                format!("directory '{}': {why}", at.display()),
+            ));
+        }
+        self.stack.push(fd);
+        self.names.push(name);
+        Ok(())
+    }
+}
+
+/// The directory and file name of `path`.
+fn split(path: &Path) -> Result<(&Path, &OsStr)> {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => Ok((dir, name)),
+        _ => Err(unsafe_path(path, "it is not an absolute path to a file")),
+    }
+}
+
+/// A fresh random temporary name beside `name`.
+fn temp_name(name: &OsStr, attempt: u32) -> OsString {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let random = std::hash::RandomState::new().hash_one((std::process::id(), nanos, attempt, name));
+    let mut tmp = OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".pitr-{random:016x}"));
+    tmp
+}
+
+/// Writes `contents` to `path` atomically, with `mode`, owned by `owner` (the current user when
+/// `None`), as described in the module docs.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, owner: Option<&OsUser>) -> Result<()> {
+    let (dir, name) = split(path)?;
+    let dir = TrustedDir::open(dir, owner, None)?;
+    dir.check_final_name(name)?;
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let tmp = temp_name(name, attempt);
+        if let Some(f) = dir.create_exclusive(&tmp, mode, OFlag::empty())? {
+            break (tmp, f);
+        }
+        attempt += 1;
+        if attempt > 16 {
+            return Err(unsafe_path(
+                path,
+                "cannot find a free temporary name beside it",
+            ));
+        }
+    };
+    let tmp_path = dir.target(&tmp);
+    let written = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io("cannot write", &tmp_path, e))
+        .and_then(|()| dir.check_final_name(name))
+        .and_then(|()| {
+            nix::fcntl::renameat(&dir.fd, tmp.as_os_str(), &dir.fd, name)
+                .map_err(|e| io("cannot rename into place", path, e))
+        });
+    if let Err(e) = written {
+        let _ = nix::unistd::unlinkat(&dir.fd, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        return Err(e);
+    }
+    dir.sync()
+}
+
+/// Checks, without writing, that [`write_atomic`] could write `path` for `owner`: the
+/// directory passes the trusted walk and no link or directory is at the name. Pre-flight
+/// checks call it before anything is stopped.
+pub fn check_writable(path: &Path, owner: Option<&OsUser>) -> Result<()> {
+    let (dir, name) = split(path)?;
+    TrustedDir::open(dir, owner, None)?.check_final_name(name)
+}
+
+/// Creates a new file for appending (e.g. a run log) with `mode`, owned by `owner`; the
+/// directory is made when missing. `None` when something already is at the name: the caller
+/// picks another name, it never reuses one.
+pub fn create_new(path: &Path, mode: u32, owner: Option<&OsUser>) -> Result<Option<File>> {
+    let (dir, name) = split(path)?;
+    let dir = TrustedDir::open(dir, owner, Some(0o750))?;
+    let file = dir.create_exclusive(name, mode, OFlag::O_APPEND)?;
+    if file.is_some() {
+        dir.sync()?;
+    }
+    Ok(file)
+}
+
+/// Makes sure `dir` exists (created with `mode`, owned by `owner`, where missing) and passes
+/// the trusted walk.
+pub fn ensure_dir(dir: &Path, mode: u32, owner: Option<&OsUser>) -> Result<()> {
+    TrustedDir::open(dir, owner, Some(mode)).map(drop)
+}
+
+/// Opens a file for reading without following a link at its name or a link the database user
+/// made on the way: for files in directories that user controls (logs, records).
+pub fn open_read(path: &Path, owner: Option<&OsUser>) -> Result<File> {
+    let (dir, name) = split(path)?;
+    let dir = TrustedDir::open(dir, owner, None)?;
+    let fd = nix::fcntl::openat(
+        &dir.fd,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::ELOOP => unsafe_path(path, "a symbolic link is at this name"),
+        e => io("cannot open", path, e),
+    })?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| io("cannot stat", path, e))?;
+    if file_type(&st) != SFlag::S_IFREG {
+        return Err(unsafe_path(path, "it is not a regular file"));
+    }
+    Ok(File::from(fd))
+}
+
+/// Renames the directory `from` to `to` in the same parent directory (the safety copy of a
+/// data directory), refusing when `from` is not a real directory or anything is at `to`.
+/// `owner` owns the parent (the database superuser).
+pub fn move_dir(from: &Path, to: &Path, owner: Option<&OsUser>) -> Result<()> {
+    let (dir, from_name) = split(from)?;
+    let (to_dir, to_name) = split(to)?;
+    if dir != to_dir {
+        return Err(unsafe_path(
+            to,
+            format!(
+                "pitr moves a directory only within its parent '{}'",
+                dir.display()
+            ),
+        ));
+    }
+    let parent = TrustedDir::open(dir, owner, None)?;
+    let st = nix::sys::stat::fstatat(&parent.fd, from_name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| io("cannot stat", from, e))?;
+    if file_type(&st) != SFlag::S_IFDIR {
+        return Err(unsafe_path(
+            from,
+            "it is not a directory (a symbolic link?); pitr moves only real directories",
+        ));
+    }
+    match nix::sys::stat::fstatat(&parent.fd, to_name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::ENOENT) => {}
+        Ok(_) => {
+            return Err(unsafe_path(
+                to,
+                "something is at this name already (a file, directory or link); pitr does \
+                 not overwrite it",
+            ));
+        }
+        Err(e) => return Err(io("cannot stat", to, e)),
+    }
+    nix::fcntl::renameat2(
+        &parent.fd,
+        from_name,
+        &parent.fd,
+        to_name,
+        RenameFlags::RENAME_NOREPLACE,
+    )
+    .map_err(|e| match e {
+        Errno::EEXIST => unsafe_path(to, "something appeared at this name; nothing was moved"),
+        e => io("cannot move", from, e),
+    })?;
+    parent.sync()
+}
+
+/// Whether anything (a link included) is at `path`, without following a link there.
+pub fn exists_nofollow(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! The trusted walk and atomic writes, as root, against links and directories the database
+//! user (`postgres`) controls. These tests need root (as `make test` runs them).
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+use super::*;
+
+/// A scratch tree: `root/` owned by root (0755) with a victim file, and `root/pg/` owned by
+/// postgres (0700), the directory the database user controls.
+struct Scratch {
+    root: tempfile::TempDir,
+    postgres: OsUser,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "these tests check what root does in directories of the postgres user: run them as \
+             root (make test does)"
+        );
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let postgres = OsUser::lookup("postgres").unwrap();
+        let pg = root.path().join("pg");
+        std::fs::create_dir(&pg).unwrap();
+        nix::unistd::chown(
+            &pg,
+            Some(Uid::from_raw(postgres.uid)),
+            Some(Gid::from_raw(postgres.gid)),
+        )
+        .unwrap();
+        std::fs::set_permissions(&pg, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(root.path().join("victim"), "root's own\n").unwrap();
+        std::fs::set_permissions(
+            root.path().join("victim"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        Scratch { root, postgres }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// A symlink made by postgres (owned by it, as `ln -s` run by that user would leave it).
+    fn plant_link(&self, at: &str, target: &Path) {
+        let link = self.path(at);
+        symlink(target, &link).unwrap();
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            &link,
+            Some(Uid::from_raw(self.postgres.uid)),
+            Some(Gid::from_raw(self.postgres.gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
+    }
+
+    fn assert_victim_untouched(&self) {
+        let v = self.path("victim");
+        let meta = std::fs::symlink_metadata(&v).unwrap();
+        assert_eq!(std::fs::read_to_string(&v).unwrap(), "root's own\n");
+        assert_eq!((meta.uid(), meta.mode() & 0o7777), (0, 0o600));
+    }
+}
+
+#[test]
+fn writes_as_the_owner_into_its_directory() {
+    let s = Scratch::new();
+    let target = s.path("pg/pitr.conf");
+    write_atomic(&target, b"k=v\n", 0o600, Some(&s.postgres)).unwrap();
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (s.postgres.uid, 0o600));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "k=v\n");
+    // A second write replaces the file; no temporary file is left behind.
+    write_atomic(&target, b"k=w\n", 0o640, Some(&s.postgres)).unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "k=w\n");
+    let names: Vec<_> = std::fs::read_dir(s.path("pg")).unwrap().flatten().collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
+fn a_link_at_the_name_is_refused_and_the_victim_untouched() {
+    let s = Scratch::new();
+    s.plant_link("pg/pitr.conf", &s.path("victim"));
+    let e = write_atomic(&s.path("pg/pitr.conf"), b"x", 0o600, Some(&s.postgres)).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path", "{e}");
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    s.assert_victim_untouched();
+    assert_eq!(
+        check_writable(&s.path("pg/pitr.conf"), Some(&s.postgres))
+            .unwrap_err()
+            .code(),
+        "unsafe_path"
+    );
+    // Reading does not follow it either.
+    assert_eq!(
+        open_read(&s.path("pg/pitr.conf"), Some(&s.postgres))
+            .unwrap_err()
+            .code(),
+        "unsafe_path"
+    );
+}
+
+#[test]
+fn root_files_are_not_written_where_postgres_can_write() {
+    let s = Scratch::new();
+    let e = write_atomic(&s.path("pg/cron"), b"x", 0o644, None).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path");
+    assert!(e.to_string().contains("user 'postgres'"), "{e}");
+    assert!(!s.path("pg/cron").exists());
+}
+
+#[test]
+fn links_made_by_postgres_on_the_way_are_not_followed() {
+    let s = Scratch::new();
+    // pg/logs -> the root-owned scratch root: a write "into pg/logs" would land beside the victim.
+    s.plant_link("pg/logs", s.root.path());
+    let e = write_atomic(&s.path("pg/logs/victim"), b"x", 0o600, Some(&s.postgres)).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path");
+    assert!(e.to_string().contains("owned by user 'postgres'"), "{e}");
+    s.assert_victim_untouched();
+    // A link root made is followed, and its target walked the same way.
+    symlink(s.path("pg"), s.path("pglink")).unwrap();
+    write_atomic(&s.path("pglink/ok"), b"x", 0o600, Some(&s.postgres)).unwrap();
+    assert!(s.path("pg/ok").is_file());
+}
+
+#[test]
+fn directories_writable_by_others_are_refused() {
+    let s = Scratch::new();
+    let open = s.path("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = write_atomic(&open.join("f"), b"x", 0o600, None).unwrap_err();
+    assert!(e.to_string().contains("every user can write"), "{e}");
+    // Sticky and writable by all, like /tmp: passed through, never written into.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let e = write_atomic(&open.join("f"), b"x", 0o600, None).unwrap_err();
+    assert!(e.to_string().contains("sticky"), "{e}");
+    std::fs::create_dir(open.join("mine")).unwrap();
+    write_atomic(&open.join("mine/f"), b"x", 0o600, None).unwrap();
+    // `..` back into the sticky directory is caught too.
+    let e = write_atomic(&open.join("mine/../g"), b"x", 0o600, None).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path");
+}
+
+#[test]
+fn new_files_are_never_reused_and_directories_are_made() {
+    let s = Scratch::new();
+    let log = s.path("pg/log/run.log");
+    let mut f = create_new(&log, 0o640, Some(&s.postgres)).unwrap().unwrap();
+    f.write_all(b"line\n").unwrap();
+    assert!(
+        create_new(&log, 0o640, Some(&s.postgres))
+            .unwrap()
+            .is_none()
+    );
+    s.plant_link("pg/log/other.log", &s.path("victim"));
+    assert!(
+        create_new(&s.path("pg/log/other.log"), 0o640, Some(&s.postgres))
+            .unwrap()
+            .is_none()
+    );
+    s.assert_victim_untouched();
+    let meta = std::fs::metadata(s.path("pg/log")).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (s.postgres.uid, 0o750));
+}
+
+#[test]
+fn moving_a_directory_refuses_links_and_taken_names() {
+    let s = Scratch::new();
+    let data = s.path("pg/data");
+    std::fs::create_dir(&data).unwrap();
+    s.plant_link("pg/data-backup", &s.path("victim"));
+    let e = move_dir(&data, &s.path("pg/data-backup"), Some(&s.postgres)).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path");
+    assert!(data.is_dir());
+    s.assert_victim_untouched();
+    std::fs::remove_file(s.path("pg/data-backup")).unwrap();
+    move_dir(&data, &s.path("pg/data-backup"), Some(&s.postgres)).unwrap();
+    assert!(s.path("pg/data-backup").is_dir() && !data.exists());
+    // A link where the data directory was is not moved as if it were one.
+    s.plant_link("pg/data", s.root.path());
+    let e = move_dir(&data, &s.path("pg/data-2"), Some(&s.postgres)).unwrap_err();
+    assert!(e.to_string().contains("not a directory"), "{e}");
+}
