@@ -153,6 +153,7 @@ pub fn prepare_restore(
     );
     let mut plan =
         crate::plan::restore::plan_restore(&site, request, &selection, &facts, &Renderer::new())?;
+    crate::run::runner::check_paths(&plan)?;
     // E.g. a repo whose archive could not be listed: holes in it would go unnoticed.
     plan.warnings
         .splice(0..0, snapshot.warnings.iter().cloned());

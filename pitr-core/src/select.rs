@@ -101,6 +101,8 @@ pub struct Selection {
     pub first_segment: WalSegment,
     /// Size of the restored database, bytes.
     pub restore_size: u64,
+    /// The PostgreSQL major version of the set (`"15"`), when the info report says.
+    pub pg_version: Option<String>,
     /// The target as an LSN, when known (lsn targets, recorded restore points).
     pub target_lsn: Option<Lsn>,
     /// WAL to replay from the set's start to the target, bytes, when the target LSN is known.
@@ -574,6 +576,10 @@ pub fn select(
         set_stop_lsn: c.stop_lsn,
         first_segment: c.start,
         restore_size: c.info.info.size,
+        pg_version: state
+            .stanza
+            .pg_version(c.info.database.id, c.repo)
+            .map(str::to_owned),
         target_lsn,
         replay_bytes,
         pgbackrest_choice,

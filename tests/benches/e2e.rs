@@ -64,10 +64,9 @@ fn utc_now(stanza: &Stanza) -> String {
 
 /// WAL segments recovery restored from the archive, from the server log since `offset`.
 fn replayed_segments(log: &Path, offset: u64) -> usize {
-    let text = std::fs::read(log).unwrap_or_default();
-    String::from_utf8_lossy(&text[usize::try_from(offset).unwrap().min(text.len())..])
-        .lines()
-        .filter(|l| l.contains("restored log file"))
+    pitr_tests::server_log_records(log, offset)
+        .iter()
+        .filter(|r| r.message.starts_with("restored log file"))
         .count()
 }
 
@@ -75,14 +74,13 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// The time stamp of the last line of `log` containing `needle` (default `log_line_prefix`).
+/// The time stamp of the last record of `log` whose message starts with `needle`.
 fn log_time(log: &Path, needle: &str) -> Option<jiff::Timestamp> {
-    let text = std::fs::read_to_string(log).ok()?;
-    let line = text.lines().rev().find(|l| l.contains(needle))?;
-    format!("{}+00", line.get(..23)?)
-        .parse::<pitr_core::names::TargetTime>()
-        .ok()
-        .map(pitr_core::names::TargetTime::timestamp)
+    pitr_tests::server_log_records(log, 0)
+        .into_iter()
+        .rev()
+        .find(|r| r.message.starts_with(needle))?
+        .time
 }
 
 struct Bench {

@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use pitr_core::ops::{RestoreOptions, prepare_restore};
 use pitr_core::run::log::RunLog;
 use pitr_core::run::runner::run_plan;
+use pitr_core::run::user::OsUser;
 use pitr_core::target::RawRequest;
 
 use crate::cli::{ActionArg, ArchiveArg, GlobalArgs, RestoreArgs};
@@ -139,10 +140,12 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
     {
         countdown(&data);
     }
+    let owner = OsUser::lookup(&node.dbsu)?;
     let log = RunLog::open(
         &node.log_dir,
         &format!("{}-pitr-restore", node.stanza),
         true,
+        Some(&owner),
     )?
     .echo_output(args.verbose);
     if let Some(path) = log.path() {

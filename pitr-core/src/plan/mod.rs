@@ -87,12 +87,17 @@ pub enum Action {
         /// The contents.
         contents: FileContents,
     },
-    /// Move a directory aside (same file system), e.g. the safety copy of the data directory.
+    /// Move a directory aside within its parent, e.g. the safety copy of the data directory.
+    /// Refused when `from` is not a real directory or anything is at `to`.
     MoveDir {
         /// From.
         from: PathBuf,
-        /// To; must not exist.
+        /// To, in the same parent directory; must not exist.
         to: PathBuf,
+        /// Who controls the parent directory besides root (the database superuser); links
+        /// and directories others control are refused on the way.
+        #[serde(default)]
+        owner: Option<String>,
     },
     /// Remove a directory tree (only as part of rolling back to a safety copy).
     RemoveDir {
@@ -115,8 +120,14 @@ pub enum Action {
 pub struct RecoveryWatch {
     /// Data directory of the recovering cluster.
     pub data: PathBuf,
-    /// Server log written by the start step.
+    /// The structured server log the start step asks for; the only text pitr reads recovery
+    /// events from (see [`crate::recovery::records`]).
     pub log_file: PathBuf,
+    /// Its format.
+    pub log_format: crate::recovery::LogFormat,
+    /// Where `pg_ctl` sends the server's output until the logging collector runs: read only
+    /// to say why a server did not come up.
+    pub start_log: PathBuf,
     /// Socket directory to connect through.
     pub socket_dir: PathBuf,
     /// Port.
@@ -204,6 +215,19 @@ impl<'de> Deserialize<'de> for FileContents {
 impl From<crate::render::RenderedFile> for FileContents {
     fn from(f: crate::render::RenderedFile) -> Self {
         FileContents::new(f.contents().to_owned(), f.redacted().to_owned())
+    }
+}
+
+impl RecoveryWatch {
+    /// What the verdict compares the outcome with.
+    pub fn expected(&self) -> crate::recovery::Expected<'_> {
+        crate::recovery::Expected {
+            target: &self.target,
+            exclusive: self.exclusive,
+            action: self.action,
+            set_stop_time: self.set_stop_time,
+            set_stop_lsn: self.set_stop_lsn,
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use serde_json::json;
 use super::{Action, FileContents, Plan, PlanKind, RecoveryWatch, Step};
 use crate::error::{Error, Result};
 use crate::names::StanzaName;
+use crate::recovery::LogFormat;
 use crate::render::{ArchiveMode, Renderer, RestoreConfig};
 use crate::select::{Selection, describe_windows, fmt_epoch};
 use crate::target::{RecoveryTarget, RestoreRequest, TargetAction};
@@ -118,10 +119,43 @@ fn pg_ctl_start(pg_ctl: &str, data: &Path, log: &Path, options: &[&str]) -> Vec<
     argv
 }
 
-/// Options PostgreSQL starts with during recovery: a log pitr can follow and parse, and a
-/// standby that answers queries while paused.
-pub const RECOVERY_SERVER_OPTIONS: &str =
-    "-c hot_standby=on -c logging_collector=off -c log_destination=stderr -c lc_messages=C";
+/// Options PostgreSQL starts with during recovery (they last until its next restart): a
+/// standby that answers queries while paused, English messages, and a structured log of this
+/// run's own (`<log_dir>/<name>.json` or `.csv`, never rotated) in which a client's text can
+/// never pass for the server's (see [`crate::recovery::records`]).
+///
+/// `pg_ctl` hands these to `/bin/sh`: `log_dir` is a validated path and `name` is made of the
+/// stanza name and the port, so nothing here needs quoting.
+pub fn recovery_server_options(log_dir: &Path, name: &str, format: LogFormat) -> String {
+    format!(
+        "-c hot_standby=on -c lc_messages=C -c logging_collector=on -c log_destination={} \
+         -c log_directory={} -c log_filename={name}.log -c log_rotation_age=0 \
+         -c log_rotation_size=0 -c log_timezone=UTC",
+        format.destination(),
+        log_dir.display()
+    )
+}
+
+/// The log format for the restored set's PostgreSQL version (`"15"`; the newest format when
+/// the info report does not say).
+fn log_format(sel: &Selection) -> Result<LogFormat> {
+    let Some(version) = sel.pg_version.as_deref() else {
+        return Ok(LogFormat::Json);
+    };
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+        .unwrap_or(0);
+    LogFormat::for_major(major).ok_or_else(|| Error::DataDirectory {
+        path: PathBuf::from(version),
+        problem: format!(
+            "set {} is of PostgreSQL {version}; pitr follows recovery only on PostgreSQL 13 \
+             and later, whose structured logs tell the server's messages from a client's",
+            sel.set
+        ),
+    })
+}
 
 /// Checks the target against the window of the chosen set's repo and timeline.
 fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
@@ -303,9 +337,13 @@ pub fn plan_restore(
 
     let user = site.dbsu.as_str();
     let pg_ctl = path_str(&site.pg_bin_dir.join("pg_ctl"));
-    let recovery_log = site
-        .log_dir
-        .join(format!("{}-pitr-recovery.log", site.stanza));
+    let format = log_format(sel)?;
+    // One name per stanza and port, so a dry run shows the plan a real run executes; the
+    // watcher reads only what is written after the start step, and only from this server.
+    let log_name = format!("{}-pitr-recovery-{port}", site.stanza);
+    let start_log = site.log_dir.join(format!("{log_name}.log"));
+    let server_log_name = format!("{log_name}-server");
+    let recovery_log = site.log_dir.join(format.file_name(&server_log_name));
     let mut steps = Vec::new();
     let mut warnings = sel.warnings.clone();
 
@@ -339,6 +377,7 @@ pub fn plan_restore(
             action: Action::MoveDir {
                 from: data.clone(),
                 to: backup_dir.clone(),
+                owner: Some(user.into()),
             },
         });
     } else if request.safety_copy {
@@ -409,14 +448,20 @@ pub fn plan_restore(
         pg_ctl_start(
             &pg_ctl,
             &data,
-            &recovery_log,
-            &["-W", "-o", RECOVERY_SERVER_OPTIONS],
+            &start_log,
+            &[
+                "-W",
+                "-o",
+                &recovery_server_options(&site.log_dir, &server_log_name, format),
+            ],
         ),
         user,
     ));
     let watch = RecoveryWatch {
         data: data.clone(),
         log_file: recovery_log.clone(),
+        log_format: format,
+        start_log,
         socket_dir: site.socket_dir.clone(),
         port,
         user: user.into(),
@@ -545,6 +590,7 @@ pub fn plan_restore(
             action: Action::MoveDir {
                 from: backup_dir.clone(),
                 to: data.clone(),
+                owner: Some(user.into()),
             },
         });
         if facts.postmaster_pid.is_some() {

@@ -1,8 +1,9 @@
 //! The watcher's judgement on recovery logs recorded from PostgreSQL 15 with pgBackRest 2.45.
 
+use super::grammar::{LogEvent, event};
 use super::*;
-use crate::plan::RecoveryWatch;
-use crate::target::RestoreRequest;
+use crate::names::Lsn;
+use crate::target::{RecoveryTarget, RestoreRequest, TargetAction};
 
 /// Sections of recovery-outcomes.txt: `== name: <state>` then log lines.
 fn outcomes() -> Vec<(String, Vec<String>)> {
@@ -23,35 +24,71 @@ fn outcomes() -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// A fixture line `SEVERITY:  message` as a record of the process that logs it.
+fn record(line: &str) -> Option<LogRecord> {
+    let (severity, message) = line.split_once(":  ")?;
+    let postmaster = [
+        "startup process",
+        "database system is ready",
+        "terminating any other",
+        "shutdown at recovery target",
+    ]
+    .iter()
+    .any(|m| message.starts_with(m));
+    Some(LogRecord {
+        time: None,
+        pid: if postmaster { 100 } else { 101 },
+        backend_type: if postmaster { "postmaster" } else { "startup" }.into(),
+        severity: severity.trim().into(),
+        message: message.into(),
+    })
+}
+
 fn outcome(name: &str) -> RecoveryOutcome {
     let (_, lines) = outcomes().into_iter().find(|(n, _)| n == name).unwrap();
     let mut t = Tracker::new();
-    for l in &lines {
-        t.apply(l);
+    for r in lines.iter().filter_map(|l| record(l)) {
+        t.apply(&r, jiff::Timestamp::now());
     }
     t.finish()
 }
 
+/// What a restore asked, owned.
+struct Want {
+    target: RecoveryTarget,
+    exclusive: bool,
+    action: TargetAction,
+    set_stop_time: u64,
+    set_stop_lsn: Lsn,
+}
+
 /// F stopped at 1795465665 (0/2000100); the incr at 1795465669 (0/5000050).
-fn watch(pg_pitr: serde_json::Value, set_stop_time: u64, set_stop_lsn: &str) -> RecoveryWatch {
+fn watch(pg_pitr: serde_json::Value, set_stop_time: u64, set_stop_lsn: &str) -> Want {
     let req = RestoreRequest::from_pg_pitr(pg_pitr, None).unwrap();
-    RecoveryWatch {
-        data: "/tmp/x".into(),
-        log_file: "/tmp/x.log".into(),
-        socket_dir: "/tmp".into(),
-        port: 5432,
-        user: "postgres".into(),
-        target: req.target.clone(),
-        exclusive: req.exclusive,
+    Want {
         action: if req.target == RecoveryTarget::Latest {
             TargetAction::Promote
         } else {
             req.action
         },
+        target: req.target,
+        exclusive: req.exclusive,
         set_stop_time,
-        set_stop_lsn: Some(set_stop_lsn.parse().unwrap()),
-        timeout_secs: 1,
+        set_stop_lsn: set_stop_lsn.parse().unwrap(),
     }
+}
+
+fn verify(w: &Want, outcome: &RecoveryOutcome) -> crate::Result<VerifiedStop> {
+    super::verify(
+        &Expected {
+            target: &w.target,
+            exclusive: w.exclusive,
+            action: w.action,
+            set_stop_time: w.set_stop_time,
+            set_stop_lsn: Some(w.set_stop_lsn),
+        },
+        outcome,
+    )
 }
 
 const FULL: (u64, &str) = (1_795_465_665, "0/2000100");
@@ -185,16 +222,16 @@ fn wrong_stops_and_endings_fail() {
 
 #[test]
 fn parses_every_stop_form() {
-    let p = |l: &str| parse_line(l);
+    let p = |m: &str| event("LOG", m);
     assert_eq!(
-        p("LOG:  recovery stopping at restore point \"rp 1\", time 2026-11-23 20:27:45.64121+00"),
+        p("recovery stopping at restore point \"rp 1\", time 2026-11-23 20:27:45.64121+00"),
         Some(LogEvent::Stop(StopRecord::RestorePoint {
             name: "rp 1".into(),
             time: "2026-11-23 20:27:45.64121+00".parse().ok()
         }))
     );
     assert_eq!(
-        p("LOG:  recovery stopping after abort of transaction 9, time 2026-11-23 20:27:45+00"),
+        p("recovery stopping after abort of transaction 9, time 2026-11-23 20:27:45+00"),
         Some(LogEvent::Stop(StopRecord::Transaction {
             before: false,
             commit: false,
@@ -203,46 +240,132 @@ fn parses_every_stop_form() {
         }))
     );
     assert_eq!(
-        p(
-            "2026-11-23 20:27:45.123 UTC [42] LOG:  recovery stopping before WAL location (LSN) \"0/3027F60\""
-        ),
+        p("recovery stopping before WAL location (LSN) \"0/3027F60\""),
         Some(LogEvent::Stop(StopRecord::Lsn {
             before: true,
             lsn: "0/3027F60".parse().unwrap()
         }))
     );
     assert_eq!(
-        p("FATAL:  requested recovery stop point is before consistent recovery point"),
+        event(
+            "FATAL",
+            "requested recovery stop point is before consistent recovery point"
+        ),
         Some(LogEvent::Fatal(
             "requested recovery stop point is before consistent recovery point".into()
         ))
     );
     assert_eq!(
-        p("LOG:  database system is ready to accept connections"),
+        p("database system is ready to accept connections"),
         Some(LogEvent::Accepting)
     );
     assert_eq!(
-        p(
-            "2026-11-23 21:48:39.983 UTC [31959] FATAL:  the database system is not yet accepting connections"
-        ),
-        None
-    );
-    assert_eq!(
-        p("FATAL:  could not open file \"x\""),
+        event("FATAL", "could not open file \"x\""),
         Some(LogEvent::Problem("could not open file \"x\"".into()))
     );
     assert!(matches!(
-        p("LOG:  startup process (PID 30676) exited with exit code 1"),
+        p("startup process (PID 30676) exited with exit code 1"),
         Some(LogEvent::Fatal(_))
     ));
-    assert!(line_time("2026-11-23 20:27:45.123 UTC [42] LOG:  x").is_some());
-    assert!(line_time("LOG:  x").is_none());
+    // Markers count at the start of the message only, and only in LOG, FATAL and PANIC.
+    assert_eq!(p("x: archive recovery complete"), None);
+    assert_eq!(event("ERROR", "archive recovery complete"), None);
+    assert_eq!(event("DETAIL", "pausing at the end of recovery"), None);
+}
+
+/// A jsonlog line as PostgreSQL 15 writes it.
+fn json_line(pid: i32, backend: &str, severity: &str, message: &str) -> String {
+    serde_json::json!({
+        "timestamp": "2026-11-23 20:27:46.688 UTC", "pid": pid, "backend_type": backend,
+        "error_severity": severity, "message": message, "session_id": "x", "line_num": 1,
+        "ps": "idle", "txid": 0, "query_id": 0
+    })
+    .to_string()
+}
+
+#[test]
+fn json_records_keep_client_text_inside_the_message() {
+    let forged = "x\n{\"pid\":100,\"backend_type\":\"postmaster\",\"error_severity\":\"LOG\",\
+                  \"message\":\"archive recovery complete\"}";
+    let line = json_line(
+        555,
+        "client backend",
+        "FATAL",
+        &format!("role \"{forged}\" does not exist"),
+    );
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let r = LogRecord::from_json_line(&line).unwrap();
+    assert_eq!((r.pid, r.backend_type.as_str()), (555, "client backend"));
+    assert!(r.time.is_some());
+    assert!(LogRecord::from_json_line("not json").is_none());
+    assert!(LogRecord::from_json_line("{\"pid\": 1}").is_none());
+}
+
+#[test]
+fn only_the_postmaster_and_its_startup_process_speak() {
+    let mut s = Sources::default();
+    let rec = |pid: i32, backend: &str| {
+        LogRecord::from_json_line(&json_line(pid, backend, "LOG", "archive recovery complete"))
+            .unwrap()
+    };
+    // Before the postmaster's pid is known nothing is accepted.
+    assert!(!s.accept(&rec(100, "postmaster"), |_| None));
+    s.postmaster = Some(100);
+    assert!(s.accept(&rec(100, "postmaster"), |_| None));
+    assert!(
+        !s.accept(&rec(99, "postmaster"), |_| None),
+        "another server's postmaster"
+    );
+    for client in [
+        "client backend",
+        "not initialized",
+        "walsender",
+        "checkpointer",
+    ] {
+        assert!(!s.accept(&rec(100, client), |_| None), "{client}");
+    }
+    // A startup process of another postmaster is refused; ours is learned and kept.
+    assert!(!s.accept(&rec(200, "startup"), |_| Some(7)));
+    assert!(s.accept(&rec(101, "startup"), |_| Some(100)));
+    assert!(!s.accept(&rec(102, "startup"), |_| Some(100)));
+    assert!(s.accept(&rec(101, "startup"), |_| None));
+}
+
+#[test]
+fn csv_records_may_span_lines_and_wait_until_complete() {
+    let row = |pid: i32, backend: &str, message: &str| {
+        format!(
+            "2026-11-23 20:27:46.688 UTC,,,{pid},,x.y,1,,2026-11-23 20:27:40 UTC,1/0,0,LOG,00000,\
+             \"{message}\",,,,,,,,,\"\",{backend},,0\n"
+        )
+    };
+    let text = row(
+        101,
+        "startup",
+        "recovery stopping after reaching consistency",
+    ) + &row(555, "client backend", "a \"\"quoted\"\"\nsecond line")
+        + "2026-11-23 20:27:47.000 UTC,,,101,,x.y,2,,,,0,LOG,00000,\"cut off";
+    let (records, consumed) = LogRecord::from_csv(text.as_bytes());
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].backend_type, "startup");
+    assert_eq!(
+        records[0].message,
+        "recovery stopping after reaching consistency"
+    );
+    assert_eq!(records[1].message, "a \"quoted\"\nsecond line");
+    assert_eq!(
+        &text[consumed..],
+        "2026-11-23 20:27:47.000 UTC,,,101,,x.y,2,,,,0,LOG,00000,\"cut off"
+    );
 }
 
 proptest::proptest! {
     #[test]
     fn parsing_never_panics(s in "\\PC*") {
-        let _ = parse_line(&s);
-        let _ = line_time(&s);
+        let _ = event("LOG", &s);
+        let _ = event("FATAL", &s);
+        let _ = LogRecord::from_json_line(&s);
+        let _ = LogRecord::from_csv(s.as_bytes());
+        let _ = records::log_time(&s);
     }
 }

@@ -4,11 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use crate::recovery::ReplayState;
 use tokio_postgres::{Client, NoTls};
 
 use crate::error::{Error, Result};
 use crate::marks::MarkRecord;
-use crate::names::{Lsn, RestorePointName, TimelineId};
+use crate::names::{RestorePointName, TimelineId};
 
 /// How to reach a local PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -165,21 +167,6 @@ impl Endpoint {
                 .and_then(|t| TimelineId::new(t).ok()),
         })
     }
-}
-
-/// What `pg_is_in_recovery()` and friends say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReplayState {
-    /// Still in recovery (paused or replaying).
-    pub in_recovery: bool,
-    /// `not paused`, `pause requested` or `paused` while in recovery.
-    pub pause_state: Option<String>,
-    /// Last replayed WAL location.
-    pub replay_lsn: Option<Lsn>,
-    /// Commit time of the last replayed transaction.
-    pub last_replayed_commit: Option<jiff::Timestamp>,
-    /// Current timeline once out of recovery.
-    pub timeline: Option<TimelineId>,
 }
 
 /// The server's own words for a failure (message and detail), not the driver's wrapper.

@@ -5,18 +5,16 @@
 //! error. When a plan moved the data directory aside as a safety copy and a later step fails,
 //! the plan's `on_failure` steps put it back.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::exec::run_streaming;
+use super::files;
 use super::log::RunLog;
 use super::user::OsUser;
-use super::watch::{self, RecoveryOutcome, VerifiedStop};
+use super::watch;
 use crate::error::{Error, Result};
 use crate::plan::{Action, Plan, Step};
+use crate::recovery::{self, RecoveryOutcome, VerifiedStop};
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,38 +53,42 @@ pub fn check_runnable(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, mode: u32, owner: Option<&str>, contents: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(
-        ".{}.pitr-tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    f.write_all(contents.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("cannot set the mode of", &tmp, e))?;
-    if let Some(owner) = owner {
-        let user = OsUser::lookup(owner)?;
-        if nix::unistd::geteuid().as_raw() != user.uid {
-            nix::unistd::chown(
-                &tmp,
-                Some(nix::unistd::Uid::from_raw(user.uid)),
-                Some(nix::unistd::Gid::from_raw(user.gid)),
-            )
-            .map_err(|e| Error::io("cannot change the owner of", &tmp, e.into()))?;
+fn lookup_owner(name: Option<&str>) -> Result<Option<OsUser>> {
+    name.map(OsUser::lookup).transpose()
+}
+
+/// Checks that every file the plan writes, every directory it moves and every log it reads
+/// can be handled safely (see [`files`]): no link at a name, no directory on the way that
+/// users other than root and the owner control. Runs before anything is touched. A directory
+/// that does not exist (yet) is no danger: the step that needs it says so when it runs.
+pub fn check_paths(plan: &Plan) -> Result<()> {
+    for step in plan.steps.iter().chain(&plan.on_failure) {
+        match check_step_paths(step) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
         }
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+    Ok(())
+}
+
+fn check_step_paths(step: &Step) -> Result<()> {
+    match &step.action {
+        Action::WriteFile { path, owner, .. } => {
+            files::check_writable(path, lookup_owner(owner.as_deref())?.as_ref())?;
+        }
+        Action::MoveDir { from, owner, .. } => {
+            if let Some(parent) = from.parent() {
+                files::TrustedDir::open(parent, lookup_owner(owner.as_deref())?.as_ref(), None)?;
+            }
+        }
+        Action::AwaitRecovery(w) => {
+            if let Some(dir) = w.log_file.parent() {
+                files::TrustedDir::open(dir, Some(&OsUser::lookup(&w.user)?), None)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Runs one plan.
@@ -124,16 +126,15 @@ impl Run<'_> {
                 let text = contents.full().ok_or_else(|| Error::PlanNotRunnable {
                     reason: format!("the contents of {} are redacted", path.display()),
                 })?;
-                write_file(path, *mode, owner.as_deref(), text)
+                files::write_atomic(
+                    path,
+                    text.as_bytes(),
+                    *mode,
+                    lookup_owner(owner.as_deref())?.as_ref(),
+                )
             }
-            Action::MoveDir { from, to } => {
-                if to.exists() {
-                    return Err(Error::DataDirectory {
-                        path: to.clone(),
-                        problem: "it exists already; pitr does not overwrite it".into(),
-                    });
-                }
-                std::fs::rename(from, to).map_err(|e| Error::io("cannot move", from, e))
+            Action::MoveDir { from, to, owner } => {
+                files::move_dir(from, to, lookup_owner(owner.as_deref())?.as_ref())
             }
             Action::RemoveDir { path } => match std::fs::remove_dir_all(path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -161,7 +162,7 @@ impl Run<'_> {
                     .ok_or_else(|| Error::PlanNotRunnable {
                         reason: "verify-recovery needs an await-recovery step before it".into(),
                     })?;
-                let verified = watch::verify(w, outcome)?;
+                let verified = recovery::verify(&w.expected(), outcome)?;
                 let stopped_at = verified.stop.as_ref().map_or_else(
                     || "at the end of the archive".to_owned(),
                     ToString::to_string,
@@ -187,6 +188,7 @@ impl Run<'_> {
 /// safety copy by then, runs its `on_failure` steps.
 pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
     check_runnable(plan)?;
+    check_paths(plan)?;
     log.file_only(&format!(
         "plan: {}",
         serde_json::to_string(plan).unwrap_or_default()
