@@ -4,7 +4,8 @@
 //! `pitr restore` flags; both are turned into the same [`RawRequest`] and validated once into a
 //! [`RestoreRequest`]. Validation is at least Pigsty's (one target only, xid range, LSN format,
 //! allowed `type` and `action` values) and refuses combinations pgBackRest would refuse later,
-//! after something was already stopped. Paths are [`SafePath`]s.
+//! after something was already stopped. Paths are [`SafePath`]s, and extra pgBackRest options
+//! go through an allow-list ([`ExtraOptions`], see `target/extra.rs`).
 //!
 //! ```
 //! use pitr_core::target::{RestoreRequest, RecoveryTarget};
@@ -27,6 +28,10 @@ use crate::names::{
     BackupLabel, Lsn, RepoName, RestorePointName, SafePath, StanzaName, TargetTime, TimelineId, Xid,
 };
 use crate::render::{ArchiveMode, LinkMap};
+
+mod extra;
+
+pub use extra::{ALLOWED as ALLOWED_EXTRA_OPTIONS, ExtraOptions};
 
 /// Where recovery should stop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,8 +230,8 @@ pub struct RestoreRequest {
     pub data: Option<SafePath>,
     /// Port for the restored cluster instead of the node's.
     pub port: Option<u16>,
-    /// Extra pgBackRest options passed to `restore`.
-    pub extra_options: Vec<String>,
+    /// Extra pgBackRest options passed to `restore`, checked against an allow-list.
+    pub extra_options: ExtraOptions,
 }
 
 /// A request as written: Pigsty's `pg_pitr` keys, plus `before` and `extra`.
@@ -301,22 +306,6 @@ pub const REQUEST_KEYS: &[&str] = &[
     "port",
     "before",
     "extra",
-];
-
-/// Options pitr passes to `pgbackrest restore` itself; `extra` may not repeat them.
-const OWN_OPTIONS: &[&str] = &[
-    "--config",
-    "--stanza",
-    "--set",
-    "--repo",
-    "--type",
-    "--target",
-    "--target-action",
-    "--target-exclusive",
-    "--target-timeline",
-    "--pg1-path",
-    "--delta",
-    "--force",
 ];
 
 fn setting(key: &str, message: impl Into<String>) -> Error {
@@ -515,25 +504,7 @@ impl RawRequest {
             return Err(Error::invalid("port", "0", "expected 1 to 65535"));
         }
         let repo = self.repo.as_ref().map(parse_repo).transpose()?;
-        let extra_options = self.extra.unwrap_or_default();
-        for opt in &extra_options {
-            if !opt.starts_with("--") || opt.chars().any(char::is_control) {
-                return Err(setting(
-                    "extra",
-                    format!(
-                        "'{}' is not a pgBackRest option (--name or --name=value)",
-                        opt.escape_debug()
-                    ),
-                ));
-            }
-            let name = opt.split('=').next().unwrap_or(opt);
-            if OWN_OPTIONS.contains(&name) {
-                return Err(setting(
-                    "extra",
-                    format!("pitr sets '{name}' itself; use the request's own key for it"),
-                ));
-            }
-        }
+        let extra_options = ExtraOptions::parse(self.extra.as_deref().unwrap_or_default())?;
 
         Ok(RestoreRequest {
             cluster: self.cluster.as_deref().map(str::parse).transpose()?,
