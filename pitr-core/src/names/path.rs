@@ -82,8 +82,8 @@ impl SafePath {
                 character,
                 hint: format!(
                     "paths reach config files, pg_ctl (which starts postgres through /bin/sh) \
-                     and shell lines, so they may hold only letters, digits and / . _ - +: \
-                     rename the directory or pick another in {context}"
+                     and shell lines, so they may hold only letters, digits and / . _ - +; \
+                     set another path in {context}"
                 ),
             });
         }
