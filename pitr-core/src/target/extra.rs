@@ -180,7 +180,7 @@ fn check(n: usize, option: &str) -> Result<(&'static str, String)> {
             match base {
                 "tablespace-map" => {
                     let (tablespace, path) = v.split_once('=').unwrap_or((&v, ""));
-                    SafePath::parse(&shown, "extra options", path)?;
+                    let path = SafePath::parse(&shown, "extra options", path)?;
                     Ok(format!("--{base}={tablespace}={path}"))
                 }
                 "tablespace-map-all" => {
@@ -285,7 +285,7 @@ mod tests {
             "--link-all=true",
             "--compress-level-network=3",
             "--tablespace-map=ts1=/pg/ts1",
-            "--tablespace-map=16385=/pg/ts2",
+            "--tablespace-map=16385=/pg/ts2/",
             "--tablespace-map-all=/pg/tablespaces/",
         ])
         .unwrap();
