@@ -120,7 +120,8 @@ pub(crate) enum ArchiveArg {
 #[allow(clippy::struct_excessive_bools)] // command-line switches
 #[command(
     after_help = "Time format: YYYY-MM-DD HH:MM:SS[.ffffff] with a zone: +00, +08:00 or Z \
-    (or give --zone). Pass extra pgBackRest restore options after --, e.g. -- --process-max=8."
+    (or give --zone). Pass extra pgBackRest restore options from an allow-list after --, \
+    e.g. -- --io-timeout=120."
 )]
 pub(crate) struct RestoreArgs {
     /// Recover to the end of the WAL archive (latest).
@@ -234,7 +235,10 @@ pub(crate) struct RestoreArgs {
     pub(crate) timeout: u64,
     #[command(flatten)]
     pub(crate) node: NodeArgs,
-    /// Extra pgBackRest restore options.
+    /// Extra pgBackRest restore options, from an allow-list: --buffer-size, --io-timeout,
+    /// --protocol-timeout, --compress-level-network, --log-level-*, --[no-]log-subprocess,
+    /// --[no-]log-timestamp, --[no-]link-all, --tablespace-map, --tablespace-map-all
+    /// (see docs/cli.md; secrets and options pitr sets itself are refused).
     #[arg(last = true, value_name = "PGBACKREST OPTIONS")]
     pub(crate) extra: Vec<String>,
 }

@@ -18,7 +18,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -30,7 +30,9 @@ use crate::error::{Error, Result};
 use crate::history::{self, TimelineHistories};
 use crate::info::{self, InfoReport, StanzaInfo};
 use crate::marks::{self, MarkRecord};
-use crate::names::{BackupType, DEFAULT_SEGMENT_SIZE, REDACTED, RestorePointName, TimelineId};
+use crate::names::{
+    BackupType, DEFAULT_SEGMENT_SIZE, REDACTED, RestorePointName, SafePath, TimelineId,
+};
 use crate::node::Node;
 use crate::ops::{self, MarkResult, PreparedRestore, RestoreOptions, Role};
 use crate::plan::Plan;
@@ -152,14 +154,22 @@ pub fn render(
     }
 }
 
+/// Where a caller asked the restore config to go (`restore_config=`), validated as a
+/// [`SafePath`]: the path reaches pgBackRest's `restore_command` and the dry-run script.
+pub fn restore_config_path(path: Option<&Path>) -> Result<Option<SafePath>> {
+    path.map(|p| SafePath::from_path("restore_config", "restore options", p))
+        .transpose()
+}
+
 /// The restore config a restore of `request` on the spec's node writes to `path` (beside
 /// pgbackrest.conf when `None`): the same values the restore planner puts into its
 /// `write-restore-config` step.
 pub fn restore_config(
     spec: &ClusterSpec,
     request: &RestoreRequest,
-    path: Option<PathBuf>,
+    path: Option<&Path>,
 ) -> Result<RestoreConfig> {
+    let path = restore_config_path(path)?;
     let mut node = Node::from_spec(spec);
     if let Some(c) = &request.cluster {
         node.stanza = c.clone();
@@ -173,7 +183,7 @@ pub fn restore_config(
 pub fn render_restore_config(
     spec: &ClusterSpec,
     request: &RestoreRequest,
-    path: Option<PathBuf>,
+    path: Option<&Path>,
     templates: Option<&Path>,
 ) -> Result<RenderedFile> {
     renderer(templates)?.restore_conf(&restore_config(spec, request, path)?)
@@ -524,7 +534,7 @@ pub fn plan_service(spec: &ClusterSpec, action: ServiceAction) -> Result<Plan> {
         (ServiceAction::Start, None) => {
             if !node.data.join("PG_VERSION").is_file() {
                 return Err(Error::DataDirectory {
-                    path: node.data.clone(),
+                    path: node.data.to_path_buf(),
                     problem: "it holds no PostgreSQL cluster (no PG_VERSION) to start".into(),
                 });
             }
@@ -710,6 +720,25 @@ mod tests {
             restore_config(&spec, &req, None).unwrap_err().code(),
             "invalid_setting"
         );
+    }
+
+    #[test]
+    fn a_restore_config_path_must_be_safe() {
+        let spec = spec(spec_value()).unwrap();
+        let req = request(serde_json::json!({}), None).unwrap();
+        for (path, code) in [
+            ("/tmp/$(touch /tmp/pwned)", "unsafe_characters"),
+            ("/tmp/x\n[global]\nrepo1-host=evil", "unsafe_value"),
+            ("pitr.conf", "invalid_setting"),
+        ] {
+            let e = render_restore_config(&spec, &req, Some(Path::new(path)), None).unwrap_err();
+            assert_eq!(e.code(), code, "{path:?}: {e}");
+            assert!(e.to_string().contains("'restore_config'"), "{e}");
+        }
+        let file =
+            render_restore_config(&spec, &req, Some(Path::new("/etc/pgbackrest/x.conf")), None)
+                .unwrap();
+        assert!(file.contents().contains("# File      :   x.conf\n"));
     }
 
     #[test]

@@ -361,11 +361,11 @@ impl Error {
         )
     }
 
-    /// Shorthand for [`Error::InvalidValue`].
+    /// Shorthand for [`Error::InvalidValue`]; the value is shown on [one line](one_line).
     pub fn invalid(kind: &'static str, value: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::InvalidValue {
             kind,
-            value: value.into(),
+            value: one_line(&value.into()),
             hint: hint.into(),
         }
     }
@@ -378,6 +378,27 @@ impl Error {
             source,
         }
     }
+}
+
+/// Whether `c` would not show as itself in a message or comment line: a control character
+/// (newline, carriage return, tab, NUL, ...) or another character `escape_debug` escapes, such
+/// as U+202E, which reorders the text around it on a terminal.
+pub fn is_unprintable(c: char) -> bool {
+    !matches!(c, '"' | '\'' | '\\') && c.escape_debug().nth(1).is_some()
+}
+
+/// Input text as messages and comments show it: on one line, every [unprintable](is_unprintable)
+/// character escaped as `escape_debug` writes it (`\n`, `\u{202e}`), everything else as it is.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unprintable(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The candidate closest to `key` by edit distance, if it is close enough to be a likely typo.
@@ -402,6 +423,21 @@ mod tests {
         let keys = ["pg_cluster", "pg_data", "pg_port"];
         assert_eq!(nearest("pg_clsuter", keys).as_deref(), Some("pg_cluster"));
         assert_eq!(nearest("zzz", keys), None);
+    }
+
+    #[test]
+    fn one_line_escapes_what_would_break_or_hide_a_line() {
+        assert_eq!(one_line("a\nb\rc\td\0"), "a\\nb\\rc\\td\\0");
+        assert_eq!(one_line("x\u{202e}y\u{85}"), "x\\u{202e}y\\u{85}");
+        assert_eq!(
+            one_line("/tmp/$(id) 'q' \"d\" \\ é"),
+            "/tmp/$(id) 'q' \"d\" \\ é"
+        );
+        let e = Error::invalid("repo name", "a\nrepo1-host=evil", "use letters");
+        assert_eq!(
+            e.to_string(),
+            "invalid repo name 'a\\nrepo1-host=evil': use letters"
+        );
     }
 
     #[test]

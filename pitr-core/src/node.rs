@@ -1,6 +1,11 @@
 //! A node's PITR context: which stanza, data directory, port, socket, repos and paths — built
 //! from a cluster spec (Python, Ansible) or from the node's existing `pgbackrest.conf` (CLI),
 //! so both paths plan with the same code.
+//!
+//! Every path of a node is a [`SafePath`]: a spec's paths are validated when the spec is, and
+//! [`Node::from_conf`] validates the config path and each path it reads from the file
+//! (`pg1-path`, `pg1-socket-path`, `log-path`, `spool-path`, `lock-path`), because the
+//! database user can often write that file's directory and those paths reach `pg_ctl`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +13,7 @@ use serde::Serialize;
 
 use crate::conf::ConfFile;
 use crate::error::{Error, Result};
-use crate::names::StanzaName;
+use crate::names::{RepoName, SafePath, StanzaName};
 use crate::plan::backup::BackupSite;
 use crate::plan::restore::RestoreSite;
 use crate::render::{ProcessMax, RestoreConfig};
@@ -22,27 +27,27 @@ use crate::version::Version;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Node {
     /// The node's pgBackRest config.
-    pub config_path: PathBuf,
+    pub config_path: SafePath,
     /// The stanza.
     pub stanza: StanzaName,
     /// Data directory.
-    pub data: PathBuf,
+    pub data: SafePath,
     /// Port.
     pub port: u16,
     /// Unix socket directory.
-    pub socket_dir: PathBuf,
+    pub socket_dir: SafePath,
     /// Database superuser OS account.
     pub dbsu: String,
     /// PostgreSQL binaries, when known.
-    pub pg_bin_dir: Option<PathBuf>,
+    pub pg_bin_dir: Option<SafePath>,
     /// Repos, repo1 first.
     pub repos: Vec<RepoSpec>,
     /// pgBackRest log directory.
-    pub log_dir: PathBuf,
+    pub log_dir: SafePath,
     /// pgBackRest spool directory.
-    pub spool_dir: PathBuf,
+    pub spool_dir: SafePath,
     /// pgBackRest lock directory, when set.
-    pub lock_dir: Option<PathBuf>,
+    pub lock_dir: Option<SafePath>,
     /// `process-max` for restore and for `archive-get` during recovery.
     pub processes: ProcessMax,
     /// pgBackRest version, when known.
@@ -50,12 +55,12 @@ pub struct Node {
 }
 
 /// PostgreSQL's usual socket directory on this machine.
-fn default_socket_dir() -> PathBuf {
-    let debian = Path::new("/var/run/postgresql");
+fn default_socket_dir() -> SafePath {
+    let debian = SafePath::constant("/var/run/postgresql");
     if debian.is_dir() {
-        debian.to_path_buf()
+        debian
     } else {
-        PathBuf::from("/tmp")
+        SafePath::constant("/tmp")
     }
 }
 
@@ -86,46 +91,51 @@ impl Node {
     /// The node an existing `pgbackrest.conf` describes, for `stanza` (the first stanza of the
     /// file when `None`, as Pigsty's scripts pick it).
     pub fn from_conf(config_path: &Path, stanza: Option<&str>, dbsu: &str) -> Result<Node> {
-        let conf = ConfFile::from_file(config_path)?;
+        let config_path = SafePath::from_path("--config", "pitr's arguments", config_path)?;
+        let conf = ConfFile::from_file(&config_path)?;
         let view = conf.node_view()?;
         let s = view.stanza(stanza)?;
         let name = s.name.as_str();
         let repos = conf
             .repos(Some(name))?
             .into_iter()
-            .map(|r| RepoSpec {
-                index: r.index,
-                def: RepoDef {
-                    name: format!("repo{}", r.index),
-                    repo_type: r.repo_type,
-                    options: r
-                        .options
-                        .into_iter()
-                        .map(|(key, value)| crate::spec::RepoOption { key, value })
-                        .collect(),
-                },
+            .map(|r| {
+                Ok(RepoSpec {
+                    index: r.index,
+                    def: RepoDef {
+                        name: RepoName::parse("repo name", &format!("repo{}", r.index))?,
+                        repo_type: r.repo_type,
+                        options: r
+                            .options
+                            .into_iter()
+                            .map(|(key, value)| crate::spec::RepoOption { key, value })
+                            .collect(),
+                    },
+                })
             })
-            .collect();
-        let path = |key: &str, default: &str| {
+            .collect::<Result<_>>()?;
+        let context = format!("{config_path} [{name}]");
+        let path = |key: &str| {
             conf.get(Some(name), key)
-                .map_or_else(|| PathBuf::from(default), PathBuf::from)
+                .map(|value| SafePath::parse(key, &context, value))
+                .transpose()
         };
         Ok(Node {
-            config_path: config_path.to_path_buf(),
             stanza: s.name.clone(),
-            data: s.pg_path.clone().ok_or_else(|| Error::InvalidSetting {
+            data: path("pg1-path")?.ok_or_else(|| Error::InvalidSetting {
                 key: "pg1-path".into(),
-                context: format!("{} [{name}]", config_path.display()),
+                context: context.clone(),
                 message: "missing: the stanza section must name the data directory".into(),
             })?,
             port: s.pg_port,
-            socket_dir: s.pg_socket_path.clone().unwrap_or_else(default_socket_dir),
+            socket_dir: path("pg1-socket-path")?.unwrap_or_else(default_socket_dir),
             dbsu: dbsu.to_owned(),
             pg_bin_dir: None,
             repos,
-            log_dir: path("log-path", "/var/log/pgbackrest"),
-            spool_dir: path("spool-path", "/var/spool/pgbackrest"),
-            lock_dir: conf.get(Some(name), "lock-path").map(PathBuf::from),
+            log_dir: path("log-path")?.unwrap_or_else(|| SafePath::constant("/var/log/pgbackrest")),
+            spool_dir: path("spool-path")?
+                .unwrap_or_else(|| SafePath::constant("/var/spool/pgbackrest")),
+            lock_dir: path("lock-path")?,
             processes: {
                 let defaults = ProcessMax::for_cpus(cpus());
                 let get = |command: &str, default: u32| {
@@ -142,13 +152,14 @@ impl Node {
                 }
             },
             version: None,
+            config_path,
         })
     }
 
     /// How to reach the node's PostgreSQL.
     pub fn endpoint(&self) -> Endpoint {
         Endpoint {
-            socket_dir: self.socket_dir.clone(),
+            socket_dir: self.socket_dir.to_path_buf(),
             port: self.port,
             user: self.dbsu.clone(),
         }
@@ -158,7 +169,7 @@ impl Node {
     pub fn pgbackrest(&self, bin: &Path) -> Result<PgBackRest> {
         Ok(PgBackRest {
             bin: bin.to_path_buf(),
-            config: self.config_path.clone(),
+            config: self.config_path.to_path_buf(),
             stanza: self.stanza.clone(),
             user: OsUser::lookup(&self.dbsu)?,
         })
@@ -177,19 +188,19 @@ impl Node {
         &self,
         pg_bin_dir: &Path,
         pgbackrest_bin: &Path,
-        restore_config_path: Option<PathBuf>,
+        restore_config_path: Option<SafePath>,
         timeout_secs: u64,
     ) -> RestoreSite {
         let restore_config_path =
-            restore_config_path.unwrap_or_else(|| self.default_restore_config_path());
+            restore_config_path.map_or_else(|| self.default_restore_config_path(), PathBuf::from);
         let restore_config = RestoreConfig {
             file_name: restore_config_path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             stanza: self.stanza.clone(),
-            pg_path: self.data.clone(),
+            pg_path: self.data.to_path_buf(),
             pg_port: self.port,
-            pg_socket_path: Some(self.socket_dir.clone()),
+            pg_socket_path: Some(self.socket_dir.to_path_buf()),
             repos: self.repos.clone(),
             archive_mode: crate::render::ArchiveMode::Preserve,
             db_include: Vec::new(),
@@ -197,22 +208,22 @@ impl Node {
             link_map: Vec::new(),
             process_max: self.processes.restore,
             archive_get_process_max: self.processes.archive_get,
-            log_path: self.log_dir.clone(),
-            spool_path: self.spool_dir.clone(),
-            lock_path: self.lock_dir.clone(),
+            log_path: self.log_dir.to_path_buf(),
+            spool_path: self.spool_dir.to_path_buf(),
+            lock_path: self.lock_dir.as_deref().map(Path::to_path_buf),
             version: self.version,
         };
         RestoreSite {
             stanza: self.stanza.clone(),
-            data: self.data.clone(),
+            data: self.data.to_path_buf(),
             port: self.port,
-            socket_dir: self.socket_dir.clone(),
+            socket_dir: self.socket_dir.to_path_buf(),
             dbsu: self.dbsu.clone(),
             pg_bin_dir: pg_bin_dir.to_path_buf(),
             pgbackrest_bin: pgbackrest_bin.to_path_buf(),
             restore_config_path,
             restore_config,
-            log_dir: self.log_dir.clone(),
+            log_dir: self.log_dir.to_path_buf(),
             timeout_secs,
         }
     }
@@ -228,5 +239,82 @@ impl Node {
             ],
             dbsu: self.dbsu.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `text` as a pgbackrest.conf in a directory of its own and reads the node.
+    fn from_conf_text(name: &str, text: &str) -> Result<Node> {
+        let dir = std::env::temp_dir().join(format!("pitr-node-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pgbackrest.conf");
+        std::fs::write(&path, text).unwrap();
+        let node = Node::from_conf(&path, None, "postgres");
+        std::fs::remove_dir_all(&dir).unwrap();
+        node
+    }
+
+    #[test]
+    fn reads_paths_from_the_config() {
+        let node = from_conf_text(
+            "ok",
+            "[demo]\npg1-path=/pg/data/\npg1-socket-path=/run/pg\n[global]\n\
+             log-path=/pg/log\nspool-path=/pg/spool\nlock-path=/pg/lock\nrepo1-path=/b\n",
+        )
+        .unwrap();
+        assert_eq!(node.data.as_str(), "/pg/data");
+        assert_eq!(node.socket_dir.as_str(), "/run/pg");
+        assert_eq!(node.log_dir.as_str(), "/pg/log");
+        assert_eq!(node.spool_dir.as_str(), "/pg/spool");
+        assert_eq!(
+            node.lock_dir.as_ref().map(SafePath::as_str),
+            Some("/pg/lock")
+        );
+        assert_eq!(node.repos[0].name.as_str(), "repo1");
+    }
+
+    #[test]
+    fn refuses_paths_a_shell_would_read_as_syntax() {
+        for key in [
+            "pg1-path",
+            "pg1-socket-path",
+            "log-path",
+            "spool-path",
+            "lock-path",
+        ] {
+            for (value, code) in [
+                ("/tmp/$(id)", "unsafe_characters"),
+                ("/tmp/`id`", "unsafe_characters"),
+                ("/tmp/a\"b", "unsafe_characters"),
+                ("/tmp/a;b", "unsafe_characters"),
+                ("/tmp/a b", "unsafe_characters"),
+                ("/tmp/../etc", "invalid_setting"),
+            ] {
+                let data = if key == "pg1-path" {
+                    ""
+                } else {
+                    "pg1-path=/pg/data\n"
+                };
+                let text = format!("[demo]\n{data}{key}={value}\n[global]\nrepo1-path=/b\n");
+                let e = from_conf_text("bad", &text).unwrap_err();
+                assert_eq!(e.code(), code, "{key}={value}: {e}");
+                let shown = e.to_string();
+                assert!(shown.contains(&format!("'{key}'")), "{shown}");
+                if code == "unsafe_characters" {
+                    assert!(shown.contains("pgbackrest.conf [demo]"), "{shown}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_a_config_path_a_shell_would_read_as_syntax() {
+        let e =
+            Node::from_conf(Path::new("/tmp/$(id)/pgbackrest.conf"), None, "postgres").unwrap_err();
+        assert_eq!(e.code(), "unsafe_characters");
+        assert!(e.to_string().contains("'--config'"), "{e}");
     }
 }

@@ -1,14 +1,12 @@
 //! The operations the CLI and the Python module offer, end to end: gather what is needed,
 //! plan, and (when asked) run. Front ends only parse their input and print or return results.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::info::StatusCode;
 use crate::marks::MarkRecord;
-use crate::names::{BackupType, RestorePointName};
+use crate::names::{BackupType, RestorePointName, SafePath};
 use crate::node::Node;
 use crate::plan::Plan;
 use crate::plan::backup::{BackupFacts, plan_backup};
@@ -23,7 +21,7 @@ use crate::target::{RepoChoice, RestoreRequest};
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RestoreOptions {
     /// Where to write the restore config (beside pgbackrest.conf when `None`).
-    pub restore_config_path: Option<PathBuf>,
+    pub restore_config_path: Option<SafePath>,
     /// Seconds to wait for recovery (one hour when 0).
     pub timeout_secs: u64,
 }

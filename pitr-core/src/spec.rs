@@ -6,9 +6,10 @@
 //! what Pigsty hard-codes (see `docs/configuration.md`).
 //!
 //! Data flow: YAML/JSON text or a serde value → [`RawSpec`] (every key checked, unknown keys
-//! refused with the nearest valid one) → [`ClusterSpec`] (validated: paths absolute, repo
-//! options checked against the [`catalog`](crate::catalog), secure options held as
-//! [`Secret`]s). Downstream code only ever sees a `ClusterSpec`.
+//! refused with the nearest valid one) → [`ClusterSpec`] (validated: paths are
+//! [`SafePath`]s, repo names [`RepoName`]s, repo options checked against the
+//! [`catalog`](crate::catalog), secure options held as [`Secret`]s). Downstream code only ever
+//! sees a `ClusterSpec`.
 //!
 //! ```
 //! let spec = pitr_core::spec::ClusterSpec::from_yaml_str(
@@ -18,7 +19,7 @@
 //! assert_eq!(spec.repos[0].index, 1);
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -26,7 +27,7 @@ use serde_json::Value;
 
 use crate::catalog::{self, RepoType};
 use crate::error::{Error, Result, nearest};
-use crate::names::{BackupType, Secret, StanzaName};
+use crate::names::{BackupType, RepoName, SafePath, Secret, StanzaName};
 use crate::version::Version;
 
 /// Pigsty's `pg_data` default.
@@ -134,25 +135,25 @@ pub struct ClusterSpec {
     /// The stanza (`pg_cluster`).
     pub cluster: StanzaName,
     /// Data directory.
-    pub data: PathBuf,
+    pub data: SafePath,
     /// PostgreSQL port.
     pub port: u16,
     /// Database superuser OS account.
     pub dbsu: String,
     /// PostgreSQL binaries, when given.
-    pub bin_dir: Option<PathBuf>,
+    pub bin_dir: Option<SafePath>,
     /// Unix socket directory, when given.
-    pub socket_dir: Option<PathBuf>,
+    pub socket_dir: Option<SafePath>,
     /// The repos in use, repo1 first.
     pub repos: Vec<RepoSpec>,
     /// Every repo definition of `pgbackrest_repo`, by name (also those not in use).
-    pub repo_defs: IndexMap<String, RepoDef>,
+    pub repo_defs: IndexMap<RepoName, RepoDef>,
     /// pgBackRest log directory.
-    pub log_dir: PathBuf,
+    pub log_dir: SafePath,
     /// pgBackRest spool directory.
-    pub spool_dir: PathBuf,
+    pub spool_dir: SafePath,
     /// pgBackRest lock directory, when given.
-    pub lock_dir: Option<PathBuf>,
+    pub lock_dir: Option<SafePath>,
     /// `archive-push-queue-max`.
     pub archive_queue_max: String,
     /// CPUs of the node.
@@ -160,11 +161,11 @@ pub struct ClusterSpec {
     /// pgBackRest version, when known.
     pub pgbackrest_version: Option<Version>,
     /// Path of pgbackrest.conf.
-    pub config_path: PathBuf,
+    pub config_path: SafePath,
     /// pgBackRest executable for `archive_command`.
-    pub pgbackrest_bin: PathBuf,
+    pub pgbackrest_bin: SafePath,
     /// pitr executable for cron lines.
-    pub pitr_bin: PathBuf,
+    pub pitr_bin: SafePath,
     /// Scheduled backups.
     pub backup_schedule: Vec<BackupSchedule>,
     /// Whether weak cipher passphrases were explicitly allowed.
@@ -175,7 +176,7 @@ pub struct ClusterSpec {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RepoDef {
     /// The name in `pgbackrest_repo` (`local`, `minio`, ...).
-    pub name: String,
+    pub name: RepoName,
     /// The repo type (`type`, `posix` when absent).
     pub repo_type: RepoType,
     /// Options in the order given, without the `type` key.
@@ -333,40 +334,6 @@ fn check_keys(map: &serde_json::Map<String, Value>, known: &[&str], context: &st
     Ok(())
 }
 
-/// An absolute path without control characters.
-pub fn absolute_path(key: &str, value: &str) -> Result<PathBuf> {
-    if value.chars().any(char::is_control) {
-        return Err(Error::UnsafeValue { key: key.into() });
-    }
-    if !value.starts_with('/') {
-        return Err(Error::InvalidSetting {
-            key: key.into(),
-            context: "cluster spec".into(),
-            message: format!("'{value}' is not an absolute path: start it with '/'"),
-        });
-    }
-    Ok(PathBuf::from(value))
-}
-
-/// An absolute path that may appear in a line a shell reads (`archive_command`, cron).
-fn shell_safe_path(key: &str, value: &str) -> Result<PathBuf> {
-    let path = absolute_path(key, value)?;
-    if let Some(c) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/._-+".contains(*c)))
-    {
-        return Err(Error::InvalidSetting {
-            key: key.into(),
-            context: "cluster spec".into(),
-            message: format!(
-                "'{value}' contains '{c}'; this path is written into a command line that \
-                 PostgreSQL or cron runs through a shell: use letters, digits and / . _ - + only"
-            ),
-        });
-    }
-    Ok(path)
-}
-
 fn os_user(value: &str) -> Result<String> {
     let ok = !value.is_empty()
         && value.len() <= 32
@@ -439,7 +406,7 @@ pub const WEAK_CIPHER_PASSES: &[&str] = &["", "pgBackRest"];
 impl RepoDef {
     /// Validates one repo definition written in Pigsty's `snake_case` form.
     pub fn from_raw(
-        name: &str,
+        name: &RepoName,
         raw: &IndexMap<String, Value>,
         version: Option<&Version>,
     ) -> Result<Self> {
@@ -473,7 +440,7 @@ impl RepoDef {
             options.push(RepoOption { key: pg_key, value });
         }
         let def = RepoDef {
-            name: name.to_owned(),
+            name: name.clone(),
             repo_type,
             options,
         };
@@ -542,23 +509,28 @@ impl RawSpec {
             .map(str::parse::<Version>)
             .transpose()?;
         let path = |key: &str, value: Option<&str>, default: &str| {
-            absolute_path(key, value.unwrap_or(default))
+            SafePath::parse(key, "cluster spec", value.unwrap_or(default))
         };
-        let opt_path =
-            |key: &str, value: Option<&str>| value.map(|v| absolute_path(key, v)).transpose();
+        let opt_path = |key: &str, value: Option<&str>| {
+            value
+                .map(|v| SafePath::parse(key, "cluster spec", v))
+                .transpose()
+        };
 
         let defs_raw = self.pgbackrest_repo.unwrap_or_else(default_repos);
         let mut repo_defs = IndexMap::new();
         for (name, raw) in &defs_raw {
-            repo_defs.insert(
-                name.clone(),
-                RepoDef::from_raw(name, raw, version.as_ref())?,
-            );
+            let name = RepoName::parse("pgbackrest_repo key", name)?;
+            let def = RepoDef::from_raw(&name, raw, version.as_ref())?;
+            repo_defs.insert(name, def);
         }
-        let methods = match self.pgbackrest_method {
-            None => vec!["local".to_owned()],
-            Some(MethodSelection::One(m)) => vec![m],
-            Some(MethodSelection::Many(ms)) => ms,
+        let methods: Vec<RepoName> = match self.pgbackrest_method {
+            None => vec![RepoName::parse("pgbackrest_method entry", "local")?],
+            Some(MethodSelection::One(m)) => vec![RepoName::parse("pgbackrest_method", &m)?],
+            Some(MethodSelection::Many(ms)) => ms
+                .iter()
+                .map(|m| RepoName::parse("pgbackrest_method entry", m))
+                .collect::<Result<_>>()?,
         };
         if methods.is_empty() {
             return Err(Error::InvalidSetting {
@@ -574,7 +546,7 @@ impl RawSpec {
                 context: "cluster spec".into(),
                 message: format!(
                     "'{method}' is not defined in pgbackrest_repo{}; defined: {}",
-                    nearest(method, repo_defs.keys().map(String::as_str))
+                    nearest(method.as_str(), repo_defs.keys().map(RepoName::as_str))
                         .map(|s| format!(" (did you mean '{s}'?)"))
                         .unwrap_or_default(),
                     display_list(repo_defs.keys())
@@ -687,22 +659,17 @@ impl RawSpec {
             archive_queue_max,
             node_cpu,
             pgbackrest_version: version,
-            config_path: shell_safe_path(
+            config_path: path(
                 "pgbackrest_config",
-                self.pgbackrest_config
-                    .as_deref()
-                    .unwrap_or(DEFAULT_CONFIG_PATH),
+                self.pgbackrest_config.as_deref(),
+                DEFAULT_CONFIG_PATH,
             )?,
-            pgbackrest_bin: shell_safe_path(
+            pgbackrest_bin: path(
                 "pgbackrest_bin",
-                self.pgbackrest_bin
-                    .as_deref()
-                    .unwrap_or("/usr/bin/pgbackrest"),
+                self.pgbackrest_bin.as_deref(),
+                "/usr/bin/pgbackrest",
             )?,
-            pitr_bin: shell_safe_path(
-                "pitr_bin",
-                self.pitr_bin.as_deref().unwrap_or("/usr/local/bin/pitr"),
-            )?,
+            pitr_bin: path("pitr_bin", self.pitr_bin.as_deref(), "/usr/local/bin/pitr")?,
             backup_schedule,
             allow_weak_cipher_pass: allow_weak,
         })
@@ -719,8 +686,8 @@ fn default_repos() -> IndexMap<String, IndexMap<String, Value>> {
     IndexMap::from([("local".to_owned(), local)])
 }
 
-fn display_list<'a>(items: impl Iterator<Item = &'a String>) -> String {
-    let v: Vec<&str> = items.map(String::as_str).collect();
+fn display_list<'a>(items: impl Iterator<Item = &'a RepoName>) -> String {
+    let v: Vec<&str> = items.map(RepoName::as_str).collect();
     if v.is_empty() {
         "none".into()
     } else {
@@ -769,7 +736,7 @@ pgbackrest_repo:
     #[test]
     fn pigsty_defaults_load() {
         let s = spec("").unwrap();
-        assert_eq!(s.data, PathBuf::from("/pg/data"));
+        assert_eq!(s.data.as_str(), "/pg/data");
         assert_eq!(s.port, 5432);
         assert_eq!(s.repos.len(), 1);
         assert_eq!(s.repos[0].name, "local");
@@ -863,6 +830,79 @@ pgbackrest_repo:
         ] {
             let e = ClusterSpec::from_yaml_str(yaml).unwrap_err();
             assert!(e.to_string().contains(needle), "{yaml}: {e}");
+        }
+    }
+
+    /// Every spec key whose value is a path, as it reaches config files, `pg_ctl` and shells.
+    const PATH_KEYS: &[&str] = &[
+        "pg_data",
+        "pg_bin_dir",
+        "pg_socket_dir",
+        "pgbackrest_log_dir",
+        "pgbackrest_spool_dir",
+        "pgbackrest_lock_dir",
+        "pgbackrest_config",
+        "pgbackrest_bin",
+        "pitr_bin",
+    ];
+
+    #[test]
+    fn every_path_key_refuses_shell_and_config_syntax() {
+        for key in PATH_KEYS {
+            for (value, code) in [
+                ("/tmp/$(id)", "unsafe_characters"),
+                ("/tmp/`id`", "unsafe_characters"),
+                ("/tmp/a\"b", "unsafe_characters"),
+                ("/tmp/a;b", "unsafe_characters"),
+                ("/tmp/a b", "unsafe_characters"),
+                ("/tmp/../etc", "invalid_setting"),
+                ("tmp/x", "invalid_setting"),
+                ("", "invalid_setting"),
+                ("/tmp/a\nrepo1-host=evil", "unsafe_value"),
+            ] {
+                let v = serde_json::json!({"pg_cluster": "pg-meta", *key: value});
+                let e = ClusterSpec::from_value(v).unwrap_err();
+                assert_eq!(e.code(), code, "{key}: {value:?}: {e}");
+                let text = e.to_string();
+                assert!(text.contains(&format!("'{key}'")), "{key}: {text}");
+                assert!(!text.contains('\n'), "{text}");
+            }
+            let v = serde_json::json!({"pg_cluster": "pg-meta", *key: "/opt/pg-15_x/v1.2+b/"});
+            ClusterSpec::from_value(v).unwrap();
+        }
+    }
+
+    #[test]
+    fn repo_names_are_identifiers() {
+        let v = serde_json::json!({"pg_cluster": "pg-meta",
+            "pgbackrest_method": ["local", "minio", "s3", "minio_2"],
+            "pgbackrest_repo": {"local": {"path": "/a"}, "minio": {"path": "/b"},
+                "s3": {"path": "/c"}, "minio_2": {"path": "/d"}}});
+        let s = ClusterSpec::from_value(v).unwrap();
+        let names: Vec<&str> = s.repos.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["local", "minio", "s3", "minio_2"]);
+
+        let e = ClusterSpec::from_value(serde_json::json!({"pg_cluster": "pg-meta",
+            "pgbackrest_method": "local\nrepo1-host=evil",
+            "pgbackrest_repo": {"local\nrepo1-host=evil": {"path": "/a"}}}))
+        .unwrap_err();
+        assert_eq!(e.code(), "invalid_value");
+        assert_eq!(
+            e.to_string().lines().next().unwrap(),
+            e.to_string(),
+            "one line: {e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("invalid pgbackrest_repo key 'local\\nrepo1-host=evil'"),
+            "{e}"
+        );
+        for method in [serde_json::json!("a b"), serde_json::json!(["local", "-x"])] {
+            let e = ClusterSpec::from_value(serde_json::json!({"pg_cluster": "pg-meta",
+                "pgbackrest_method": method}))
+            .unwrap_err();
+            assert_eq!(e.code(), "invalid_value", "{e}");
+            assert!(e.to_string().contains("pgbackrest_method"), "{e}");
         }
     }
 

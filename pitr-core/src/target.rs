@@ -4,7 +4,8 @@
 //! `pitr restore` flags; both are turned into the same [`RawRequest`] and validated once into a
 //! [`RestoreRequest`]. Validation is at least Pigsty's (one target only, xid range, LSN format,
 //! allowed `type` and `action` values) and refuses combinations pgBackRest would refuse later,
-//! after something was already stopped.
+//! after something was already stopped. Paths are [`SafePath`]s, and extra pgBackRest options
+//! go through an allow-list ([`ExtraOptions`], see `target/extra.rs`).
 //!
 //! ```
 //! use pitr_core::target::{RestoreRequest, RecoveryTarget};
@@ -16,17 +17,21 @@
 //! ```
 
 use std::fmt;
-use std::path::PathBuf;
 
 use indexmap::IndexMap;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result, nearest};
-use crate::names::{BackupLabel, Lsn, RestorePointName, StanzaName, TargetTime, TimelineId, Xid};
+use crate::error::{Error, Result, nearest, one_line};
+use crate::names::{
+    BackupLabel, Lsn, RepoName, RestorePointName, SafePath, StanzaName, TargetTime, TimelineId, Xid,
+};
 use crate::render::{ArchiveMode, LinkMap};
-use crate::spec::absolute_path;
+
+mod extra;
+
+pub use extra::{ALLOWED as ALLOWED_EXTRA_OPTIONS, ExtraOptions};
 
 /// Where recovery should stop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +188,7 @@ pub enum RepoChoice {
     /// A repo index of the node (`repo: 2`).
     Index(u16),
     /// A repo by name in the spec's `pgbackrest_repo` (`repo: minio`).
-    Name(String),
+    Name(RepoName),
     /// A repo definition given inline, as Pigsty's `pg_pitr.repo` dict.
     Definition(Box<crate::spec::RepoDef>),
 }
@@ -222,11 +227,11 @@ pub struct RestoreRequest {
     /// Keep the current data directory as `<data>-backup` until recovery is verified.
     pub safety_copy: bool,
     /// Restore into this data directory instead of the node's.
-    pub data: Option<PathBuf>,
+    pub data: Option<SafePath>,
     /// Port for the restored cluster instead of the node's.
     pub port: Option<u16>,
-    /// Extra pgBackRest options passed to `restore`.
-    pub extra_options: Vec<String>,
+    /// Extra pgBackRest options passed to `restore`, checked against an allow-list.
+    pub extra_options: ExtraOptions,
 }
 
 /// A request as written: Pigsty's `pg_pitr` keys, plus `before` and `extra`.
@@ -303,22 +308,6 @@ pub const REQUEST_KEYS: &[&str] = &[
     "extra",
 ];
 
-/// Options pitr passes to `pgbackrest restore` itself; `extra` may not repeat them.
-const OWN_OPTIONS: &[&str] = &[
-    "--config",
-    "--stanza",
-    "--set",
-    "--repo",
-    "--type",
-    "--target",
-    "--target-action",
-    "--target-exclusive",
-    "--target-timeline",
-    "--pg1-path",
-    "--delta",
-    "--force",
-];
-
 fn setting(key: &str, message: impl Into<String>) -> Error {
     Error::InvalidSetting {
         key: key.into(),
@@ -335,14 +324,18 @@ fn scalar(key: &str, v: &Value) -> Result<String> {
     }
 }
 
+fn has_unprintable(s: &str) -> bool {
+    s.chars().any(crate::error::is_unprintable)
+}
+
 fn plain_names(key: &str, items: Vec<String>) -> Result<Vec<String>> {
     for item in &items {
-        if item.is_empty() || item.chars().any(char::is_control) || item.contains('=') {
+        if item.is_empty() || has_unprintable(item) || item.contains('=') {
             return Err(setting(
                 key,
                 format!(
                     "'{}' is not a database name pgBackRest can take",
-                    item.escape_debug()
+                    one_line(item)
                 ),
             ));
         }
@@ -478,14 +471,21 @@ impl RawRequest {
             .unwrap_or_default()
             .into_iter()
             .map(|(link, destination)| {
-                if [&link, &destination]
-                    .iter()
-                    .any(|s| s.is_empty() || s.chars().any(char::is_control))
-                    || link.contains('=')
-                {
+                // Both go only into the restore config, one line each.
+                if link.is_empty() || link.contains('=') || has_unprintable(&link) {
                     return Err(setting(
                         "link_map",
-                        format!("'{link}' is not a usable link"),
+                        format!("'{}' is not a usable link", one_line(&link)),
+                    ));
+                }
+                if !destination.starts_with('/') || has_unprintable(&destination) {
+                    return Err(setting(
+                        "link_map",
+                        format!(
+                            "the destination of '{link}', '{}', is not an absolute path on one \
+                             line: give one such as /pg/wal",
+                            one_line(&destination)
+                        ),
                     ));
                 }
                 Ok(LinkMap { link, destination })
@@ -504,25 +504,7 @@ impl RawRequest {
             return Err(Error::invalid("port", "0", "expected 1 to 65535"));
         }
         let repo = self.repo.as_ref().map(parse_repo).transpose()?;
-        let extra_options = self.extra.unwrap_or_default();
-        for opt in &extra_options {
-            if !opt.starts_with("--") || opt.chars().any(char::is_control) {
-                return Err(setting(
-                    "extra",
-                    format!(
-                        "'{}' is not a pgBackRest option (--name or --name=value)",
-                        opt.escape_debug()
-                    ),
-                ));
-            }
-            let name = opt.split('=').next().unwrap_or(opt);
-            if OWN_OPTIONS.contains(&name) {
-                return Err(setting(
-                    "extra",
-                    format!("pitr sets '{name}' itself; use the request's own key for it"),
-                ));
-            }
-        }
+        let extra_options = ExtraOptions::parse(self.extra.as_deref().unwrap_or_default())?;
 
         Ok(RestoreRequest {
             cluster: self.cluster.as_deref().map(str::parse).transpose()?,
@@ -542,7 +524,7 @@ impl RawRequest {
             data: self
                 .data
                 .as_deref()
-                .map(|d| absolute_path("data", d))
+                .map(|d| SafePath::parse("data", "restore request", d))
                 .transpose()?,
             port: self.port,
             extra_options,
@@ -562,13 +544,15 @@ fn parse_repo(v: &Value) -> Result<RepoChoice> {
             }),
         Value::String(s) => match s.parse::<u16>() {
             Ok(n) if (1..=256).contains(&n) => Ok(RepoChoice::Index(n)),
-            _ => Ok(RepoChoice::Name(s.clone())),
+            _ => Ok(RepoChoice::Name(RepoName::parse("repo", s)?)),
         },
         Value::Object(map) => {
             let raw: IndexMap<String, Value> =
                 map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            // An inline definition has no name of its own; this one labels its errors.
+            let label = RepoName::parse("repo", "pg_pitr.repo")?;
             Ok(RepoChoice::Definition(Box::new(
-                crate::spec::RepoDef::from_raw("pg_pitr.repo", &raw, None)?,
+                crate::spec::RepoDef::from_raw(&label, &raw, None)?,
             )))
         }
         _ => Err(setting(
@@ -736,7 +720,7 @@ mod tests {
         );
         assert_eq!(
             req(json!({"repo": "minio"})).unwrap().repo,
-            Some(RepoChoice::Name("minio".into()))
+            Some(RepoChoice::Name("minio".parse().unwrap()))
         );
         let r = req(json!({"repo": {"path": "/other/backup"}})).unwrap();
         assert!(matches!(r.repo, Some(RepoChoice::Definition(_))));

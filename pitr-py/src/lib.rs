@@ -125,7 +125,12 @@ fn render_restore_config(
 ) -> Result<String> {
     let spec = self::spec(spec)?;
     let request = self::request(request, zone)?;
-    let file = api::render_restore_config(&spec, &request, restore_config, templates.as_deref())?;
+    let file = api::render_restore_config(
+        &spec,
+        &request,
+        restore_config.as_deref(),
+        templates.as_deref(),
+    )?;
     Ok(shown(&file, reveal_secrets))
 }
 
@@ -256,11 +261,11 @@ fn plan_backup(
     py_data(py, &plan)
 }
 
-fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> RestoreOptions {
-    RestoreOptions {
-        restore_config_path: restore_config,
+fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> Result<RestoreOptions> {
+    Ok(RestoreOptions {
+        restore_config_path: api::restore_config_path(restore_config.as_deref())?,
         timeout_secs: timeout,
-    }
+    })
 }
 
 /// Plans a point-in-time restore on the spec's node, like `pitr restore --dry-run --json`.
@@ -290,7 +295,7 @@ fn plan_restore(
     let spec = self::spec(spec)?;
     let request = self::request(request, zone)?;
     let info = info.filter(|i| !i.is_none()).map(info_report).transpose()?;
-    let options = restore_options(restore_config, timeout);
+    let options = restore_options(restore_config, timeout)?;
     let prepared = py.detach(|| api::plan_restore(&spec, &request, info, &options))?;
     py_data(py, &prepared.plan)
 }
@@ -383,7 +388,7 @@ fn run_restore(
 ) -> Result<Py<PyAny>> {
     let spec = self::spec(spec)?;
     let request = self::request(request, zone)?;
-    let options = restore_options(restore_config, timeout);
+    let options = restore_options(restore_config, timeout)?;
     let log = api::run_log(&spec, "pitr-restore", echo, verbose);
     let outcome = py.detach(|| api::run_restore(&spec, &request, &options, &log))?;
     py_data(py, &outcome)

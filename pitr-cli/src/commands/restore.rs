@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use jiff::tz::TimeZone;
+use pitr_core::names::SafePath;
 use pitr_core::ops::{RestoreOptions, prepare_restore};
 use pitr_core::run::log::RunLog;
 use pitr_core::run::runner::run_plan;
@@ -113,11 +114,15 @@ fn countdown(data: &str) {
 
 pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let request = request(args)?;
-    let node = super::node(global, &args.node)?;
     let options = RestoreOptions {
-        restore_config_path: args.restore_config.clone(),
+        restore_config_path: args
+            .restore_config
+            .as_deref()
+            .map(|p| SafePath::from_path("--restore-config", "pitr restore", p))
+            .transpose()?,
         timeout_secs: args.timeout,
     };
+    let node = super::node(global, &args.node)?;
     let prepared = prepare_restore(&node, &request, &options, None)?;
     let plan = &prepared.plan;
     if args.dry_run {

@@ -101,11 +101,15 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
     )?;
     let mut spec = ClusterSpec::from_file(&spec_path)?;
     let tools = Tools::locate(None, None)?;
-    spec.bin_dir = Some(tools.pg_bin_dir.clone());
+    spec.bin_dir = Some(pitr_core::names::SafePath::from_path(
+        "pg_bin_dir",
+        "the PostgreSQL found on this machine",
+        &tools.pg_bin_dir,
+    )?);
     let guard = SandboxDir {
         path: root.clone(),
         keep: args.keep,
-        data: spec.data.clone(),
+        data: spec.data.to_path_buf(),
         pg_ctl: tools.pg("pg_ctl"),
         dbsu: dbsu.clone(),
     };

@@ -64,7 +64,7 @@ pub(crate) fn site() -> RestoreSite {
     config.process_max = processes.restore;
     RestoreSite {
         stanza: spec.cluster.clone(),
-        data: spec.data.clone(),
+        data: spec.data.to_path_buf(),
         port: spec.port,
         socket_dir: "/var/run/postgresql".into(),
         dbsu: "postgres".into(),
@@ -72,7 +72,7 @@ pub(crate) fn site() -> RestoreSite {
         pgbackrest_bin: "/usr/bin/pgbackrest".into(),
         restore_config_path: "/etc/pgbackrest/pitr-bench-restore.conf".into(),
         restore_config: config,
-        log_dir: spec.log_dir.clone(),
+        log_dir: spec.log_dir.to_path_buf(),
         timeout_secs: 3600,
     }
 }

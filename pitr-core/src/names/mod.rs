@@ -6,15 +6,18 @@
 //! form, which parses back to the same value) and serde as that string.
 //!
 //! ```
-//! use pitr_core::names::{Lsn, StanzaName};
+//! use pitr_core::names::{Lsn, SafePath, StanzaName};
 //! let lsn: Lsn = "0/3027f60".parse().unwrap();
 //! assert_eq!(lsn.to_string(), "0/3027F60");
 //! assert!("-bad".parse::<StanzaName>().is_err());
+//! assert!("/tmp/$(id)".parse::<SafePath>().is_err());
 //! ```
 
 mod ids;
 mod label;
 mod lsn;
+mod path;
+mod repo;
 mod secret;
 mod stanza;
 mod time;
@@ -23,6 +26,8 @@ mod wal;
 pub use ids::{RestorePointName, TimelineId, Xid};
 pub use label::{BackupLabel, BackupType};
 pub use lsn::Lsn;
+pub use path::SafePath;
+pub use repo::RepoName;
 pub use secret::{REDACTED, Secret};
 pub use stanza::StanzaName;
 pub use time::TargetTime;

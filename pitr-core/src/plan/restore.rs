@@ -238,7 +238,10 @@ pub fn is_clone(site: &RestoreSite, request: &RestoreRequest) -> bool {
 /// which for the running source holds the status of its asynchronous archive-push (without
 /// it the source's next archive-push waits `archive-timeout` and fails).
 pub fn restore_config_for(site: &RestoreSite, request: &RestoreRequest) -> Result<RestoreConfig> {
-    let data = request.data.clone().unwrap_or_else(|| site.data.clone());
+    let data = request
+        .data
+        .clone()
+        .map_or_else(|| site.data.clone(), PathBuf::from);
     let port = request.port.unwrap_or(site.port);
     let clone = is_clone(site, request);
     let mut config = site.restore_config.clone();

@@ -2,15 +2,31 @@
 //!
 //! The script is for reading and for doing by hand what pitr would do. Secrets appear as
 //! `<redacted>`; the wait for recovery is shown as what to watch for.
+//!
+//! Plans carry text that came from input (paths, labels and targets in step titles, summary
+//! values, warnings, notes), so the script is built from three kinds of lines only: comments,
+//! written by [`comment`] one `# ` line per line of text with control characters escaped;
+//! commands, whose every word (argv elements, paths) is quoted with `shlex`; and file contents
+//! in a quoted heredoc whose delimiter no line of the contents equals ([`heredoc_delimiter`]).
+//! Nothing else is copied into the script.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{Action, Plan, Step};
+use crate::error::one_line;
 
+/// One shell word. `shlex` refuses only NUL, which no argument can hold (the kernel ends an
+/// argument at NUL), so it is dropped before quoting again.
 fn quote(s: &str) -> String {
-    shlex::try_quote(s).map_or_else(|_| format!("'{}'", s.replace('\0', "")), Cow::into_owned)
+    shlex::try_quote(s).map_or_else(
+        |_| {
+            let cleaned = s.replace('\0', "");
+            shlex::try_quote(&cleaned).map_or_else(|_| "''".to_owned(), Cow::into_owned)
+        },
+        Cow::into_owned,
+    )
 }
 
 fn quote_path(p: &Path) -> String {
@@ -31,11 +47,26 @@ fn argv_line(argv: &[String], run_as: Option<&str>) -> String {
     words.join(" ")
 }
 
+/// `text` as comment lines: one `# ` line per line of text, every control character (a
+/// carriage return, a lone form feed, ...) escaped so that nothing leaves the comment or hides
+/// in it on a terminal.
 fn comment(text: &str) -> String {
-    text.lines().fold(String::new(), |mut out, l| {
-        let _ = writeln!(out, "# {l}");
+    text.split('\n').fold(String::new(), |mut out, l| {
+        let _ = writeln!(out, "# {}", one_line(l));
         out
     })
+}
+
+/// A heredoc delimiter that no line of `contents` equals: `PITR_EOF`, else `PITR_EOF_1`, ...
+fn heredoc_delimiter(contents: &str) -> String {
+    let lines: Vec<&str> = contents.split('\n').collect();
+    let mut delimiter = "PITR_EOF".to_owned();
+    let mut n = 0;
+    while lines.contains(&delimiter.as_str()) {
+        n += 1;
+        delimiter = format!("PITR_EOF_{n}");
+    }
+    delimiter
 }
 
 fn step_lines(out: &mut String, step: &Step) {
@@ -68,16 +99,18 @@ fn step_lines(out: &mut String, step: &Step) {
             if let Some(o) = owner {
                 let _ = write!(install, " -o {} -g \"$(id -gn {})\"", quote(o), quote(o));
             }
+            let text = contents.redacted();
+            let delimiter = heredoc_delimiter(text);
             let _ = writeln!(
                 out,
-                "{install} /dev/stdin {} <<'PITR_EOF'",
+                "{install} /dev/stdin {} <<'{delimiter}'",
                 quote_path(path)
             );
-            out.push_str(contents.redacted());
-            if !contents.redacted().ends_with('\n') {
+            out.push_str(text);
+            if !text.ends_with('\n') {
                 out.push('\n');
             }
-            out.push_str("PITR_EOF\n");
+            let _ = writeln!(out, "{delimiter}");
         }
         Action::MoveDir { from, to, .. } => {
             let _ = writeln!(out, "mv -T -- {} {}", quote_path(from), quote_path(to));
@@ -113,15 +146,14 @@ fn step_lines(out: &mut String, step: &Step) {
 /// Renders a plan as a bash script.
 pub fn to_shell(plan: &Plan) -> String {
     let mut out = String::from("#!/usr/bin/env bash\n");
-    let _ = writeln!(
-        out,
-        "# pitr {} plan for stanza {}",
+    out.push_str(&comment(&format!(
+        "pitr {} plan for stanza {}",
         match plan.kind {
             super::PlanKind::Restore => "restore",
             super::PlanKind::Backup => "backup",
         },
         plan.stanza
-    );
+    )));
     if let Some(obj) = plan.summary.as_object() {
         for (k, v) in obj {
             let text = match v {
@@ -137,9 +169,9 @@ pub fn to_shell(plan: &Plan) -> String {
     out.push_str("set -euo pipefail\n");
     let total = plan.steps.len();
     for (i, step) in plan.steps.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "\n# [{}/{total}] {}: {}{}",
+        out.push('\n');
+        out.push_str(&comment(&format!(
+            "[{}/{total}] {}: {}{}",
             i + 1,
             step.id,
             step.title,
@@ -148,7 +180,7 @@ pub fn to_shell(plan: &Plan) -> String {
             } else {
                 ""
             }
-        );
+        )));
         step_lines(&mut out, step);
     }
     if !plan.on_failure.is_empty() {
@@ -214,5 +246,219 @@ mod tests {
         assert!(sh.contains("install -m 0600 -o postgres -g \"$(id -gn postgres)\" /dev/stdin /pg/conf/pitr.conf <<'PITR_EOF'\nk=<redacted>\nPITR_EOF\n"), "{sh}");
         assert!(!sh.contains("secret\n"));
         assert!(sh.contains("# WARNING: replay will be long"));
+    }
+
+    /// Every line outside heredocs is blank, a comment, or one of the commands pitr writes;
+    /// heredocs end exactly where they should. Returns the heredoc bodies.
+    fn check_structure(sh: &str) -> Vec<String> {
+        let mut bodies = Vec::new();
+        let mut lines = sh.split('\n');
+        assert_eq!(lines.next(), Some("#!/usr/bin/env bash"));
+        while let Some(line) = lines.next() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            assert!(
+                [
+                    "set -euo pipefail",
+                    "runuser -u ",
+                    "install -m ",
+                    "mv -T -- ",
+                    "rm -rf -- "
+                ]
+                .iter()
+                .any(|p| line.starts_with(p)),
+                "a line that is no comment and no command of pitr's: {line:?}\n{sh}"
+            );
+            if let Some(start) = line.rfind("<<'") {
+                let delimiter = line[start + 3..].trim_end_matches('\'');
+                let body: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+                bodies.push(body.join("\n"));
+            }
+        }
+        bodies
+    }
+
+    const HOSTILE: &str = "x\nrm -rf / #\r\u{1b}[2Kok\u{202e}";
+    const WORD: &str = "x; rm -rf / $(id) `id` \"$HOME\" 'q' #";
+
+    fn hostile_plan() -> Plan {
+        Plan {
+            kind: PlanKind::Restore,
+            stanza: format!("pg-meta{HOSTILE}"),
+            summary: serde_json::json!({"data": HOSTILE, HOSTILE: 1}),
+            warnings: vec![HOSTILE.into()],
+            steps: vec![
+                Step {
+                    id: HOSTILE.into(),
+                    title: format!("Restore into {HOSTILE}"),
+                    destructive: true,
+                    // Words come from validated values (no control characters); quoting
+                    // keeps shell syntax in them inert.
+                    action: Action::Exec {
+                        argv: vec!["/usr/bin/pgbackrest".into(), WORD.into(), "a\0b'c".into()],
+                        run_as: Some("postgres".into()),
+                        ok_status: vec![0, 3],
+                    },
+                },
+                Step {
+                    id: "write".into(),
+                    title: HOSTILE.into(),
+                    destructive: false,
+                    action: Action::WriteFile {
+                        path: format!("/tmp/{WORD}").into(),
+                        mode: 0o600,
+                        owner: Some("postgres".into()),
+                        contents: FileContents::plain(
+                            "a=1\nPITR_EOF\nrm -rf /\nPITR_EOF_1\n PITR_EOF_2\n".into(),
+                        ),
+                    },
+                },
+                Step {
+                    id: "note".into(),
+                    title: "Note".into(),
+                    destructive: false,
+                    action: Action::Note {
+                        text: format!("line one\n{HOSTILE}"),
+                    },
+                },
+                Step {
+                    id: "move".into(),
+                    title: "Move".into(),
+                    destructive: false,
+                    action: Action::MoveDir {
+                        from: format!("/pg/{WORD}").into(),
+                        to: "/pg/$(id)".into(),
+                    },
+                },
+            ],
+            on_failure: vec![Step {
+                id: HOSTILE.into(),
+                title: HOSTILE.into(),
+                destructive: true,
+                action: Action::RemoveDir {
+                    path: format!("/pg/{HOSTILE}").into(),
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn hostile_text_stays_inside_comments_and_words() {
+        let sh = to_shell(&hostile_plan());
+        let bodies = check_structure(&sh);
+        assert_eq!(
+            bodies,
+            ["a=1\nPITR_EOF\nrm -rf /\nPITR_EOF_1\n PITR_EOF_2"],
+            "{sh}"
+        );
+        assert!(sh.contains("<<'PITR_EOF_2'\n"), "{sh}");
+        // No control character reaches the script outside the file body.
+        assert!(!sh.contains(['\r', '\u{1b}', '\u{202e}', '\0']), "{sh:?}");
+        assert!(
+            sh.contains("\n# [1/4] x\n# rm -rf / #\\r\\u{1b}[2Kok\\u{202e}: Restore into x\n"),
+            "{sh}"
+        );
+        assert!(sh.contains("\n# WARNING: x\n# rm -rf / #\\r"), "{sh}");
+        assert!(sh.contains("\n# rm -rf -- '/pg/x\n# rm -rf / #\\r"), "{sh}");
+        let quoted = quote(WORD);
+        assert!(
+            sh.contains(&format!("pgbackrest {quoted} \"ab'c\" || case $? in 3)")),
+            "{sh}"
+        );
+        assert!(
+            sh.contains(&format!("mv -T -- '/pg/{}", &quoted[1..])),
+            "{sh}"
+        );
+        assert!(sh.contains(" '/pg/$(id)'\n"), "{sh}");
+    }
+
+    #[test]
+    fn quoted_words_read_back_as_themselves_in_bash() {
+        for word in [
+            WORD,
+            "it's",
+            "$(touch /tmp/pwned)",
+            "a\nb",
+            "--target=2026-11-23 20:27:46+00",
+            "",
+        ] {
+            let out = std::process::Command::new("bash")
+                .args(["-c", &format!("printf %s {}", quote(word))])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                word,
+                "{}",
+                quote(word)
+            );
+        }
+    }
+
+    #[test]
+    fn the_heredoc_delimiter_is_no_line_of_the_contents() {
+        assert_eq!(heredoc_delimiter("a\nb\n"), "PITR_EOF");
+        assert_eq!(heredoc_delimiter("PITR_EOF"), "PITR_EOF_1");
+        assert_eq!(heredoc_delimiter("x\nPITR_EOF\nPITR_EOF_1\n"), "PITR_EOF_2");
+        assert_eq!(
+            heredoc_delimiter("PITR_EOF \n\tPITR_EOF\nPITR_EOF\r"),
+            "PITR_EOF"
+        );
+    }
+
+    #[test]
+    fn a_realistic_restore_plan_reads_as_this_script() {
+        use crate::node::Node;
+        use crate::plan::restore::{DataState, NodeFacts, plan_restore};
+        use crate::render::Renderer;
+        use crate::select::{RepoState, select};
+        use crate::spec::ClusterSpec;
+        use crate::target::RestoreRequest;
+
+        let info = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/pgbackrest-2.45/info-local-full-incr.json"
+        ))
+        .unwrap();
+        let report = crate::info::parse(&info).unwrap();
+        let spec = ClusterSpec::from_yaml_str(
+            "pg_cluster: demo\nnode_cpu: 4\npgbackrest_version: '2.45'\n\
+             pg_socket_dir: /var/run/postgresql\n",
+        )
+        .unwrap();
+        let site = Node::from_spec(&spec).restore_site(
+            Path::new("/usr/lib/postgresql/15/bin"),
+            Path::new("/usr/bin/pgbackrest"),
+            None,
+            3600,
+        );
+        let request = RestoreRequest::from_pg_pitr(
+            serde_json::json!({"time": "2026-11-23 20:27:46+00", "backup": true,
+                "extra": ["--io-timeout=120", "--log-level-console=detail"]}),
+            None,
+        )
+        .unwrap();
+        let selection = select(
+            RepoState {
+                stanza: &report.stanzas[0],
+                histories: &crate::history::TimelineHistories::new(),
+                listings: &std::collections::BTreeMap::new(),
+                marks: &[],
+            },
+            &request,
+            None,
+        )
+        .unwrap();
+        let facts = NodeFacts {
+            data_state: DataState::Cluster,
+            postmaster_pid: Some(4242),
+            free_bytes: Some(1 << 40),
+            safety_copy_exists: false,
+        };
+        let plan = plan_restore(&site, &request, &selection, &facts, &Renderer::new()).unwrap();
+        let sh = to_shell(&plan);
+        check_structure(&sh);
+        insta::assert_snapshot!(sh);
     }
 }

@@ -192,9 +192,9 @@ fn expected_view(spec: &ClusterSpec) -> NodeView {
     NodeView {
         stanzas: vec![StanzaView {
             name: spec.cluster.clone(),
-            pg_path: Some(spec.data.clone()),
+            pg_path: Some(spec.data.to_path_buf()),
             pg_port: spec.port,
-            pg_socket_path: spec.socket_dir.clone(),
+            pg_socket_path: spec.socket_dir.clone().map(Into::into),
         }],
         repos: spec
             .repos
@@ -220,9 +220,9 @@ fn expected_view(spec: &ClusterSpec) -> NodeView {
                     .collect(),
             })
             .collect(),
-        log_path: Some(spec.log_dir.clone()),
-        lock_path: spec.lock_dir.clone(),
-        spool_path: Some(spec.spool_dir.clone()),
+        log_path: Some(spec.log_dir.to_path_buf()),
+        lock_path: spec.lock_dir.clone().map(Into::into),
+        spool_path: Some(spec.spool_dir.to_path_buf()),
     }
 }
 

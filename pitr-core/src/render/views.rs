@@ -1,6 +1,6 @@
 //! Plain view structs the templates render from, built from a spec or a restore config.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -37,7 +37,7 @@ fn repo_views(repos: &[RepoSpec], stanza: &StanzaName, reveal: bool) -> Vec<Repo
         .iter()
         .map(|r| RepoView {
             index: r.index,
-            name: r.name.clone(),
+            name: r.name.to_string(),
             repo_type: r.repo_type.to_string(),
             // posix is pgBackRest's default type; like Pigsty, only other types are written.
             options: (r.repo_type != RepoType::Posix)
@@ -88,7 +88,7 @@ pub(super) fn needs_beta(repos: &[RepoSpec], version: Option<&Version>) -> Resul
     Ok(beta)
 }
 
-fn path_text(p: &std::path::Path) -> String {
+fn path_text(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
@@ -258,9 +258,9 @@ impl RestoreConfig {
         RestoreConfig {
             file_name: "pitr.conf".into(),
             stanza: spec.cluster.clone(),
-            pg_path: spec.data.clone(),
+            pg_path: spec.data.to_path_buf(),
             pg_port: spec.port,
-            pg_socket_path: spec.socket_dir.clone(),
+            pg_socket_path: spec.socket_dir.as_deref().map(Path::to_path_buf),
             repos: spec.repos.clone(),
             archive_mode: ArchiveMode::Preserve,
             db_include: Vec::new(),
@@ -268,9 +268,9 @@ impl RestoreConfig {
             link_map: Vec::new(),
             process_max: processes.restore,
             archive_get_process_max: processes.archive_get,
-            log_path: spec.log_dir.clone(),
-            spool_path: spec.spool_dir.clone(),
-            lock_path: spec.lock_dir.clone(),
+            log_path: spec.log_dir.to_path_buf(),
+            spool_path: spec.spool_dir.to_path_buf(),
+            lock_path: spec.lock_dir.as_deref().map(Path::to_path_buf),
             version: spec.pgbackrest_version,
         }
     }

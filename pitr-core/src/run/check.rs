@@ -123,7 +123,7 @@ pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
             let expected = match &options.rendered_archive_command {
                 Some(c) => ExpectedArchive::Rendered(c.clone()),
                 None => ExpectedArchive::Node {
-                    config: node.config_path.clone(),
+                    config: node.config_path.to_path_buf(),
                     stanza: node.stanza.to_string(),
                 },
             };

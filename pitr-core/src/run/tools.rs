@@ -76,10 +76,19 @@ fn newest_debian_install() -> Option<PathBuf> {
         .map(|(_, p)| p.join("bin"))
 }
 
+/// The major version in a data directory's `PG_VERSION` (`15`, `9.6`). The file belongs to
+/// the database user: anything but digits and dots is ignored rather than put into a path.
+fn data_major(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join("PG_VERSION")).ok()?;
+    let major = text.trim();
+    let ok = major.starts_with(|c: char| c.is_ascii_digit())
+        && major.len() <= 8
+        && major.chars().all(|c| c.is_ascii_digit() || c == '.');
+    ok.then(|| major.to_owned())
+}
+
 fn find_pg_bin(data_dir: Option<&Path>) -> Result<PathBuf> {
-    let major = data_dir
-        .and_then(|d| std::fs::read_to_string(d.join("PG_VERSION")).ok())
-        .map(|v| v.trim().to_owned());
+    let major = data_dir.and_then(data_major);
     // With a known major version only its binaries will do; otherwise Pigsty's /usr/pgsql
     // link, the newest Debian install, or pg_ctl on PATH.
     let dirs: Vec<PathBuf> = match &major {
@@ -113,4 +122,26 @@ fn find_pg_bin(data_dir: Option<&Path>) -> Result<PathBuf> {
                 .join(", ")
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pg_version_that_is_no_version_is_ignored() {
+        let dir = std::env::temp_dir().join(format!("pitr-tools-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (text, major) in [
+            ("15\n", Some("15")),
+            ("9.6", Some("9.6")),
+            ("../../../../tmp/evil", None),
+            ("15/../../x", None),
+            ("", None),
+        ] {
+            std::fs::write(dir.join("PG_VERSION"), text).unwrap();
+            assert_eq!(data_major(&dir).as_deref(), major, "{text:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
