@@ -329,6 +329,7 @@ mod tests {
                     action: Action::MoveDir {
                         from: format!("/pg/{WORD}").into(),
                         to: "/pg/$(id)".into(),
+                        owner: Some("postgres".into()),
                     },
                 },
             ],
