@@ -22,7 +22,7 @@ use pitr_core::ops::RestoreOptions;
 use pitr_core::plan::Plan;
 use pitr_core::run::log::RunLog;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyFrozenSet, PyString, PyTuple};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -473,6 +473,20 @@ fn redact_config(text: &str) -> String {
     api::redact_pgbackrest_conf(text)
 }
 
+/// The keys of pgBackRest's secure options as Pigsty writes them in a repo dict (`cipher_pass`,
+/// `s3_key_secret`, ...), from pitr's option catalogue: the Ansible modules mask the values
+/// under these keys before the spec is validated.
+fn secret_keys() -> Vec<String> {
+    let mut keys: Vec<String> = pitr_core::catalog::all()
+        .iter()
+        .filter(|def| def.secure)
+        .map(pitr_core::catalog::OptionDef::snake_name)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 #[pymodule]
 fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -482,6 +496,7 @@ fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "REQUEST_KEYS",
         PyTuple::new(py, pitr_core::target::REQUEST_KEYS)?,
     )?;
+    m.add("SECRET_KEYS", PyFrozenSet::new(py, secret_keys())?)?;
     errors::init_base(py)?;
     m.add("PitrError", py.get_type::<errors::PitrError>())?;
     m.add("PitrInputError", errors::input_error_type(py)?)?;

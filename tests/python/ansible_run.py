@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,15 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
-def playbook(inventory: Path, name: str, *args: str, cwd: Path = ANSIBLE_DIR) -> PlayRun:
+def playbook(inventory: Path, name: str, *args: str, cwd: Path = ANSIBLE_DIR,
+             prefix: Sequence[str] = (), env: Mapping[str, str] | None = None) -> PlayRun:
     """Runs ``ansible-playbook -i inventory name args`` from the collection's directory (its
-    ansible.cfg finds the collection)."""
+    ansible.cfg finds the collection); ``prefix`` is an argv that runs it (e.g. in another
+    namespace), ``env`` more environment variables."""
     binary = BIN / "ansible-playbook"
     if not binary.is_file():
         raise RuntimeError(f"{binary} is missing: run `make setup`")
-    argv = [str(binary), "-i", str(inventory), name, *args]
-    proc = subprocess.run(argv, cwd=cwd, env=ansible_env(), capture_output=True, text=True,
-                          check=False, timeout=900)
+    argv = [*prefix, str(binary), "-i", str(inventory), name, *args]
+    proc = subprocess.run(argv, cwd=cwd, env={**ansible_env(), **(env or {})},
+                          capture_output=True, text=True, check=False, timeout=900)
     return PlayRun(argv, proc.returncode, proc.stdout, proc.stderr)

@@ -39,6 +39,21 @@ def test_key_lists_are_the_cores() -> None:
     assert isinstance(pitr.SPEC_KEYS, tuple)
 
 
+def test_secret_keys_are_pgbackrests_secure_options_in_pigstys_form() -> None:
+    assert isinstance(pitr.SECRET_KEYS, frozenset)
+    assert {
+        "cipher_pass", "s3_key", "s3_key_secret", "s3_token", "s3_sse_customer_key",
+        "azure_account", "azure_key", "azure_endpoint", "gcs_key", "sftp_private_key_passphrase",
+    } <= pitr.SECRET_KEYS
+    assert not {"cipher_type", "s3_bucket", "s3_key_type", "path"} & pitr.SECRET_KEYS
+    # Every key of a repo dict whose value the core treats as secret is one of them.
+    spec = samples.cipher_spec()
+    secrets = set(pitr.secret_values(spec))
+    named = {value for repo in spec["pgbackrest_repo"].values() for key, value in repo.items()
+             if key in pitr.SECRET_KEYS}
+    assert named == secrets
+
+
 def test_package_exports_everything_the_module_has() -> None:
     assert sorted(pitr.__all__) == sorted(pitr._pitr.__all__)
 

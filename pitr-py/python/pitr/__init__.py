@@ -12,6 +12,7 @@ True
 
 from pitr._pitr import (
     REQUEST_KEYS,
+    SECRET_KEYS,
     SPEC_KEYS,
     PitrError,
     PitrInputError,
@@ -38,6 +39,7 @@ from pitr._pitr import (
 
 __all__ = [
     "REQUEST_KEYS",
+    "SECRET_KEYS",
     "SPEC_KEYS",
     "PitrError",
     "PitrInputError",

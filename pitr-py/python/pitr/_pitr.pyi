@@ -21,6 +21,7 @@ _Role = Literal["primary", "replica"]
 
 __all__ = [
     "REQUEST_KEYS",
+    "SECRET_KEYS",
     "SPEC_KEYS",
     "PitrError",
     "PitrInputError",
@@ -48,6 +49,9 @@ __all__ = [
 __version__: Final[str]
 SPEC_KEYS: Final[tuple[str, ...]]
 REQUEST_KEYS: Final[tuple[str, ...]]
+# The keys of pgBackRest's secure options in a repo dict, Pigsty's snake form (`cipher_pass`,
+# `s3_key`, `s3_key_secret`, ...), from pitr's option catalogue.
+SECRET_KEYS: Final[frozenset[str]]
 
 class PitrError(Exception):
     """Base class of every error pitr raises."""

@@ -45,6 +45,9 @@ attributes:
     support: full
   diff_mode:
     support: none
+notes:
+  - The secrets of O(spec) are found by key name before anything validates them and masked in
+    every result, message and logged invocation, also when the spec is invalid.
 """
 
 EXAMPLES = r"""
@@ -81,6 +84,14 @@ report:
   description: What ran - C(completed) step ids and the C(log_file) of the run.
   returned: when the backup ran
   type: dict
+error_code:
+  description:
+    - The stable code of the failure - pitr's (C(invalid_setting), C(unknown_key), ...), or
+      C(invalid_argument) (Ansible refused the arguments), C(missing_library),
+      C(internal_error) (any other exception), C(failed) (Ansible's own helpers).
+  returned: failure
+  type: str
+  sample: database_error
 """
 
 from ansible_collections.pitr.pgsql.plugins.module_utils.pitr_module import (
@@ -90,26 +101,15 @@ from ansible_collections.pitr.pgsql.plugins.module_utils.pitr_module import (
 )
 
 
-def main():
-    module = PitrModule(
-        argument_spec=dict(
-            spec=SPEC_ARG,
-            type=dict(type="str", default="incr", choices=["full", "diff", "incr"]),
-            role=dict(type="str", choices=["primary", "replica"]),
-            repo=dict(type="int"),
-        ),
-        supports_check_mode=True,
-    )
+def backup(module):
+    """Backs up (or, in check mode, plans the backup) and exits with the result."""
     p = module.params
-    try:
-        if module.check_mode:
-            plan = pitr.plan_backup(p["spec"], p["type"], p["role"], repo=p["repo"])
-            skipped = plan["summary"]["skipped"]
-            module.exit_json(changed=not skipped, backup_skipped=skipped,
-                             role=plan["summary"]["role"], plan=plan)
-        outcome = pitr.run_backup(p["spec"], p["type"], p["role"], repo=p["repo"], echo=False)
-    except pitr.PitrError as err:
-        module.fail_pitr(err)
+    if module.check_mode:
+        plan = pitr.plan_backup(p["spec"], p["type"], p["role"], repo=p["repo"])
+        skipped = plan["summary"]["skipped"]
+        module.exit_json(changed=not skipped, backup_skipped=skipped,
+                         role=plan["summary"]["role"], plan=plan)
+    outcome = pitr.run_backup(p["spec"], p["type"], p["role"], repo=p["repo"], echo=False)
     skipped = outcome["skipped"]
     result = dict(
         changed=not skipped,
@@ -122,6 +122,19 @@ def main():
     else:
         result["report"] = outcome["report"]
     module.exit_json(**result)
+
+
+def main():
+    module = PitrModule(
+        argument_spec=dict(
+            spec=SPEC_ARG,
+            type=dict(type="str", default="incr", choices=["full", "diff", "incr"]),
+            role=dict(type="str", choices=["primary", "replica"]),
+            repo=dict(type="int"),
+        ),
+        supports_check_mode=True,
+    )
+    module.run(backup)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,9 @@ attributes:
     support: full
   diff_mode:
     support: full
+notes:
+  - The secrets of O(spec) and O(pg_pitr) are found by key name before anything validates them and masked in
+    every result, message and logged invocation, also when the spec is invalid.
 """
 
 EXAMPLES = r"""
@@ -119,6 +122,14 @@ content_changed:
   description: Whether the contents differed (owner, group and mode changes aside).
   returned: always
   type: bool
+error_code:
+  description:
+    - The stable code of the failure - pitr's (C(invalid_setting), C(unknown_key), ...), or
+      C(invalid_argument) (Ansible refused the arguments), C(missing_library),
+      C(internal_error) (any other exception), C(failed) (Ansible's own helpers).
+  returned: failure
+  type: str
+  sample: unknown_key
 """
 
 import os
@@ -172,31 +183,15 @@ def write_private(dest, text):
             os.unlink(tmp)
 
 
-def main():
-    module = PitrModule(
-        argument_spec=dict(
-            spec=SPEC_ARG,
-            what=dict(type="str", default="pgbackrest",
-                      choices=["pgbackrest", "restore", "archive", "cron"]),
-            pg_pitr=dict(type="dict"),
-            zone=dict(type="str"),
-            dest=dict(type="path"),
-            templates=dict(type="path"),
-        ),
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
+def write_config(module):
+    """Renders the file and writes it when it differs, then exits with the result."""
     p = module.params
-    try:
-        if p["what"] != "restore" and p["pg_pitr"] is not None:
-            module.fail_json(msg="pg_pitr applies to what=restore only",
-                             error_code="invalid_setting")
-        dest = p["dest"] or default_dest(module)
-        p["dest"] = dest
-        contents = render(module, reveal=True)
-        shown = render(module, reveal=False)
-    except pitr.PitrError as err:
-        module.fail_pitr(err)
+    if p["what"] != "restore" and p["pg_pitr"] is not None:
+        module.fail_json(msg="pg_pitr applies to what=restore only", error_code="invalid_setting")
+    dest = p["dest"] or default_dest(module)
+    p["dest"] = dest
+    contents = render(module, reveal=True)
+    shown = render(module, reveal=False)
 
     old = None
     if os.path.exists(dest):
@@ -234,6 +229,23 @@ def main():
     if module._diff:
         result["diff"] = [diff, attr_diff] if attr_diff["before"] else [diff]
     module.exit_json(**result)
+
+
+def main():
+    module = PitrModule(
+        argument_spec=dict(
+            spec=SPEC_ARG,
+            what=dict(type="str", default="pgbackrest",
+                      choices=["pgbackrest", "restore", "archive", "cron"]),
+            pg_pitr=dict(type="dict"),
+            zone=dict(type="str"),
+            dest=dict(type="path"),
+            templates=dict(type="path"),
+        ),
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    module.run(write_config)
 
 
 if __name__ == "__main__":

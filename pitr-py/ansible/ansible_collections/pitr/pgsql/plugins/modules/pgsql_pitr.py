@@ -70,6 +70,8 @@ attributes:
     support: none
 notes:
   - Secrets of the spec never appear in the result - the plan holds C(<redacted>) in their place.
+  - The secrets of O(spec) and O(pg_pitr) are found by key name before anything validates them
+    and masked in every result, message and logged invocation, also when the spec is invalid.
 """
 
 EXAMPLES = r"""
@@ -135,7 +137,10 @@ log_file:
   returned: when state=restored and not in check mode
   type: str
 error_code:
-  description: pitr's stable code of the failure.
+  description:
+    - The stable code of the failure - pitr's (C(invalid_setting), C(unknown_key), ...), or
+      C(invalid_argument) (Ansible refused the arguments), C(missing_library),
+      C(internal_error) (any other exception), C(failed) (Ansible's own helpers).
   returned: failure
   type: str
   sample: target_outside_window
@@ -202,6 +207,15 @@ def service(module, action):
     module.exit_json(**result)
 
 
+def apply_state(module):
+    """Restores, stops or starts PostgreSQL as ``state`` says, and exits with the result."""
+    state = module.params["state"]
+    if state == "restored":
+        restore(module)
+    else:
+        service(module, "stop" if state == "stopped" else "start")
+
+
 def main():
     module = PitrModule(
         argument_spec=dict(
@@ -214,14 +228,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        state = module.params["state"]
-        if state == "restored":
-            restore(module)
-        else:
-            service(module, "stop" if state == "stopped" else "start")
-    except pitr.PitrError as err:
-        module.fail_pitr(err)
+    module.run(apply_state)
 
 
 if __name__ == "__main__":
