@@ -131,7 +131,7 @@ def cases(base: dict[str, Any], scratch: Path) -> list[Case]:
              "invalid_argument", tuple(s3.values()), logged=False),
         Case("inline repo and secret extra options in pg_pitr", "pgsql_pitr",
              {"spec": dict(base, pg_cluster="sec-inline"), "pg_pitr": pg_pitr},
-             "invalid_setting", (CIPHER, extra, *inline.values()), marker="sec-inline"),
+             "secret_on_command_line", (CIPHER, extra, *inline.values()), marker="sec-inline"),
         Case("valid S3 spec, config rendered", "pgbackrest_config",
              {"spec": with_repo(base, "sec-s3-valid", "minio", s3_repo(
                  s3_valid["s3_key"], s3_valid["s3_key_secret"], s3_valid["cipher_pass"])),

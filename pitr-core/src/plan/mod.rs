@@ -103,6 +103,10 @@ pub enum Action {
     RemoveDir {
         /// The directory.
         path: PathBuf,
+        /// Who must own it (the database superuser, who restored it); a link, or a directory
+        /// of anyone else, is refused.
+        #[serde(default)]
+        owner: Option<String>,
     },
     /// Follow PostgreSQL's log and query it until recovery ends (at the target, or not).
     AwaitRecovery(RecoveryWatch),

@@ -584,7 +584,10 @@ pub fn plan_restore(
             id: "rollback-remove".into(),
             title: "Remove the failed restore".into(),
             destructive: true,
-            action: Action::RemoveDir { path: data.clone() },
+            action: Action::RemoveDir {
+                path: data.clone(),
+                owner: Some(user.into()),
+            },
         });
         on_failure.push(Step {
             id: "rollback-restore".into(),

@@ -115,7 +115,7 @@ fn step_lines(out: &mut String, step: &Step) {
         Action::MoveDir { from, to, .. } => {
             let _ = writeln!(out, "mv -T -- {} {}", quote_path(from), quote_path(to));
         }
-        Action::RemoveDir { path } => {
+        Action::RemoveDir { path, .. } => {
             let _ = writeln!(out, "rm -rf -- {}", quote_path(path));
         }
         Action::AwaitRecovery(w) => {
@@ -338,6 +338,7 @@ mod tests {
                 title: HOSTILE.into(),
                 destructive: true,
                 action: Action::RemoveDir {
+                    owner: None,
                     path: format!("/pg/{HOSTILE}").into(),
                 },
             }],

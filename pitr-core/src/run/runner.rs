@@ -136,12 +136,9 @@ impl Run<'_> {
             Action::MoveDir { from, to, owner } => {
                 files::move_dir(from, to, lookup_owner(owner.as_deref())?.as_ref())
             }
-            Action::RemoveDir { path } => match std::fs::remove_dir_all(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(Error::io("cannot remove", path, e))
-                }
-                _ => Ok(()),
-            },
+            Action::RemoveDir { path, owner } => {
+                files::remove_dir(path, lookup_owner(owner.as_deref())?.as_ref())
+            }
             Action::AwaitRecovery(w) => {
                 let offset = self
                     .log_offsets

@@ -288,6 +288,35 @@ impl TrustedDir {
             .map_err(|e| io("cannot set the mode of", path, e))
     }
 
+    /// Refuses unless `name` is a real directory (not a link) owned by the trusted owner: the
+    /// only directories pitr moves or removes are the database superuser's data directories,
+    /// so a path in a config that user can edit cannot make root move or remove `/etc`.
+    fn check_owned_dir(&self, name: &OsStr, verb: &str) -> Result<()> {
+        let path = self.target(name);
+        let st = nix::sys::stat::fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| io("cannot stat", &path, e))?;
+        if file_type(&st) != SFlag::S_IFDIR {
+            return Err(unsafe_path(
+                &path,
+                format!(
+                    "it is not a directory (a symbolic link?); pitr {verb} only real directories"
+                ),
+            ));
+        }
+        if st.st_uid != self.trust.uid {
+            return Err(unsafe_path(
+                &path,
+                format!(
+                    "it is owned by {}, not by {}; pitr {verb} only data directories of the \
+                     database superuser",
+                    describe_uid(st.st_uid),
+                    describe_uid(self.trust.uid)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn sync(&self) -> Result<()> {
         nix::unistd::fsync(&self.fd).map_err(|e| io("cannot sync", &self.path, e))
     }
@@ -537,14 +566,7 @@ pub fn move_dir(from: &Path, to: &Path, owner: Option<&OsUser>) -> Result<()> {
         ));
     }
     let parent = TrustedDir::open(dir, owner, None)?;
-    let st = nix::sys::stat::fstatat(&parent.fd, from_name, AtFlags::AT_SYMLINK_NOFOLLOW)
-        .map_err(|e| io("cannot stat", from, e))?;
-    if file_type(&st) != SFlag::S_IFDIR {
-        return Err(unsafe_path(
-            from,
-            "it is not a directory (a symbolic link?); pitr moves only real directories",
-        ));
-    }
+    parent.check_owned_dir(from_name, "moves")?;
     match nix::sys::stat::fstatat(&parent.fd, to_name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Err(Errno::ENOENT) => {}
         Ok(_) => {
@@ -568,6 +590,25 @@ pub fn move_dir(from: &Path, to: &Path, owner: Option<&OsUser>) -> Result<()> {
         e => io("cannot move", from, e),
     })?;
     parent.sync()
+}
+
+/// Removes the directory tree `path` (a failed restore, when its safety copy goes back). Only
+/// a real directory owned by `owner` is removed; nothing at `path` is fine. The tree itself is
+/// removed without following links in it.
+pub fn remove_dir(path: &Path, owner: Option<&OsUser>) -> Result<()> {
+    let (dir, name) = split(path)?;
+    let parent = match TrustedDir::open(dir, owner, None) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(());
+        }
+        other => other?,
+    };
+    match parent.check_owned_dir(name, "removes") {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        // std's removal opens every directory in the tree with O_NOFOLLOW.
+        Ok(()) => std::fs::remove_dir_all(path).map_err(|e| Error::io("cannot remove", path, e)),
+    }
 }
 
 /// Whether anything (a link included) is at `path`, without following a link there.

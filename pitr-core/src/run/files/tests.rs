@@ -174,6 +174,7 @@ fn moving_a_directory_refuses_links_and_taken_names() {
     let s = Scratch::new();
     let data = s.path("pg/data");
     std::fs::create_dir(&data).unwrap();
+    nix::unistd::chown(&data, Some(Uid::from_raw(s.postgres.uid)), None).unwrap();
     s.plant_link("pg/data-backup", &s.path("victim"));
     let e = move_dir(&data, &s.path("pg/data-backup"), Some(&s.postgres)).unwrap_err();
     assert_eq!(e.code(), "unsafe_path");
@@ -186,4 +187,32 @@ fn moving_a_directory_refuses_links_and_taken_names() {
     s.plant_link("pg/data", s.root.path());
     let e = move_dir(&data, &s.path("pg/data-2"), Some(&s.postgres)).unwrap_err();
     assert!(e.to_string().contains("not a directory"), "{e}");
+}
+
+#[test]
+fn only_directories_of_the_owner_are_moved_or_removed() {
+    let s = Scratch::new();
+    // A root-owned directory named by a config postgres can edit is neither moved nor removed.
+    let etc = s.path("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let e = move_dir(&etc, &s.path("etc-backup"), Some(&s.postgres)).unwrap_err();
+    assert!(e.to_string().contains("not by user 'postgres'"), "{e}");
+    let e = remove_dir(&etc, Some(&s.postgres)).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path");
+    assert!(etc.is_dir());
+    // Nor a link to one.
+    s.plant_link("pg/data", &etc);
+    assert!(remove_dir(&s.path("pg/data"), Some(&s.postgres)).is_err());
+    assert!(etc.is_dir());
+    // The owner's directory tree is removed, links in it not followed.
+    std::fs::remove_file(s.path("pg/data")).unwrap();
+    let data = s.path("pg/data");
+    std::fs::create_dir(&data).unwrap();
+    nix::unistd::chown(&data, Some(Uid::from_raw(s.postgres.uid)), None).unwrap();
+    s.plant_link("pg/data/escape", s.root.path());
+    remove_dir(&data, Some(&s.postgres)).unwrap();
+    assert!(!data.exists());
+    s.assert_victim_untouched();
+    // Nothing there is fine.
+    remove_dir(&data, Some(&s.postgres)).unwrap();
 }
