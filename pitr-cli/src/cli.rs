@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pitr_core::ops::RenderWhat;
 
 /// PostgreSQL point-in-time recovery with pgBackRest, made boring and safe.
 ///
@@ -256,17 +257,9 @@ pub(crate) struct SandboxArgs {
     pub(crate) port: u16,
 }
 
-/// What `pitr render` renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum RenderWhat {
-    /// pgbackrest.conf for the node.
-    Pgbackrest,
-    /// The restore config used by a point-in-time restore (Pigsty's pitr.conf).
-    Restore,
-    /// PostgreSQL's archive_mode and archive_command.
-    Archive,
-    /// Cron lines for scheduled backups (/etc/cron.d format).
-    Cron,
+fn render_what() -> impl clap::builder::TypedValueParser<Value = RenderWhat> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(RenderWhat::NAMES).try_map(|s| s.parse::<RenderWhat>())
 }
 
 #[derive(Debug, Args)]
@@ -274,8 +267,9 @@ pub(crate) struct RenderArgs {
     /// Cluster spec (YAML or JSON with Pigsty's variables).
     #[arg(long, value_name = "FILE")]
     pub(crate) spec: PathBuf,
-    /// Which file to render.
-    #[arg(long, value_enum, default_value_t = RenderWhat::Pgbackrest)]
+    /// Which file to render: pgbackrest (pgbackrest.conf), restore (the restore config, Pigsty's
+    /// pitr.conf), archive (archive_mode and archive_command), cron (/etc/cron.d lines).
+    #[arg(long, value_parser = render_what(), default_value = "pgbackrest")]
     pub(crate) what: RenderWhat,
     /// Write the file here (secrets included, mode 0600) instead of printing it with secrets
     /// redacted. The write refuses a symbolic link at PATH and a directory that users other

@@ -15,6 +15,7 @@
 mod cli;
 mod commands;
 mod output;
+mod text;
 
 use std::process::ExitCode;
 

@@ -47,6 +47,15 @@ pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a plan for a dry run: as a shell script for people, or its JSON with `--json`.
+pub(crate) fn print_plan(plan: &pitr_core::plan::Plan, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(plan)
+    } else {
+        print(&pitr_core::plan::shell::to_shell(plan))
+    }
+}
+
 /// Writes a value as pretty JSON with a trailing newline.
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;

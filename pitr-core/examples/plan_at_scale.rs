@@ -79,5 +79,7 @@ fn main() {
         mib(baseline),
         mib(peak - baseline)
     );
-    println!("chose {}", plan.summary["set"]);
+    if let pitr_core::plan::Summary::Restore(r) = &plan.summary {
+        println!("chose {}", r.set);
+    }
 }

@@ -3,14 +3,13 @@
 //! The Python module `pitr` (and through it the Ansible modules) hands this module what its
 //! callers wrote — a cluster spec as a mapping of Pigsty variables, a `pg_pitr` mapping,
 //! `pgbackrest info` output as text or as parsed JSON — and gets back the same values the CLI
-//! prints with `--json`. Every function here only converts and forwards: the rules live in
-//! [`spec`](crate::spec), [`target`](crate::target), [`select`](crate::select),
-//! [`plan`](crate::plan), [`ops`] and [`run`](crate::run).
+//! prints with `--json`. Every function here only converts: the operations are in [`ops`], the
+//! rules in [`spec`](crate::spec), [`target`](crate::target) and [`select`](crate::select).
 //!
 //! ```
-//! use pitr_core::api;
+//! use pitr_core::{api, ops};
 //! let spec = api::spec(serde_json::json!({"pg_cluster": "pg-meta", "pgbackrest_version": "2.45"}))?;
-//! let conf = api::render(&spec, api::RenderWhat::Pgbackrest, None)?;
+//! let conf = ops::render(&spec, ops::RenderWhat::Pgbackrest, None)?;
 //! assert!(conf.redacted().contains("[pg-meta]"));
 //! let request = api::request(serde_json::json!({"lsn": "0/3000000"}), None)?;
 //! assert_eq!(request.target.pgbackrest_type(), "lsn");
@@ -20,8 +19,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use jiff::tz::TimeZone;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::archive::{self, ArchiveListing};
@@ -30,128 +27,24 @@ use crate::error::{Error, Result};
 use crate::history::{self, TimelineHistories};
 use crate::info::{self, InfoReport, StanzaInfo};
 use crate::marks::{self, MarkRecord};
-use crate::names::{
-    BackupType, DEFAULT_SEGMENT_SIZE, REDACTED, RestorePointName, SafePath, TimelineId,
-};
-use crate::node::Node;
-use crate::ops::{self, MarkResult, PreparedRestore, RestoreOptions, Role};
-use crate::plan::Plan;
-use crate::render::{RenderedFile, Renderer, RestoreConfig};
-use crate::run::log::RunLog;
-use crate::run::pgbackrest::RepoSnapshot;
-use crate::run::runner::{self, RunReport};
+use crate::names::{DEFAULT_SEGMENT_SIZE, REDACTED, SafePath, TimelineId};
+use crate::ops;
 use crate::select::{self, RepoState, Selection};
 use crate::spec::ClusterSpec;
 use crate::target::{RepoChoice, RestoreRequest};
-use crate::version::Version;
 use crate::window::{self, RecoverableWindow};
-
-/// Which file [`render`] renders (the CLI's `pitr render --what`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RenderWhat {
-    /// The node's `pgbackrest.conf`.
-    Pgbackrest,
-    /// The restore config for the spec's own cluster (Pigsty's `pitr.conf`).
-    Restore,
-    /// PostgreSQL's `archive_mode` and `archive_command`.
-    Archive,
-    /// Cron lines for scheduled backups.
-    Cron,
-}
-
-impl std::str::FromStr for RenderWhat {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "pgbackrest" => Ok(RenderWhat::Pgbackrest),
-            "restore" => Ok(RenderWhat::Restore),
-            "archive" => Ok(RenderWhat::Archive),
-            "cron" => Ok(RenderWhat::Cron),
-            _ => Err(Error::invalid(
-                "file to render",
-                s,
-                "expected one of: pgbackrest, restore, archive, cron",
-            )),
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "primary" => Ok(Role::Primary),
-            "replica" => Ok(Role::Replica),
-            _ => Err(Error::invalid(
-                "role",
-                s,
-                "expected 'primary' or 'replica' (or none, to ask PostgreSQL)",
-            )),
-        }
-    }
-}
-
-/// The installed pgBackRest's version, if `pgbackrest` is on `PATH` and answers.
-pub fn detect_pgbackrest_version() -> Option<Version> {
-    let bin = crate::run::tools::pgbackrest().ok()?;
-    let out = std::process::Command::new(bin)
-        .arg("version")
-        .output()
-        .ok()?;
-    crate::version::parse_version_output(&String::from_utf8_lossy(&out.stdout)).ok()
-}
 
 /// A validated cluster spec from a mapping of Pigsty variables. When the spec does not say
 /// which pgBackRest it is for, the installed one is asked (as `pitr render` does).
 pub fn spec(value: Value) -> Result<ClusterSpec> {
-    let mut spec = ClusterSpec::from_value(value)?;
-    if spec.pgbackrest_version.is_none() {
-        spec.pgbackrest_version = detect_pgbackrest_version();
-    }
-    Ok(spec)
-}
-
-/// A time zone by IANA name, or `local` for the system's.
-pub fn time_zone(name: &str) -> Result<TimeZone> {
-    if name == "local" {
-        return Ok(TimeZone::system());
-    }
-    TimeZone::get(name).map_err(|_| {
-        Error::invalid(
-            "time zone",
-            name,
-            "expected an IANA zone name such as 'Asia/Shanghai' or 'UTC', or 'local'",
-        )
-    })
+    Ok(ops::complete_spec(ClusterSpec::from_value(value)?))
 }
 
 /// A validated restore request from Pigsty's `pg_pitr` mapping; `zone` (an IANA name or
 /// `local`) reads target times written without a zone.
 pub fn request(value: Value, zone: Option<&str>) -> Result<RestoreRequest> {
-    let zone = zone.map(time_zone).transpose()?;
+    let zone = zone.map(crate::target::time_zone).transpose()?;
     RestoreRequest::from_pg_pitr(value, zone.as_ref())
-}
-
-fn renderer(templates: Option<&Path>) -> Result<Renderer> {
-    match templates {
-        Some(dir) => Renderer::with_overrides(dir),
-        None => Ok(Renderer::new()),
-    }
-}
-
-/// Renders one of the spec's files, with the embedded templates or those in `templates`.
-pub fn render(
-    spec: &ClusterSpec,
-    what: RenderWhat,
-    templates: Option<&Path>,
-) -> Result<RenderedFile> {
-    let renderer = renderer(templates)?;
-    match what {
-        RenderWhat::Pgbackrest => renderer.pgbackrest_conf(spec),
-        RenderWhat::Restore => renderer.restore_conf(&RestoreConfig::from_spec(spec)),
-        RenderWhat::Archive => renderer.archive_settings(spec),
-        RenderWhat::Cron => renderer.crontab(spec),
-    }
 }
 
 /// Where a caller asked the restore config to go (`restore_config=`), validated as a
@@ -159,34 +52,6 @@ pub fn render(
 pub fn restore_config_path(path: Option<&Path>) -> Result<Option<SafePath>> {
     path.map(|p| SafePath::from_path("restore_config", "restore options", p))
         .transpose()
-}
-
-/// The restore config a restore of `request` on the spec's node writes to `path` (beside
-/// pgbackrest.conf when `None`): the same values the restore planner puts into its
-/// `write-restore-config` step.
-pub fn restore_config(
-    spec: &ClusterSpec,
-    request: &RestoreRequest,
-    path: Option<&Path>,
-) -> Result<RestoreConfig> {
-    let path = restore_config_path(path)?;
-    let mut node = Node::from_spec(spec);
-    if let Some(c) = &request.cluster {
-        node.stanza = c.clone();
-    }
-    // Only the config is used; the binaries and the timeout do not go into it.
-    let site = node.restore_site(Path::new(""), Path::new(""), path, 0);
-    crate::plan::restore::restore_config_for(&site, request)
-}
-
-/// Renders the restore config for `request` (see [`restore_config`]).
-pub fn render_restore_config(
-    spec: &ClusterSpec,
-    request: &RestoreRequest,
-    path: Option<&Path>,
-    templates: Option<&Path>,
-) -> Result<RenderedFile> {
-    renderer(templates)?.restore_conf(&restore_config(spec, request, path)?)
 }
 
 /// `pgbackrest info --output=json` given as its text or as the parsed JSON value.
@@ -341,271 +206,6 @@ pub fn select_backup(
     )
 }
 
-/// A repo snapshot from an info report alone: no listings or histories; marks from the sets'
-/// annotations.
-pub fn snapshot_from_info(report: InfoReport) -> RepoSnapshot {
-    let marks = report.stanzas.iter().flat_map(marks::from_info).collect();
-    RepoSnapshot {
-        info: report,
-        histories: TimelineHistories::new(),
-        listings: BTreeMap::new(),
-        marks,
-        warnings: Vec::new(),
-    }
-}
-
-/// Plans a backup of the spec's node (see [`ops::prepare_backup`]). `kind` is `full`, `diff`
-/// or `incr`; `role` is `primary` or `replica` (asked from PostgreSQL when `None`).
-pub fn plan_backup(
-    spec: &ClusterSpec,
-    kind: Option<&str>,
-    role: Option<&str>,
-    repo: Option<u32>,
-) -> Result<Plan> {
-    let kind = kind.map(str::parse::<BackupType>).transpose()?;
-    let role = role.map(str::parse::<Role>).transpose()?;
-    ops::prepare_backup(&Node::from_spec(spec), kind, repo, role)
-}
-
-/// Plans a restore on the spec's node (see [`ops::prepare_restore`]). With `info`, selection
-/// uses that report alone; without, pgBackRest is asked.
-pub fn plan_restore(
-    spec: &ClusterSpec,
-    request: &RestoreRequest,
-    info: Option<InfoReport>,
-    options: &RestoreOptions,
-) -> Result<PreparedRestore> {
-    ops::prepare_restore(
-        &Node::from_spec(spec),
-        request,
-        options,
-        info.map(snapshot_from_info),
-    )
-}
-
-/// Where run output goes: the node's log directory, echoed to stderr when `echo`, with the
-/// spec's secret values masked.
-pub fn run_log(spec: &ClusterSpec, name: &str, echo: bool, verbose: bool) -> RunLog {
-    let owner = crate::run::user::OsUser::lookup(&spec.dbsu).ok();
-    RunLog::open(
-        &spec.log_dir,
-        &format!("{}-{name}", spec.cluster),
-        echo,
-        owner.as_ref(),
-    )
-    .unwrap_or_else(|_| RunLog::terminal(echo))
-    .echo_output(verbose)
-    .with_secrets(secret_values(spec, None))
-}
-
-/// Runs a plan (which must still hold its secrets, or have none: see
-/// [`runner::check_runnable`]).
-pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
-    runner::run_plan(plan, log)
-}
-
-/// What [`run_restore`] did: the plan, the chosen set and the run's report.
-#[derive(Debug, Clone, Serialize)]
-pub struct RestoreOutcome {
-    /// The plan that ran (secrets redacted when serialized).
-    pub plan: Plan,
-    /// The chosen set and why.
-    pub selection: Selection,
-    /// The steps that ran and the verified stop point.
-    pub report: RunReport,
-}
-
-/// Plans a restore on the spec's node from what pgBackRest reports now, and runs it.
-pub fn run_restore(
-    spec: &ClusterSpec,
-    request: &RestoreRequest,
-    options: &RestoreOptions,
-    log: &RunLog,
-) -> Result<RestoreOutcome> {
-    let prepared = plan_restore(spec, request, None, options)?;
-    let report = runner::run_plan(&prepared.plan, log)?;
-    Ok(RestoreOutcome {
-        plan: prepared.plan,
-        selection: prepared.selection,
-        report,
-    })
-}
-
-/// What [`run_backup`] did; the shape of `pitr backup --json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct BackupOutcome {
-    /// Whether the backup was skipped (the instance is a replica).
-    pub skipped: bool,
-    /// The plan.
-    pub plan: Plan,
-    /// The run's report (absent when skipped).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<RunReport>,
-}
-
-/// Plans a backup of the spec's node and runs it, unless the node is a replica.
-pub fn run_backup(
-    spec: &ClusterSpec,
-    kind: Option<&str>,
-    role: Option<&str>,
-    repo: Option<u32>,
-    log: &RunLog,
-) -> Result<BackupOutcome> {
-    let plan = plan_backup(spec, kind, role, repo)?;
-    if plan.summary["skipped"] == true {
-        return Ok(BackupOutcome {
-            skipped: true,
-            plan,
-            report: None,
-        });
-    }
-    let report = runner::run_plan(&plan, log)?;
-    Ok(BackupOutcome {
-        skipped: false,
-        plan,
-        report: Some(report),
-    })
-}
-
-/// What [`plan_service`] does to the node's PostgreSQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceAction {
-    /// Start it (`pg_ctl start -w`) unless it runs.
-    Start,
-    /// Stop it (`pg_ctl stop -m fast -w`) if it runs.
-    Stop,
-}
-
-impl std::str::FromStr for ServiceAction {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "start" | "started" => Ok(ServiceAction::Start),
-            "stop" | "stopped" => Ok(ServiceAction::Stop),
-            _ => Err(Error::invalid(
-                "service action",
-                s,
-                "expected 'start' or 'stop'",
-            )),
-        }
-    }
-}
-
-/// Plans starting or stopping the spec's PostgreSQL as the database superuser, for the `up`
-/// and `down` phases around a restore. The plan's summary says whether it changes anything
-/// (`changed`); when nothing is to do its only step is a note. The stop step is the one a
-/// restore plan starts with.
-pub fn plan_service(spec: &ClusterSpec, action: ServiceAction) -> Result<Plan> {
-    use crate::plan::{Action, PlanKind, Step};
-    let node = Node::from_spec(spec);
-    let tools = crate::run::tools::Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data))?;
-    let pid = crate::run::facts::postmaster_pid(&node.data);
-    let pg_ctl = tools.pg("pg_ctl").to_string_lossy().into_owned();
-    let data = node.data.to_string_lossy().into_owned();
-    let exec = |id: &str, title: String, argv: Vec<String>| Step {
-        id: id.into(),
-        title,
-        destructive: false,
-        action: Action::Exec {
-            argv,
-            run_as: Some(node.dbsu.clone()),
-            ok_status: Vec::new(),
-        },
-    };
-    let (step, changed) = match (action, pid) {
-        (ServiceAction::Stop, Some(pid)) => (
-            exec(
-                "stop",
-                format!("Stop PostgreSQL (pid {pid})"),
-                vec![
-                    pg_ctl,
-                    "stop".into(),
-                    "-D".into(),
-                    data.clone(),
-                    "-m".into(),
-                    "fast".into(),
-                    "-w".into(),
-                    "-t".into(),
-                    "3600".into(),
-                ],
-            ),
-            true,
-        ),
-        (ServiceAction::Start, None) => {
-            if !node.data.join("PG_VERSION").is_file() {
-                return Err(Error::DataDirectory {
-                    path: node.data.to_path_buf(),
-                    problem: "it holds no PostgreSQL cluster (no PG_VERSION) to start".into(),
-                });
-            }
-            let log = node
-                .log_dir
-                .join(format!("{}-pitr-start.log", node.stanza))
-                .to_string_lossy()
-                .into_owned();
-            (
-                exec(
-                    "start",
-                    "Start PostgreSQL".into(),
-                    vec![
-                        pg_ctl,
-                        "start".into(),
-                        "-D".into(),
-                        data.clone(),
-                        "-l".into(),
-                        log,
-                        "-w".into(),
-                        "-t".into(),
-                        "3600".into(),
-                    ],
-                ),
-                true,
-            )
-        }
-        (ServiceAction::Start, Some(pid)) => (
-            Step {
-                id: "running".into(),
-                title: "PostgreSQL runs already".into(),
-                destructive: false,
-                action: Action::Note {
-                    text: format!("PostgreSQL (pid {pid}) runs in {data}; nothing to do."),
-                },
-            },
-            false,
-        ),
-        (ServiceAction::Stop, None) => (
-            Step {
-                id: "stopped".into(),
-                title: "PostgreSQL is not running".into(),
-                destructive: false,
-                action: Action::Note {
-                    text: format!("No PostgreSQL runs in {data}; nothing to do."),
-                },
-            },
-            false,
-        ),
-    };
-    Ok(Plan {
-        kind: PlanKind::Restore,
-        stanza: node.stanza.to_string(),
-        summary: serde_json::json!({
-            "service": match action { ServiceAction::Start => "start", ServiceAction::Stop => "stop" },
-            "data": data,
-            "pid": pid,
-            "changed": changed,
-        }),
-        warnings: Vec::new(),
-        steps: vec![step],
-        on_failure: Vec::new(),
-    })
-}
-
-/// Creates a restore point on the spec's node (see [`ops::mark`]).
-pub fn mark(spec: &ClusterSpec, name: &str) -> Result<MarkResult> {
-    let name: RestorePointName = name.parse()?;
-    ops::mark(&Node::from_spec(spec), &name)
-}
-
 /// The secret values of a spec (every repo definition, used or not) and of a request's inline
 /// repo, for masking them wherever output may show them. Never print the result.
 pub fn secret_values(spec: &ClusterSpec, request: Option<&RestoreRequest>) -> Vec<String> {
@@ -658,6 +258,10 @@ pub fn redact_pgbackrest_conf(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::RenderWhat;
+    use crate::ops::render::{render, render_restore_config, restore_config};
+    use crate::plan::summary::Role;
+    use crate::target::time_zone;
     use serde_json::json;
 
     fn spec_value() -> Value {
@@ -731,13 +335,14 @@ mod tests {
             ("/tmp/x\n[global]\nrepo1-host=evil", "unsafe_value"),
             ("pitr.conf", "invalid_setting"),
         ] {
-            let e = render_restore_config(&spec, &req, Some(Path::new(path)), None).unwrap_err();
+            let e = restore_config_path(Some(Path::new(path)))
+                .and_then(|p| render_restore_config(&spec, &req, p, None))
+                .unwrap_err();
             assert_eq!(e.code(), code, "{path:?}: {e}");
             assert!(e.to_string().contains("'restore_config'"), "{e}");
         }
-        let file =
-            render_restore_config(&spec, &req, Some(Path::new("/etc/pgbackrest/x.conf")), None)
-                .unwrap();
+        let path = restore_config_path(Some(Path::new("/etc/pgbackrest/x.conf"))).unwrap();
+        let file = render_restore_config(&spec, &req, path, None).unwrap();
         assert!(file.contents().contains("# File      :   x.conf\n"));
     }
 

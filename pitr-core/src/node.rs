@@ -13,13 +13,10 @@ use serde::Serialize;
 
 use crate::conf::ConfFile;
 use crate::error::{Error, Result};
-use crate::names::{RepoName, SafePath, StanzaName};
+use crate::names::{RepoName, SafePath, Secret, StanzaName};
 use crate::plan::backup::BackupSite;
 use crate::plan::restore::RestoreSite;
 use crate::render::{ProcessMax, RestoreConfig};
-use crate::run::pgbackrest::PgBackRest;
-use crate::run::probe::Endpoint;
-use crate::run::user::OsUser;
 use crate::spec::{ClusterSpec, RepoDef, RepoSpec};
 use crate::version::Version;
 
@@ -52,6 +49,23 @@ pub struct Node {
     pub processes: ProcessMax,
     /// pgBackRest version, when known.
     pub version: Option<Version>,
+    /// Every secret the node's spec or config holds (repos in use or not), to mask in logs.
+    pub secrets: Vec<Secret>,
+}
+
+/// The secret values of repo definitions, without duplicates or placeholders.
+fn secrets<'a>(defs: impl Iterator<Item = &'a RepoDef>) -> Vec<Secret> {
+    let mut out: Vec<Secret> = Vec::new();
+    for def in defs {
+        for o in &def.options {
+            if let crate::spec::OptionValue::Secret(s) = &o.value {
+                if !s.is_placeholder() && !s.expose().is_empty() && !out.contains(s) {
+                    out.push(s.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// PostgreSQL's usual socket directory on this machine.
@@ -85,7 +99,14 @@ impl Node {
             lock_dir: spec.lock_dir.clone(),
             processes: ProcessMax::for_cpus(spec.node_cpu),
             version: spec.pgbackrest_version,
+            secrets: secrets(spec.repo_defs.values()),
         }
+    }
+
+    /// The node's secret values, for masking them wherever output may show them. Never print
+    /// the result.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.secrets.iter().map(|s| s.expose().to_owned()).collect()
     }
 
     /// The node an existing `pgbackrest.conf` describes, for `stanza` (the first stanza of the
@@ -113,13 +134,14 @@ impl Node {
                     },
                 })
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<RepoSpec>>>()?;
         let context = format!("{config_path} [{name}]");
         let path = |key: &str| {
             conf.get(Some(name), key)
                 .map(|value| SafePath::parse(key, &context, value))
                 .transpose()
         };
+        let secrets = secrets(repos.iter().map(|r| &r.def));
         Ok(Node {
             stanza: s.name.clone(),
             data: path("pg1-path")?.ok_or_else(|| Error::InvalidSetting {
@@ -151,27 +173,9 @@ impl Node {
                     archive_push: get("archive-push", defaults.archive_push),
                 }
             },
+            secrets,
             version: None,
             config_path,
-        })
-    }
-
-    /// How to reach the node's PostgreSQL.
-    pub fn endpoint(&self) -> Endpoint {
-        Endpoint {
-            socket_dir: self.socket_dir.to_path_buf(),
-            port: self.port,
-            user: self.dbsu.clone(),
-        }
-    }
-
-    /// pgBackRest for this node's stanza and config, run as the database superuser.
-    pub fn pgbackrest(&self, bin: &Path) -> Result<PgBackRest> {
-        Ok(PgBackRest {
-            bin: bin.to_path_buf(),
-            config: self.config_path.to_path_buf(),
-            stanza: self.stanza.clone(),
-            user: OsUser::lookup(&self.dbsu)?,
         })
     }
 
@@ -202,7 +206,7 @@ impl Node {
             pg_port: self.port,
             pg_socket_path: Some(self.socket_dir.to_path_buf()),
             repos: self.repos.clone(),
-            archive_mode: crate::render::ArchiveMode::Preserve,
+            archive_mode: crate::target::ArchiveMode::Preserve,
             db_include: Vec::new(),
             db_exclude: Vec::new(),
             link_map: Vec::new(),

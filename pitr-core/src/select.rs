@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::archive::ArchiveListing;
 use crate::error::{Error, Result};
@@ -46,7 +46,7 @@ pub struct RepoState<'a> {
 }
 
 /// The rule that chose the set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// The request named the set.
@@ -66,7 +66,7 @@ pub enum Rule {
 }
 
 /// A set in a repo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetRef {
     /// The label.
     pub set: BackupLabel,
@@ -149,45 +149,6 @@ impl<'a> Candidate<'a> {
             repo: self.repo,
         }
     }
-}
-
-/// Formats epoch seconds the way targets are written (`2026-11-23 20:27:45+00`).
-pub fn fmt_epoch(secs: u64) -> String {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| jiff::Timestamp::from_second(s).ok())
-        .map_or_else(
-            || secs.to_string(),
-            |t| t.strftime("%Y-%m-%d %H:%M:%S+00").to_string(),
-        )
-}
-
-/// Describes windows for error messages.
-pub fn describe_windows(windows: &[RecoverableWindow]) -> String {
-    if windows.is_empty() {
-        return "nothing (no backup set with its WAL archived)".into();
-    }
-    windows
-        .iter()
-        .map(|w| {
-            let end = match &w.end {
-                Some(e) => match e.time {
-                    Some(t) => format!("{} (archived by {})", e.lsn, fmt_epoch(t)),
-                    None => e.lsn.to_string(),
-                },
-                None => "an unknown end".into(),
-            };
-            format!(
-                "repo{} timeline {}: from {} ({}, set {}) to {end}",
-                w.repo_key,
-                w.timeline,
-                fmt_epoch(w.start.time),
-                w.start.lsn,
-                w.start.set
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 struct Selector<'a> {
@@ -375,7 +336,7 @@ impl<'a> Selector<'a> {
             reason: format!(
                 "{}; recoverable: {}",
                 why.into(),
-                describe_windows(&self.windows)
+                crate::fmt::windows(&self.windows)
             ),
         }
     }
@@ -534,7 +495,7 @@ pub fn select(
                 RecoveryTarget::Time(_) | RecoveryTarget::Lsn(_) => Error::TargetOutsideWindow {
                     target: request.target.to_string(),
                     why,
-                    window: describe_windows(&selector.windows),
+                    window: crate::fmt::windows(&selector.windows),
                 },
                 _ => selector.no_set(why),
             });
@@ -587,10 +548,6 @@ pub fn select(
     })
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{}.{} MiB", bytes >> 20, ((bytes & 0xF_FFFF) * 10) >> 20)
-}
-
 fn reason_text(
     rule: Rule,
     c: &Candidate<'_>,
@@ -625,7 +582,7 @@ fn reason_text(
         "{} on repo{}: {what} (stopped {} at {}; recovery follows timeline {timeline})",
         c.info.label,
         c.repo,
-        fmt_epoch(c.stop_time()),
+        crate::fmt::epoch(c.stop_time()),
         c.stop_lsn
     );
     if let Some(p) = pgbackrest {
@@ -644,7 +601,11 @@ fn reason_text(
                     p.set, p.repo
                 );
                 if saved > 0 {
-                    let _ = write!(text, ", which starts {} earlier in WAL", mib(saved));
+                    let _ = write!(
+                        text,
+                        ", which starts {} earlier in WAL",
+                        crate::fmt::bytes(saved)
+                    );
                 }
             }
         }

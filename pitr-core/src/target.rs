@@ -27,11 +27,25 @@ use crate::error::{Error, Result, nearest, one_line};
 use crate::names::{
     BackupLabel, Lsn, RepoName, RestorePointName, SafePath, StanzaName, TargetTime, TimelineId, Xid,
 };
-use crate::render::{ArchiveMode, LinkMap};
 
 mod extra;
 
 pub use extra::{ALLOWED as ALLOWED_EXTRA_OPTIONS, ExtraOptions};
+
+/// A time zone by IANA name, or `local` for the system's: reads target times written without
+/// a zone (`pitr restore --zone`, Python's `zone=`).
+pub fn time_zone(name: &str) -> Result<TimeZone> {
+    if name == "local" {
+        return Ok(TimeZone::system());
+    }
+    TimeZone::get(name).map_err(|_| {
+        Error::invalid(
+            "time zone",
+            name,
+            "expected an IANA zone name such as 'Asia/Shanghai' or 'UTC', or 'local'",
+        )
+    })
+}
 
 /// Where recovery should stop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +193,25 @@ impl std::str::FromStr for TimelineTarget {
             }),
         }
     }
+}
+
+/// What the restored cluster does about WAL archiving (pgBackRest's `archive-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveMode {
+    /// Keep the cluster's archive settings: the restored cluster archives into the stanza.
+    Preserve,
+    /// Write `archive_mode = off`: the restored cluster archives nothing until turned back on.
+    Off,
+}
+
+/// A symlink in the data directory to restore elsewhere (`link-map`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkMap {
+    /// The link's path relative to the data directory, e.g. `pg_wal`.
+    pub link: String,
+    /// Where it should point.
+    pub destination: String,
 }
 
 /// Which repo to restore from, as the request names it.

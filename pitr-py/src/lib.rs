@@ -14,13 +14,17 @@
 #![allow(clippy::doc_markdown, clippy::needless_pass_by_value)]
 
 mod errors;
+mod plan;
 
 use std::path::PathBuf;
 
 use pitr_core::api;
-use pitr_core::ops::RestoreOptions;
-use pitr_core::plan::Plan;
-use pitr_core::run::log::RunLog;
+use pitr_core::names::{BackupType, RestorePointName};
+use pitr_core::node::Node;
+use pitr_core::ops::{self, RestoreOptions};
+use pitr_core::plan::summary::{Role, ServiceAction};
+use pitr_core::snapshot::RepoSnapshot;
+use plan::Plan;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet, PyString, PyTuple};
 use serde::Serialize;
@@ -29,7 +33,7 @@ use serde_json::Value;
 use errors::Result;
 
 /// A Python value as JSON.
-fn value(obj: &Bound<'_, PyAny>) -> Result<Value> {
+pub(crate) fn value(obj: &Bound<'_, PyAny>) -> Result<Value> {
     Ok(pythonize::depythonize::<Value>(obj)?)
 }
 
@@ -39,7 +43,7 @@ fn opt_value(obj: Option<&Bound<'_, PyAny>>) -> Result<Option<Value>> {
 }
 
 /// A core value as Python data.
-fn py_data<T: Serialize>(py: Python<'_>, v: &T) -> Result<Py<PyAny>> {
+pub(crate) fn py_data<T: Serialize>(py: Python<'_>, v: &T) -> Result<Py<PyAny>> {
     Ok(pythonize::pythonize(py, v)?.unbind())
 }
 
@@ -62,10 +66,6 @@ fn request(
     zone: Option<&str>,
 ) -> Result<pitr_core::target::RestoreRequest> {
     Ok(api::request(opt_value(obj)?.unwrap_or(Value::Null), zone)?)
-}
-
-fn plan(obj: &Bound<'_, PyAny>) -> Result<Plan> {
-    Ok(Plan::from_json(&value(obj)?.to_string())?)
 }
 
 fn shown(file: &pitr_core::render::RenderedFile, reveal_secrets: bool) -> String {
@@ -97,8 +97,8 @@ fn render_config(
     templates: Option<PathBuf>,
     reveal_secrets: bool,
 ) -> Result<String> {
-    let what: api::RenderWhat = what.parse()?;
-    let file = api::render(&self::spec(spec)?, what, templates.as_deref())?;
+    let what: ops::RenderWhat = what.parse()?;
+    let file = ops::render(&self::spec(spec)?, what, templates.as_deref())?;
     Ok(shown(&file, reveal_secrets))
 }
 
@@ -125,10 +125,10 @@ fn render_restore_config(
 ) -> Result<String> {
     let spec = self::spec(spec)?;
     let request = self::request(request, zone)?;
-    let file = api::render_restore_config(
+    let file = ops::render::render_restore_config(
         &spec,
         &request,
-        restore_config.as_deref(),
+        api::restore_config_path(restore_config.as_deref())?,
         templates.as_deref(),
     )?;
     Ok(shown(&file, reveal_secrets))
@@ -238,7 +238,7 @@ fn select_backup(
     py_data(py, &selection)
 }
 
-/// Plans a backup of the spec's node, like `pitr backup --dry-run --json`.
+/// Plans a backup of the spec's node, like `pitr backup --dry-run`.
 ///
 /// Args:
 ///     spec: the cluster spec.
@@ -247,6 +247,9 @@ fn select_backup(
 ///     role: `"primary"` or `"replica"`; PostgreSQL is asked when `None`. A replica's plan
 ///         only says it skips.
 ///     repo: back up to this repo index.
+///
+/// Returns:
+///     A `Plan`; `plan.summary["skipped"]` says whether it skips, `plan.run()` backs up.
 #[pyfunction]
 #[pyo3(signature = (spec, mode = None, role = None, *, repo = None))]
 fn plan_backup(
@@ -255,10 +258,12 @@ fn plan_backup(
     mode: Option<&str>,
     role: Option<&str>,
     repo: Option<u32>,
-) -> Result<Py<PyAny>> {
-    let spec = self::spec(spec)?;
-    let plan = py.detach(|| api::plan_backup(&spec, mode, role, repo))?;
-    py_data(py, &plan)
+) -> Result<Plan> {
+    let node = Node::from_spec(&self::spec(spec)?);
+    let kind = mode.map(str::parse::<BackupType>).transpose()?;
+    let role = role.map(str::parse::<Role>).transpose()?;
+    let plan = py.detach(|| ops::prepare_backup(&node, kind, repo, role))?;
+    Ok(Plan::new(plan, None, Some(node)))
 }
 
 fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> Result<RestoreOptions> {
@@ -268,10 +273,10 @@ fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> Result<Rest
     })
 }
 
-/// Plans a point-in-time restore on the spec's node, like `pitr restore --dry-run --json`.
+/// Plans a point-in-time restore on the spec's node, like `pitr restore --dry-run`.
 ///
-/// Every check runs first (target syntax, recoverable window, backup set, data directory), so
-/// an error here means nothing would have been touched.
+/// Every check runs first (target syntax, recoverable window, backup set, data directory,
+/// the paths the plan writes), so an error here means nothing would have been touched.
 ///
 /// Args:
 ///     spec: the cluster spec.
@@ -281,6 +286,10 @@ fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> Result<Rest
 ///     zone: IANA time zone for target times written without one.
 ///     restore_config: where the plan writes the restore config.
 ///     timeout: seconds to wait for recovery.
+///
+/// Returns:
+///     A `Plan`: `to_dict()` is what `pitr restore --dry-run --json` prints, `run()` restores
+///     and returns what `pitr restore --json` prints.
 #[pyfunction]
 #[pyo3(signature = (spec, request = None, info = None, *, zone = None, restore_config = None, timeout = 3600))]
 fn plan_restore(
@@ -291,153 +300,100 @@ fn plan_restore(
     zone: Option<&str>,
     restore_config: Option<PathBuf>,
     timeout: u64,
-) -> Result<Py<PyAny>> {
-    let spec = self::spec(spec)?;
+) -> Result<Plan> {
+    let node = Node::from_spec(&self::spec(spec)?);
     let request = self::request(request, zone)?;
-    let info = info.filter(|i| !i.is_none()).map(info_report).transpose()?;
+    let snapshot = info
+        .filter(|i| !i.is_none())
+        .map(info_report)
+        .transpose()?
+        .map(RepoSnapshot::from_info);
     let options = restore_options(restore_config, timeout)?;
-    let prepared = py.detach(|| api::plan_restore(&spec, &request, info, &options))?;
-    py_data(py, &prepared.plan)
-}
-
-/// The plan as a commented shell script, for people to read (never run it through a shell:
-/// `run_plan` executes the argv steps).
-#[pyfunction]
-fn plan_to_shell(plan: &Bound<'_, PyAny>) -> Result<String> {
-    Ok(pitr_core::plan::shell::to_shell(&self::plan(plan)?))
-}
-
-/// Runs a plan returned by `plan_restore` or `plan_backup`.
-///
-/// A plan that came back as a dict has lost its secrets: one that writes a file holding them
-/// raises `PitrError` with code `plan_not_runnable` (use `run_restore`/`run_backup`, which plan
-/// and run without leaving Rust). The GIL is released while the plan runs.
-///
-/// Args:
-///     plan: the plan.
-///     log_dir: write a run log there too (`<stanza>-pitr-<kind>-<time>.log`).
-///     echo: print progress to stderr.
-///     verbose: also print pgBackRest's and PostgreSQL's output.
-///
-/// Returns:
-///     The run's report: `completed` step ids, `verified` (the verified stop point of a
-///     restore, else `None`) and `log_file`.
-#[pyfunction]
-#[pyo3(signature = (plan, *, log_dir = None, echo = true, verbose = false))]
-fn run_plan(
-    py: Python<'_>,
-    plan: &Bound<'_, PyAny>,
-    log_dir: Option<PathBuf>,
-    echo: bool,
-    verbose: bool,
-) -> Result<Py<PyAny>> {
-    let plan = self::plan(plan)?;
-    let log = match &log_dir {
-        Some(dir) => {
-            let kind = serde_json::to_value(plan.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            // The log belongs to the user the plan's steps run as (the database superuser).
-            let owner = plan
-                .steps
-                .iter()
-                .find_map(|s| match &s.action {
-                    pitr_core::plan::Action::Exec {
-                        run_as: Some(user), ..
-                    } => Some(user.as_str()),
-                    _ => None,
-                })
-                .map(pitr_core::run::user::OsUser::lookup)
-                .transpose()?;
-            RunLog::open(
-                dir,
-                &format!("{}-pitr-{kind}", plan.stanza),
-                echo,
-                owner.as_ref(),
-            )?
-        }
-        None => RunLog::terminal(echo),
-    }
-    .echo_output(verbose);
-    let report = py.detach(|| api::run_plan(&plan, &log))?;
-    py_data(py, &report)
-}
-
-/// Plans a point-in-time restore from what pgBackRest reports now, and runs it: stop,
-/// (safety copy), restore, recovery, and verification of the stop point. The GIL is released
-/// while it runs.
-///
-/// Args: as `plan_restore` (without `info`), plus `echo` and `verbose` as for `run_plan`.
-///
-/// Returns:
-///     `{"plan": ..., "selection": ..., "report": ...}`; `report["verified"]` is the verified
-///     stop point.
-#[pyfunction]
-#[pyo3(signature = (spec, request = None, *, zone = None, restore_config = None, timeout = 3600, echo = true, verbose = false))]
-#[allow(clippy::too_many_arguments)] // Python keyword arguments
-fn run_restore(
-    py: Python<'_>,
-    spec: &Bound<'_, PyAny>,
-    request: Option<&Bound<'_, PyAny>>,
-    zone: Option<&str>,
-    restore_config: Option<PathBuf>,
-    timeout: u64,
-    echo: bool,
-    verbose: bool,
-) -> Result<Py<PyAny>> {
-    let spec = self::spec(spec)?;
-    let request = self::request(request, zone)?;
-    let options = restore_options(restore_config, timeout)?;
-    let log = api::run_log(&spec, "pitr-restore", echo, verbose);
-    let outcome = py.detach(|| api::run_restore(&spec, &request, &options, &log))?;
-    py_data(py, &outcome)
-}
-
-/// Backs up the spec's node if it is the primary, like `pitr backup --json`.
-///
-/// Args: as `plan_backup`, plus `echo` and `verbose` as for `run_plan`.
-///
-/// Returns:
-///     `{"skipped": bool, "plan": ..., "report": ...}` (no `report` when skipped).
-#[pyfunction]
-#[pyo3(signature = (spec, mode = None, role = None, *, repo = None, echo = true, verbose = false))]
-#[allow(clippy::too_many_arguments)] // Python keyword arguments
-fn run_backup(
-    py: Python<'_>,
-    spec: &Bound<'_, PyAny>,
-    mode: Option<&str>,
-    role: Option<&str>,
-    repo: Option<u32>,
-    echo: bool,
-    verbose: bool,
-) -> Result<Py<PyAny>> {
-    let spec = self::spec(spec)?;
-    let log = api::run_log(&spec, "pitr-backup", echo, verbose);
-    let outcome = py.detach(|| api::run_backup(&spec, mode, role, repo, &log))?;
-    py_data(py, &outcome)
+    let prepared = py.detach(|| ops::prepare_restore(&node, &request, &options, snapshot))?;
+    Ok(Plan::new(
+        prepared.plan,
+        Some(prepared.selection),
+        Some(node),
+    ))
 }
 
 /// Plans starting or stopping the spec's PostgreSQL as the database superuser (the `up` and
-/// `down` phases around a restore). Run it with `run_plan`; `plan["summary"]["changed"]` says
-/// whether it does anything.
+/// `down` phases around a restore). `plan.summary["changed"]` says whether it does anything;
+/// `plan.run()` does it.
 ///
 /// Args:
 ///     spec: the cluster spec.
 ///     action: `"start"` or `"stop"`.
 #[pyfunction]
-fn plan_service(py: Python<'_>, spec: &Bound<'_, PyAny>, action: &str) -> Result<Py<PyAny>> {
-    let action: api::ServiceAction = action.parse()?;
-    let plan = api::plan_service(&self::spec(spec)?, action)?;
-    py_data(py, &plan)
+fn plan_service(spec: &Bound<'_, PyAny>, action: &str) -> Result<Plan> {
+    let action: ServiceAction = action.parse()?;
+    let node = Node::from_spec(&self::spec(spec)?);
+    let plan = ops::prepare_service(&node, action)?;
+    Ok(Plan::new(plan, None, Some(node)))
+}
+
+/// Who owns a rendered file unless told otherwise, as `pitr render --output` decides: the
+/// spec's `pg_dbsu` (who runs pgBackRest and PostgreSQL), `root` for cron lines.
+#[pyfunction]
+fn default_owner(spec: &Bound<'_, PyAny>, what: &str) -> Result<String> {
+    let what: ops::RenderWhat = what.parse()?;
+    Ok(what.default_owner(&self::spec(spec)?).to_owned())
+}
+
+/// Checks, without writing, that `write_file` could write `path` for `owner`: no link at the
+/// name, no directory on the way that others than root and the owner control. Raises
+/// `PitrError` with code `unsafe_path` otherwise.
+#[pyfunction]
+#[pyo3(signature = (path, *, owner = None))]
+fn check_writable(path: PathBuf, owner: Option<&str>) -> Result<()> {
+    let owner = owner
+        .map(pitr_core::run::user::OsUser::lookup)
+        .transpose()?;
+    Ok(pitr_core::run::files::check_writable(
+        &path,
+        owner.as_ref(),
+    )?)
+}
+
+/// Backup sets, recoverable windows and marks of the spec's stanza, like `pitr info --json`.
+#[pyfunction]
+fn info(py: Python<'_>, spec: &Bound<'_, PyAny>) -> Result<Py<PyAny>> {
+    let node = Node::from_spec(&self::spec(spec)?);
+    let doc = py.detach(|| ops::info(&node))?;
+    py_data(py, &doc)
+}
+
+/// Writes a file the way pitr writes every file as root: a new temporary file beside it with
+/// mode and owner set on the descriptor, renamed into place; a symbolic link at the name, or
+/// a directory that users other than root and the owner can write, is refused (code
+/// `unsafe_path`).
+///
+/// Args:
+///     path: the file.
+///     contents: what to write (may hold secrets: they never leave Rust's side of the write).
+///     mode: its permission bits (0o600 by default).
+///     owner: its owner (the current user when `None`; another user needs root).
+#[pyfunction]
+#[pyo3(signature = (path, contents, *, mode = 0o600, owner = None))]
+fn write_file(path: PathBuf, contents: &str, mode: u32, owner: Option<&str>) -> Result<()> {
+    let owner = owner
+        .map(pitr_core::run::user::OsUser::lookup)
+        .transpose()?;
+    Ok(pitr_core::run::files::write_atomic(
+        &path,
+        contents.as_bytes(),
+        mode,
+        owner.as_ref(),
+    )?)
 }
 
 /// Creates a restore point, records it on the newest backup set of every repo, and waits
 /// until its WAL is archived, like `pitr mark NAME --json`.
 #[pyfunction]
 fn mark(py: Python<'_>, spec: &Bound<'_, PyAny>, name: &str) -> Result<Py<PyAny>> {
-    let spec = self::spec(spec)?;
-    let result = py.detach(|| api::mark(&spec, name))?;
+    let name: RestorePointName = name.parse()?;
+    let node = Node::from_spec(&self::spec(spec)?);
+    let result = py.detach(|| ops::mark(&node, &name))?;
     py_data(py, &result)
 }
 
@@ -509,10 +465,11 @@ fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(select_backup, m)?)?;
     m.add_function(wrap_pyfunction!(plan_backup, m)?)?;
     m.add_function(wrap_pyfunction!(plan_restore, m)?)?;
-    m.add_function(wrap_pyfunction!(plan_to_shell, m)?)?;
-    m.add_function(wrap_pyfunction!(run_plan, m)?)?;
-    m.add_function(wrap_pyfunction!(run_restore, m)?)?;
-    m.add_function(wrap_pyfunction!(run_backup, m)?)?;
+    m.add_function(wrap_pyfunction!(info, m)?)?;
+    m.add_function(wrap_pyfunction!(write_file, m)?)?;
+    m.add_function(wrap_pyfunction!(check_writable, m)?)?;
+    m.add_function(wrap_pyfunction!(default_owner, m)?)?;
+    m.add_class::<Plan>()?;
     m.add_function(wrap_pyfunction!(mark, m)?)?;
     m.add_function(wrap_pyfunction!(plan_service, m)?)?;
     m.add_function(wrap_pyfunction!(check_spec, m)?)?;

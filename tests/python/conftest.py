@@ -29,7 +29,7 @@ def pitr_bin() -> Path:
 class History:
     """A stanza with a known history::
 
-        CREATE t, full backup F (through pitr.run_backup)
+        CREATE t, full backup F (through pitr.plan_backup(...).run())
         batch 1 (rows 1-100)      -> time t1
         batch 2 (rows 101-200)    xid x2, restore point `before-3` (pitr.mark)
         batch 3 (rows 201-300)    -> LSN lsn3, WAL archived
@@ -53,7 +53,7 @@ def make_history(name: str, *, cipher_pass: str | None = None) -> History:
         cluster.write_pgbackrest_conf()
         cluster.start()
         cluster.psql("CREATE TABLE t (id int, batch int)")
-        backup = pitr.run_backup(cluster.spec, "full", echo=False)
+        backup = pitr.plan_backup(cluster.spec, "full").run(echo=False)
         tick()
         cluster.batch(1)
         tick()

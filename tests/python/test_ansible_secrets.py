@@ -145,9 +145,9 @@ def cases(base: dict[str, Any], scratch: Path) -> list[Case]:
                  s3["s3_key"], s3["s3_key_secret"], s3["cipher_pass"])),
               "repo": -1},
              "internal_error", tuple(s3.values()), marker="sec-repo"),
-        Case("internal error: dest is a directory", "pgbackrest_config",
+        Case("dest is a directory", "pgbackrest_config",
              {"spec": dict(base, pg_cluster="sec-dir"), "dest": str(scratch / "a-directory")},
-             "internal_error", (CIPHER,), marker="sec-dir"),
+             "unsafe_path", (CIPHER,), marker="sec-dir"),
     ]
 
 

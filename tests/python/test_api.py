@@ -253,18 +253,22 @@ def test_plan_restore_from_info_checks_and_plans() -> None:
     plan = pitr.plan_restore(samples.spec(), {"time": "2025-01-01 11:00:00+00"},
                              samples.info_text(), restore_config="/tmp/x/restore.conf",
                              timeout=600)
-    assert plan["kind"] == "restore" and plan["stanza"] == "pg-test"
-    assert plan["summary"]["set"] == "20250101-100000F"
-    assert plan["summary"]["restore_config"] == "/tmp/x/restore.conf"
-    ids = [s["id"] for s in plan["steps"]]
+    assert plan.kind == "restore" and plan.stanza == "pg-test"
+    assert plan.summary["set"] == "20250101-100000F"
+    assert plan.summary["restore_config"] == "/tmp/x/restore.conf"
+    assert plan.selection is not None and plan.selection["set"] == plan.summary["set"]
+    assert plan.destructive and repr(plan).startswith("<pitr.Plan restore of stanza pg-test")
+    plan_dict = plan.to_dict()
+    assert plan_dict["kind"] == "restore" and plan_dict["summary"] == plan.summary
+    ids = [s["id"] for s in plan_dict["steps"]]
     # Nothing runs in the (missing) data directory: no stop step.
     assert ids == ["write-restore-config", "restore", "start", "await-recovery", "verify",
                    "paused", "archiving"]
-    restore = plan["steps"][1]["action"]
+    restore = plan_dict["steps"][1]["action"]
     assert restore["kind"] == "exec" and restore["run_as"] == "postgres"
     assert "--set=20250101-100000F" in restore["argv"]
     assert "--type=time" in restore["argv"]
-    assert plan["steps"][3]["action"]["timeout_secs"] == 600
+    assert plan_dict["steps"][3]["action"]["timeout_secs"] == 600
     with pytest.raises(pitr.PitrInputError) as caught:
         pitr.plan_restore(samples.spec(), {"time": "2024-01-01 00:00:00+00"}, samples.info())
     assert caught.value.code in {"target_outside_window", "no_backup_set"}
@@ -272,10 +276,10 @@ def test_plan_restore_from_info_checks_and_plans() -> None:
 
 def test_plans_and_their_shell_form_hold_no_secrets() -> None:
     plan = pitr.plan_restore(samples.cipher_spec(), {"lsn": "0/3000000"}, samples.info())
-    text = json.dumps(plan)
+    text = json.dumps(plan.to_dict()) + repr(plan) + json.dumps(plan.summary)
     assert "pitr.Cipher-Pass-42" not in text and "S3User.Backup-42" not in text
-    assert "repo1-cipher-pass=<redacted>" in plan["steps"][0]["action"]["contents"]
-    script = pitr.plan_to_shell(plan)
+    assert "repo1-cipher-pass=<redacted>" in plan.to_dict()["steps"][0]["action"]["contents"]
+    script = plan.to_shell()
     assert "pitr.Cipher-Pass-42" not in script
     assert re.search(r"pgbackrest .*'--type=lsn' '--target=0/3000000' restore\n", script)
 
@@ -283,27 +287,29 @@ def test_plans_and_their_shell_form_hold_no_secrets() -> None:
 def test_a_plan_that_lost_its_secrets_does_not_run(tmp_path: Path) -> None:
     target = tmp_path / "restore.conf"
     plan = pitr.plan_restore(samples.cipher_spec(), {}, samples.info(), restore_config=target)
+    again = pitr.Plan.from_dict(plan.to_dict())
+    assert again.to_dict() == plan.to_dict() and again.selection is None
     with pytest.raises(pitr.PitrError) as caught:
-        pitr.run_plan(plan, echo=False)
+        again.run(echo=False)
     assert not isinstance(caught.value, ValueError)
     assert caught.value.code == "plan_not_runnable"
-    assert "run_restore" in str(caught.value) or "plan again" in str(caught.value)
+    assert "plan again" in str(caught.value)
     assert not target.exists()
 
 
 def test_a_malformed_plan_is_an_input_error() -> None:
     with pytest.raises(pitr.PitrInputError) as caught:
-        pitr.plan_to_shell({"kind": "restore"})
+        pitr.Plan.from_dict({"kind": "restore"})
     assert caught.value.code == "parse_error"
     with pytest.raises(pitr.PitrInputError):
-        pitr.run_plan({"kind": "nothing"})
+        pitr.Plan.from_dict({"kind": "nothing"})
 
 
 def test_plan_backup_on_a_replica_skips_without_asking_anyone() -> None:
     plan = pitr.plan_backup(samples.spec(), "full", "replica")
-    assert plan["kind"] == "backup"
-    assert plan["summary"]["skipped"] is True and plan["summary"]["role"] == "replica"
-    assert [s["id"] for s in plan["steps"]] == ["skip"]
+    assert plan.kind == "backup"
+    assert plan.summary["skipped"] is True and plan.summary["role"] == "replica"
+    assert [s["id"] for s in plan.to_dict()["steps"]] == ["skip"]
     with pytest.raises(pitr.PitrInputError) as caught:
         pitr.plan_backup(samples.spec(), "weekly")  # type: ignore[arg-type]
     assert caught.value.code == "invalid_value"
@@ -313,8 +319,8 @@ def test_plan_backup_on_a_replica_skips_without_asking_anyone() -> None:
 
 def test_plan_service_when_nothing_runs() -> None:
     stop = pitr.plan_service(samples.spec(), "stop")
-    assert stop["summary"]["changed"] is False
-    assert [s["id"] for s in stop["steps"]] == ["stopped"]
+    assert stop.kind == "service" and stop.summary["changed"] is False
+    assert [s["id"] for s in stop.to_dict()["steps"]] == ["stopped"]
     with pytest.raises(pitr.PitrError) as caught:
         pitr.plan_service(samples.spec(), "start")
     assert caught.value.code == "data_directory"

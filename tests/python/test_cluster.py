@@ -45,7 +45,7 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
 # --- read-only ----------------------------------------------------------------------------
 
 
-def test_run_backup_created_the_stanza_and_a_full_set(history: History) -> None:
+def test_the_backup_created_the_stanza_and_a_full_set(history: History) -> None:
     b = history.backup
     assert b["skipped"] is False
     assert [s["id"] for s in b["plan"]["steps"]] == ["stanza-create", "backup"]
@@ -58,10 +58,10 @@ def test_run_backup_created_the_stanza_and_a_full_set(history: History) -> None:
 
 def test_plan_backup_asks_postgres_for_the_role(history: History) -> None:
     plan = pitr.plan_backup(history.spec)
-    assert plan["summary"] == {"type": "incr", "repo": None, "role": "primary", "skipped": False}
-    assert [s["id"] for s in plan["steps"]] == ["backup"]
+    assert plan.summary == {"type": "incr", "repo": None, "role": "primary", "skipped": False}
+    assert [s["id"] for s in plan.to_dict()["steps"]] == ["backup"]
     # Told it is a replica, it skips, and running that changes nothing.
-    skipped = pitr.run_backup(history.spec, "full", "replica", echo=False)
+    skipped = pitr.plan_backup(history.spec, "full", "replica").run(echo=False)
     assert skipped["skipped"] is True and "report" not in skipped
 
 
@@ -115,16 +115,16 @@ def test_the_python_plan_equals_the_cli_plan(
     values = {"T1": history.t1, "LSN3": history.lsn3, "X2": history.x2}
     request_ = {k: values.get(v, v) if isinstance(v, str) else v for k, v in request_.items()}
     flags = [values.get(f, f) for f in flags]
-    python = pitr.plan_restore(history.spec, request_)
+    python = pitr.plan_restore(history.spec, request_).to_dict()
     cli = cli_plan(history, *flags)
     assert python == cli, "fields that differ:\n" + "\n".join(differences(python, cli))
     # The stop step is there: the cluster runs.
     assert python["steps"][0]["id"] == "stop"
 
 
-def test_plan_to_shell_shows_the_real_plan(history: History) -> None:
+def test_to_shell_shows_the_real_plan(history: History) -> None:
     plan = pitr.plan_restore(history.spec, {"time": history.t1})
-    script = pitr.plan_to_shell(plan)
+    script = plan.to_shell()
     assert script.startswith("#!/usr/bin/env bash\n")
     assert f"'--target={history.t1}'" in script
     assert "# [1/" in script and "stop" in script
@@ -133,9 +133,13 @@ def test_plan_to_shell_shows_the_real_plan(history: History) -> None:
 # --- restores (in this order) ---------------------------------------------------------------
 
 
-def test_run_restore_to_a_time(history: History) -> None:
+def test_a_plan_run_restores_to_a_time(history: History) -> None:
     c = history.cluster
-    result = pitr.run_restore(history.spec, {"time": history.t1}, echo=False)
+    plan = pitr.plan_restore(history.spec, {"time": history.t1})
+    planned = plan.to_dict()
+    result = plan.run(echo=False)
+    # What ran is what check mode showed.
+    assert result["plan"] == planned
     assert c.count() == 100
     v = result["report"]["verified"]
     assert v["target"] == f"time {history.t1}"
@@ -146,10 +150,40 @@ def test_run_restore_to_a_time(history: History) -> None:
     assert Path(result["report"]["log_file"]).is_file()
 
 
-def test_run_plan_runs_a_secret_free_plan_from_a_dict(history: History, tmp_path: Path) -> None:
-    plan = pitr.plan_restore(history.spec, {"lsn": history.lsn3})
+def test_the_cli_and_python_return_the_same_restore_document(history: History) -> None:
+    def run_cli() -> dict[str, Any]:
+        out = subprocess.run(
+            [str(pitr_bin()), "--config", str(history.cluster.config), "--json", "restore",
+             "-y", "-t", history.t1],
+            capture_output=True, text=True, check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        doc: dict[str, Any] = json.loads(out.stdout)
+        return doc
+
+    def settled(doc: dict[str, Any]) -> dict[str, Any]:
+        # What differs from one run to the next: the log file's name and how soon pitr
+        # noticed the end of recovery.
+        doc = json.loads(json.dumps(doc))
+        assert Path(doc["report"].pop("log_file")).is_file()
+        doc["report"]["verified"].pop("noticed_after_ms")
+        return doc
+
+    cli = run_cli()
+    python = pitr.plan_restore(history.spec, {"time": history.t1}).run(echo=False)
+    assert set(cli) == {"plan", "selection", "report"}
+    assert settled(python) == settled(cli), "fields that differ:\n" + "\n".join(
+        differences(settled(python), settled(cli)))
+    assert history.cluster.count() == 100
+
+
+def test_a_plan_read_back_from_a_dict_runs_when_it_holds_no_secret(
+    history: History, tmp_path: Path
+) -> None:
+    plan = pitr.plan_restore(history.spec, {"lsn": history.lsn3}).to_dict()
     plan = json.loads(json.dumps(plan))  # as if it came back from Ansible or a file
-    report = pitr.run_plan(plan, log_dir=tmp_path, echo=False)
+    result = pitr.Plan.from_dict(plan).run(log_dir=tmp_path, echo=False)
+    report = result["report"]
     assert history.cluster.count() == 300
     assert report["verified"]["stop"] == {"kind": "lsn", "lsn": history.lsn3, "before": False}
     assert report["completed"] == [s["id"] for s in plan["steps"]]
@@ -162,8 +196,8 @@ def test_an_unreachable_target_raises_recovery_error_and_rolls_back(history: His
     before = fingerprint(c.data)
     full = pitr.parse_info(c.info_text())[0]["backup"][0]["label"]
     with pytest.raises(pitr.RecoveryError) as caught:
-        pitr.run_restore(history.spec, {"name": "no-such-point", "set": full, "backup": True},
-                         echo=False, timeout=120)
+        pitr.plan_restore(history.spec, {"name": "no-such-point", "set": full, "backup": True},
+                          timeout=120).run(echo=False)
     e = caught.value
     assert e.code == "recovery_failed"
     assert e.step == "verify"
@@ -178,21 +212,21 @@ def test_an_unreachable_target_raises_recovery_error_and_rolls_back(history: His
 def test_plan_service_starts_and_stops(history: History) -> None:
     c = history.cluster
     start = pitr.plan_service(history.spec, "start")
-    assert start["summary"]["changed"] is True
-    assert [s["id"] for s in start["steps"]] == ["start"]
-    pitr.run_plan(start, echo=False)
+    assert start.summary["changed"] is True
+    assert [s["id"] for s in start.to_dict()["steps"]] == ["start"]
+    start.run(echo=False)
     c.wait_until_accepting()
     assert c.count() == 300
-    assert pitr.plan_service(history.spec, "start")["summary"]["changed"] is False
+    assert pitr.plan_service(history.spec, "start").summary["changed"] is False
     stop = pitr.plan_service(history.spec, "stop")
-    assert [s["id"] for s in stop["steps"]] == ["stop"]
-    pitr.run_plan(stop, echo=False)
+    assert [s["id"] for s in stop.to_dict()["steps"]] == ["stop"]
+    stop.run(echo=False)
     assert not c.is_running()
 
 
-def test_run_restore_to_a_restore_point_older_than_nothing(history: History) -> None:
-    result = pitr.run_restore(history.spec, {"name": "before-3", "action": "promote"},
-                              echo=False)
+def test_a_restore_to_a_restore_point_older_than_nothing(history: History) -> None:
+    result = pitr.plan_restore(history.spec, {"name": "before-3", "action": "promote"}).run(
+        echo=False)
     assert history.cluster.count() == 200
     v = result["report"]["verified"]
     assert v["ending"] == "promoted" and v["timeline"] == "2"

@@ -24,7 +24,7 @@ def test_python_md_examples_run() -> None:
         cluster.write_pgbackrest_conf()
         cluster.start()
         cluster.psql("CREATE TABLE t (id int, batch int)")
-        pitr.run_backup(cluster.spec, "full", echo=False)
+        pitr.plan_backup(cluster.spec, "full").run(echo=False)
         tick()
         cluster.batch(1)
         tick()

@@ -3,9 +3,7 @@
 use std::process::ExitCode;
 
 use pitr_core::names::BackupType;
-use pitr_core::run::log::RunLog;
-use pitr_core::run::runner::run_plan;
-use pitr_core::run::user::OsUser;
+use pitr_core::ops::{self, backup::skips};
 
 use crate::cli::{BackupArgs, BackupKind, GlobalArgs};
 use crate::output;
@@ -17,37 +15,20 @@ pub(crate) fn run(global: &GlobalArgs, args: &BackupArgs) -> anyhow::Result<Exit
         BackupKind::Diff => BackupType::Diff,
         BackupKind::Incr => BackupType::Incr,
     });
-    let plan = pitr_core::ops::prepare_backup(&node, kind, args.repo, None)?;
-    let skipped = plan.summary["skipped"] == true;
+    let plan = ops::prepare_backup(&node, kind, args.repo, None)?;
     if args.dry_run {
-        if global.json {
-            output::print(&(plan.to_json() + "\n"))?;
-        } else {
-            output::print(&pitr_core::plan::shell::to_shell(&plan))?;
-        }
+        output::print_plan(&plan, global.json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if skipped {
+    if skips(&plan) {
         eprintln!(
             "pitr backup: skipped, this instance of {} is a replica; backups run on the primary",
             node.stanza
         );
-        if global.json {
-            output::print_json(&serde_json::json!({"skipped": true, "plan": plan}))?;
-        }
-        return Ok(ExitCode::SUCCESS);
     }
-    let owner = OsUser::lookup(&node.dbsu)?;
-    let log = RunLog::open(
-        &node.log_dir,
-        &format!("{}-pitr-backup", node.stanza),
-        true,
-        Some(&owner),
-    )
-    .unwrap_or_else(|_| RunLog::terminal(true));
-    let report = run_plan(&plan, &log)?;
+    let outcome = ops::run_backup(plan, &ops::run_log(&node, "backup", true, false))?;
     if global.json {
-        output::print_json(&serde_json::json!({"skipped": false, "plan": plan, "report": report}))?;
+        output::print_json(&outcome)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,21 +1,17 @@
 //! `pitr check`: could this node be restored right now?
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use pitr_core::check::{AgeLimits, CheckReport, Status};
-use pitr_core::run::check::{CheckOptions, run_checks, save_record};
+use pitr_core::ops::check::{AgeLimits, CheckOptions, check, rendered_archive_command};
 use pitr_core::spec::ClusterSpec;
 
 use crate::cli::{CheckArgs, GlobalArgs};
-use crate::output;
+use crate::{output, text};
 
 pub(crate) fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let node = super::node(global, &args.node)?;
     let rendered_archive_command = match &args.spec {
-        Some(path) => Some(pitr_core::check::rendered_archive_command(
-            &ClusterSpec::from_file(path)?,
-        )?),
+        Some(path) => Some(rendered_archive_command(&ClusterSpec::from_file(path)?)?),
         None => None,
     };
     let options = CheckOptions {
@@ -25,47 +21,18 @@ pub(crate) fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<ExitC
         },
         rendered_archive_command,
     };
-    let report = run_checks(&node, &options);
-    if !args.no_record {
-        if let Err(e) = save_record(&node, &report) {
-            eprintln!(
-                "warning: pitr exporter will not see this result: error[{}]: {e}",
-                e.code()
-            );
-        }
+    let (report, record_failed) = check(&node, &options, !args.no_record);
+    if let Some(e) = record_failed {
+        eprintln!(
+            "warning: pitr exporter will not see this result: error[{}]: {e}",
+            e.code()
+        );
     }
     if global.json {
         output::print_json(&report)?;
     } else {
-        output::print(&human(&report))?;
+        output::print(&text::check(&report))?;
     }
     report.into_result()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn human(report: &CheckReport) -> String {
-    let mut out = String::new();
-    for c in &report.checks {
-        let mark = match c.status {
-            Status::Pass => "ok  ",
-            Status::Fail => "FAIL",
-            Status::Skip => "skip",
-        };
-        let _ = writeln!(out, "{mark} {:<17} {}", c.check.name(), c.message);
-    }
-    let _ = match report.first_failure() {
-        None => writeln!(
-            out,
-            "\nstanza {}: every check passed; a point-in-time restore is possible",
-            report.stanza
-        ),
-        Some(f) => writeln!(
-            out,
-            "\nstanza {}: check {} failed ({})",
-            report.stanza,
-            f.check.name(),
-            f.code
-        ),
-    };
-    out
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use pitr_core::names::RestorePointName;
 
 use crate::cli::{GlobalArgs, MarkArgs};
-use crate::output;
+use crate::{output, text};
 
 pub(crate) fn run(global: &GlobalArgs, args: &MarkArgs) -> anyhow::Result<ExitCode> {
     let name: RestorePointName = args.name.parse()?;
@@ -17,18 +17,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &MarkArgs) -> anyhow::Result<ExitCo
     if global.json {
         output::print_json(&result)?;
     } else {
-        output::print(&format!(
-            "restore point '{}' at {} on timeline {} ({}); recorded on {}\n",
-            result.mark.name,
-            result.mark.lsn,
-            result.mark.timeline,
-            result.mark.time,
-            if result.recorded_on.is_empty() {
-                "no backup set".to_owned()
-            } else {
-                result.recorded_on.join(", ")
-            }
-        ))?;
+        output::print(&text::mark(&result))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,33 +6,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use jiff::tz::TimeZone;
 use pitr_core::names::SafePath;
-use pitr_core::ops::{RestoreOptions, prepare_restore};
-use pitr_core::run::log::RunLog;
-use pitr_core::run::runner::run_plan;
-use pitr_core::run::user::OsUser;
-use pitr_core::target::RawRequest;
+use pitr_core::ops::{self, RestoreOptions};
+use pitr_core::plan::Summary;
+use pitr_core::target::{RawRequest, time_zone};
 
 use crate::cli::{ActionArg, ArchiveArg, GlobalArgs, RestoreArgs};
-use crate::output;
+use crate::{output, text};
 
 /// Seconds of countdown on a terminal before data is destroyed.
 const COUNTDOWN: u64 = 5;
-
-fn zone(name: Option<&str>) -> anyhow::Result<Option<TimeZone>> {
-    Ok(match name {
-        None => None,
-        Some("local") => Some(TimeZone::system()),
-        Some(z) => Some(TimeZone::get(z).map_err(|_| {
-            pitr_core::Error::invalid(
-                "time zone",
-                z,
-                "expected an IANA zone name such as 'Asia/Shanghai' or 'UTC', or 'local'",
-            )
-        })?),
-    })
-}
 
 /// The request the flags describe, validated like Pigsty's `pg_pitr` dict.
 fn request(args: &RestoreArgs) -> anyhow::Result<pitr_core::target::RestoreRequest> {
@@ -100,7 +83,8 @@ fn request(args: &RestoreArgs) -> anyhow::Result<pitr_core::target::RestoreReque
         extra: Some(args.extra.clone()),
         cluster: None,
     };
-    Ok(raw.validate(zone(args.zone.as_deref())?.as_ref())?)
+    let zone = args.zone.as_deref().map(time_zone).transpose()?;
+    Ok(raw.validate(zone.as_ref())?)
 }
 
 fn countdown(data: &str) {
@@ -114,63 +98,42 @@ fn countdown(data: &str) {
 
 pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let request = request(args)?;
+    let node = super::node(global, &args.node)?;
     let options = RestoreOptions {
         restore_config_path: args
             .restore_config
             .as_deref()
-            .map(|p| SafePath::from_path("--restore-config", "pitr restore", p))
+            .map(|p| SafePath::from_path("--restore-config", "pitr's arguments", p))
             .transpose()?,
         timeout_secs: args.timeout,
     };
-    let node = super::node(global, &args.node)?;
-    let prepared = prepare_restore(&node, &request, &options, None)?;
-    let plan = &prepared.plan;
+    let prepared = ops::prepare_restore(&node, &request, &options, None)?;
     if args.dry_run {
-        if global.json {
-            output::print(&(plan.to_json() + "\n"))?;
-        } else {
-            output::print(&pitr_core::plan::shell::to_shell(plan))?;
-        }
+        output::print_plan(&prepared.plan, global.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("pitr restore: {}", prepared.selection.reason);
-    for w in &plan.warnings {
+    for w in &prepared.plan.warnings {
         eprintln!("warning: {w}");
     }
-    let data = plan.summary["data"].as_str().unwrap_or_default().to_owned();
-    if plan.is_destructive()
+    if prepared.plan.is_destructive()
         && !args.yes
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
     {
-        countdown(&data);
+        if let Summary::Restore(r) = &prepared.plan.summary {
+            countdown(&r.data.display().to_string());
+        }
     }
-    let owner = OsUser::lookup(&node.dbsu)?;
-    let log = RunLog::open(
-        &node.log_dir,
-        &format!("{}-pitr-restore", node.stanza),
-        true,
-        Some(&owner),
-    )?
-    .echo_output(args.verbose);
+    let log = ops::run_log(&node, "restore", true, args.verbose);
     if let Some(path) = log.path() {
         eprintln!("pitr restore: logging to {}", path.display());
     }
-    let report = run_plan(plan, &log)?;
+    let outcome = ops::run_restore(prepared, &log)?;
     if global.json {
-        output::print_json(&serde_json::json!({"plan": plan, "report": report}))?;
-    } else if let Some(v) = &report.verified {
-        output::print(&format!(
-            "restored {} from repo{} and verified {}: recovery stopped {}, {}\n",
-            prepared.selection.set,
-            prepared.selection.repo,
-            v.target,
-            v.stop.as_ref().map_or_else(
-                || "at the end of the archive".to_owned(),
-                ToString::to_string
-            ),
-            v.ending
-        ))?;
+        output::print_json(&outcome)?;
+    } else {
+        output::print(&text::restored(&outcome))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -156,7 +156,7 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
     run_capture(start, "pg_ctl start")?;
 
     let node = Node::from_spec(&spec);
-    let db = node.endpoint();
+    let db = pitr_core::run::probe::Endpoint::of(&node);
     let log = RunLog::terminal(true).echo_output(false);
 
     say("full backup (the stanza is created first)");
@@ -195,7 +195,7 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
     let xid = batch(4)?;
     let lsn = db.query_value("SELECT pg_current_wal_lsn()::text")?;
     batch(5)?;
-    node.pgbackrest(&tools.pgbackrest)?.check()?;
+    pitr_core::run::pgbackrest::PgBackRest::of(&node, &tools.pgbackrest)?.check()?;
     eprintln!("  WAL archived; 500 rows in table t");
 
     let cases: [(&str, serde_json::Value, i64); 5] = [

@@ -37,7 +37,7 @@ use super::{Out, Sources, StanzaExtras, collect, epoch, num};
 use crate::check::CheckReport;
 use crate::error::Result;
 use crate::info::{InfoReport, StanzaInfo, StatusCode};
-use crate::run::pgbackrest::RepoSnapshot;
+use crate::snapshot::RepoSnapshot;
 use crate::version::Version;
 
 /// Seconds added to two refresh intervals before data without a newer refresh counts as stale.

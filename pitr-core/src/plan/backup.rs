@@ -5,16 +5,15 @@
 //! and runs `pgbackrest backup` with the requested type (incremental by default; pgBackRest
 //! makes it full when there is no full backup yet).
 
-use serde_json::json;
-
-use super::{Action, Plan, PlanKind, Step};
+use super::summary::{BackupSummary, Role, Summary};
+use super::{Plan, Step};
 use crate::names::{BackupType, StanzaName};
 
 /// What the node is, as far as backups care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupFacts {
-    /// The local instance is a standby (`pg_is_in_recovery()`).
-    pub in_recovery: bool,
+    /// The local instance's role (Patroni's, else `pg_is_in_recovery()`).
+    pub role: Role,
     /// The stanza exists in the repos (`pgbackrest info` status is not 1 or 3).
     pub stanza_exists: bool,
 }
@@ -33,16 +32,7 @@ pub struct BackupSite {
 fn pgbackrest_step(site: &BackupSite, id: &str, title: String, options: &[String]) -> Step {
     let mut argv = site.pgbackrest_argv.clone();
     argv.extend(options.iter().cloned());
-    Step {
-        id: id.into(),
-        title,
-        destructive: false,
-        action: Action::Exec {
-            argv,
-            run_as: Some(site.dbsu.clone()),
-            ok_status: Vec::new(),
-        },
-    }
+    Step::exec(id, title, false, argv, &site.dbsu)
 }
 
 /// Plans a backup of type `kind` (incr when `None`) to `repo` (pgBackRest's default, repo1,
@@ -54,31 +44,32 @@ pub fn plan_backup(
     facts: BackupFacts,
 ) -> Plan {
     let kind = kind.unwrap_or(BackupType::Incr);
-    let mut summary = json!({
-        "type": kind,
-        "repo": repo,
-        "role": if facts.in_recovery { "replica" } else { "primary" },
-        "skipped": facts.in_recovery,
-    });
-    if facts.in_recovery {
-        summary["reason"] = "this instance is a standby; backups run on the primary".into();
+    let replica = facts.role == Role::Replica;
+    let summary = |reason: Option<String>| {
+        Summary::Backup(BackupSummary {
+            backup_type: kind,
+            repo,
+            role: facts.role,
+            skipped: replica,
+            reason,
+        })
+    };
+    if replica {
         return Plan {
-            kind: PlanKind::Backup,
+            summary: summary(Some(
+                "this instance is a standby; backups run on the primary".into(),
+            )),
             stanza: site.stanza.to_string(),
-            summary,
             warnings: Vec::new(),
-            steps: vec![Step {
-                id: "skip".into(),
-                title: "Skip: this instance is a standby".into(),
-                destructive: false,
-                action: Action::Note {
-                    text: format!(
-                        "pg_is_in_recovery() is true: stanza {} is backed up from its primary. \
-                         Nothing to do here.",
-                        site.stanza
-                    ),
-                },
-            }],
+            steps: vec![Step::note(
+                "skip",
+                "Skip: this instance is a standby",
+                format!(
+                    "pg_is_in_recovery() is true: stanza {} is backed up from its primary. \
+                     Nothing to do here.",
+                    site.stanza
+                ),
+            )],
             on_failure: Vec::new(),
         };
     }
@@ -107,9 +98,8 @@ pub fn plan_backup(
         &args,
     ));
     Plan {
-        kind: PlanKind::Backup,
+        summary: summary(None),
         stanza: site.stanza.to_string(),
-        summary,
         warnings: Vec::new(),
         steps,
         on_failure: Vec::new(),
@@ -119,6 +109,7 @@ pub fn plan_backup(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Action;
 
     fn site() -> BackupSite {
         BackupSite {
@@ -139,12 +130,15 @@ mod tests {
             None,
             None,
             BackupFacts {
-                in_recovery: true,
+                role: Role::Replica,
                 stanza_exists: true,
             },
         );
         assert_eq!(p.steps.len(), 1);
-        assert_eq!(p.summary["skipped"], true);
+        assert!(matches!(
+            p.summary,
+            Summary::Backup(BackupSummary { skipped: true, .. })
+        ));
     }
 
     #[test]
@@ -154,7 +148,7 @@ mod tests {
             Some(BackupType::Full),
             Some(2),
             BackupFacts {
-                in_recovery: false,
+                role: Role::Primary,
                 stanza_exists: false,
             },
         );
@@ -169,7 +163,7 @@ mod tests {
             None,
             None,
             BackupFacts {
-                in_recovery: false,
+                role: Role::Primary,
                 stanza_exists: true,
             },
         );

@@ -10,8 +10,13 @@
 //! [`FileContents`], which serializes only its redacted text.
 
 pub mod backup;
+pub mod pg_ctl;
 pub mod restore;
+pub mod service;
 pub mod shell;
+pub mod summary;
+
+pub use summary::{PlanKind, Summary};
 
 use std::path::PathBuf;
 
@@ -20,14 +25,16 @@ use serde::{Deserialize, Serialize};
 use crate::names::REDACTED;
 
 /// A complete plan.
+///
+/// JSON: `{"kind", "summary", "stanza", "warnings", "steps", "on_failure"}`, where `kind` and
+/// the fields of `summary` are those of [`Summary`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
-    /// What the plan does.
-    pub kind: PlanKind,
+    /// What the plan does and why it looks the way it does (chosen set, repo, window, ...).
+    #[serde(flatten)]
+    pub summary: Summary,
     /// The stanza it works on.
     pub stanza: String,
-    /// Why it looks the way it does (chosen set, repo, window, ...), for humans and tools.
-    pub summary: serde_json::Value,
     /// Things the operator should know (e.g. a long replay).
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -36,16 +43,6 @@ pub struct Plan {
     /// Steps that undo the plan's changes when a step fails (restore the safety copy).
     #[serde(default)]
     pub on_failure: Vec<Step>,
-}
-
-/// The kind of plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlanKind {
-    /// A point-in-time restore.
-    Restore,
-    /// A backup.
-    Backup,
 }
 
 /// One step of a plan.
@@ -60,6 +57,38 @@ pub struct Step {
     pub destructive: bool,
     /// What to do.
     pub action: Action,
+}
+
+impl Step {
+    /// A program run as `user` (no shell), succeeding on exit status 0.
+    pub fn exec(
+        id: &str,
+        title: impl Into<String>,
+        destructive: bool,
+        argv: Vec<String>,
+        user: &str,
+    ) -> Step {
+        Step {
+            id: id.into(),
+            title: title.into(),
+            destructive,
+            action: Action::Exec {
+                argv,
+                run_as: Some(user.into()),
+                ok_status: Vec::new(),
+            },
+        }
+    }
+
+    /// Advice for the operator: printed and logged, nothing executed.
+    pub fn note(id: &str, title: impl Into<String>, text: String) -> Step {
+        Step {
+            id: id.into(),
+            title: title.into(),
+            destructive: false,
+            action: Action::Note { text },
+        }
+    }
 }
 
 /// What a step does.
@@ -247,6 +276,11 @@ impl Plan {
             what: "plan".into(),
             message: e.to_string(),
         })
+    }
+
+    /// What the plan does.
+    pub fn kind(&self) -> PlanKind {
+        self.summary.kind()
     }
 
     /// Whether any step destroys data.

@@ -15,15 +15,17 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::json;
 
-use super::{Action, FileContents, Plan, PlanKind, RecoveryWatch, Step};
+use super::pg_ctl::{self, StopMode};
+use super::summary::{RestoreSummary, Summary};
+use super::{Action, FileContents, Plan, RecoveryWatch, Step};
 use crate::error::{Error, Result};
+use crate::fmt;
 use crate::names::StanzaName;
 use crate::recovery::LogFormat;
-use crate::render::{ArchiveMode, Renderer, RestoreConfig};
-use crate::select::{Selection, describe_windows, fmt_epoch};
-use crate::target::{RecoveryTarget, RestoreRequest, TargetAction};
+use crate::render::{Renderer, RestoreConfig};
+use crate::select::Selection;
+use crate::target::{ArchiveMode, RecoveryTarget, RestoreRequest, TargetAction};
 
 /// Where and how a node restores: built from a cluster spec or from the node's config.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,42 +85,6 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn exec(id: &str, title: &str, destructive: bool, argv: Vec<String>, user: &str) -> Step {
-    Step {
-        id: id.into(),
-        title: title.into(),
-        destructive,
-        action: Action::Exec {
-            argv,
-            run_as: Some(user.into()),
-            ok_status: Vec::new(),
-        },
-    }
-}
-
-fn note(id: &str, title: &str, text: String) -> Step {
-    Step {
-        id: id.into(),
-        title: title.into(),
-        destructive: false,
-        action: Action::Note { text },
-    }
-}
-
-/// `pg_ctl start -D <data> -l <log> <options>`.
-fn pg_ctl_start(pg_ctl: &str, data: &Path, log: &Path, options: &[&str]) -> Vec<String> {
-    let mut argv = vec![
-        pg_ctl.to_owned(),
-        "start".into(),
-        "-D".into(),
-        path_str(data),
-        "-l".into(),
-        path_str(log),
-    ];
-    argv.extend(options.iter().map(|o| (*o).to_owned()));
-    argv
-}
-
 /// Options PostgreSQL starts with during recovery (they last until its next restart): a
 /// standby that answers queries while paused, English messages, and a structured log of this
 /// run's own (`<log_dir>/<name>.json` or `.csv`, never rotated) in which a client's text can
@@ -168,7 +134,7 @@ fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
         Err(Error::TargetOutsideWindow {
             target: request.target.to_string(),
             why,
-            window: describe_windows(&sel.windows),
+            window: fmt::windows(&sel.windows),
         })
     };
     match &request.target {
@@ -177,7 +143,7 @@ fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
                 return outside(format!(
                     "it is not after set {} stopped ({}); recovery cannot stop before the set is consistent",
                     sel.set,
-                    fmt_epoch(sel.set_stop_time)
+                    fmt::epoch(sel.set_stop_time)
                 ));
             }
             if let Some(archived) = end.and_then(|e| e.time) {
@@ -186,7 +152,7 @@ fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
                         "it is after the last archived WAL of repo{} timeline {} (archived by {})",
                         sel.repo,
                         sel.timeline,
-                        fmt_epoch(archived)
+                        fmt::epoch(archived)
                     ));
                 }
             }
@@ -339,7 +305,8 @@ pub fn plan_restore(
     }
 
     let user = site.dbsu.as_str();
-    let pg_ctl = path_str(&site.pg_bin_dir.join("pg_ctl"));
+    let pg_ctl = site.pg_bin_dir.join("pg_ctl");
+    let pg_ctl_text = pg_ctl.display();
     let format = log_format(sel)?;
     // One name per stanza and port, so a dry run shows the plan a real run executes; the
     // watcher reads only what is written after the start step, and only from this server.
@@ -351,21 +318,11 @@ pub fn plan_restore(
     let mut warnings = sel.warnings.clone();
 
     if facts.postmaster_pid.is_some() {
-        steps.push(exec(
+        steps.push(Step::exec(
             "stop",
             "Stop PostgreSQL",
             false,
-            vec![
-                pg_ctl.clone(),
-                "stop".into(),
-                "-D".into(),
-                path_str(&data),
-                "-m".into(),
-                "fast".into(),
-                "-w".into(),
-                "-t".into(),
-                "3600".into(),
-            ],
+            pg_ctl::stop(&pg_ctl, &data, StopMode::Fast),
             user,
         ));
     }
@@ -431,9 +388,9 @@ pub fn plan_restore(
     }
     argv.extend(request.extra_options.iter().cloned());
     argv.push("restore".into());
-    steps.push(exec(
+    steps.push(Step::exec(
         "restore",
-        &format!(
+        format!(
             "Restore set {} from repo{} into {}",
             sel.set,
             sel.repo,
@@ -444,11 +401,11 @@ pub fn plan_restore(
         user,
     ));
 
-    steps.push(exec(
+    steps.push(Step::exec(
         "start",
         "Start PostgreSQL to replay WAL up to the target",
         false,
-        pg_ctl_start(
+        pg_ctl::start(
             &pg_ctl,
             &data,
             &start_log,
@@ -497,31 +454,31 @@ pub fn plan_restore(
 
     let data_s = data.display();
     steps.push(match (&request.target, request.action) {
-        (RecoveryTarget::Latest, _) | (_, TargetAction::Promote) => note(
+        (RecoveryTarget::Latest, _) | (_, TargetAction::Promote) => Step::note(
             "promoted",
             "PostgreSQL is open for writes",
             format!("Recovery ended and PostgreSQL in {data_s} was promoted to a new timeline."),
         ),
-        (_, TargetAction::Pause) => note(
+        (_, TargetAction::Pause) => Step::note(
             "paused",
             "PostgreSQL is paused at the target",
             format!(
                 "PostgreSQL in {data_s} is paused at the target, read-only, for inspection.\n\
-                 When the data is right: {pg_ctl} promote -D {data_s}\n\
+                 When the data is right: {pg_ctl_text} promote -D {data_s}\n\
                  Otherwise restore again with another target."
             ),
         ),
-        (_, TargetAction::Shutdown) => note(
+        (_, TargetAction::Shutdown) => Step::note(
             "shut-down",
             "PostgreSQL shut down at the target",
             format!(
                 "PostgreSQL in {data_s} shut down at the target. Start it to continue: \
-                 {pg_ctl} start -D {data_s}"
+                 {pg_ctl_text} start -D {data_s}"
             ),
         ),
     });
     steps.push(match archive {
-        ArchiveMode::Off => note(
+        ArchiveMode::Off => Step::note(
             "archiving",
             "Archiving is off in the restored cluster",
             format!(
@@ -534,14 +491,14 @@ pub fn plan_restore(
                     format!(
                         " When it is the new primary, turn archiving back on and take a full backup:\n\
                          psql -h {} -p {port} -c 'ALTER SYSTEM RESET archive_mode'\n\
-                         {pg_ctl} restart -D {data_s}\n\
+                         {pg_ctl_text} restart -D {data_s}\n\
                          pitr backup full",
                         site.socket_dir.display()
                     )
                 }
             ),
         ),
-        ArchiveMode::Preserve => note(
+        ArchiveMode::Preserve => Step::note(
             "archiving",
             "Archiving continues",
             format!(
@@ -554,7 +511,7 @@ pub fn plan_restore(
 
     let mut on_failure = Vec::new();
     if safety_copy {
-        steps.push(note(
+        steps.push(Step::note(
             "safety-copy-kept",
             "The previous data directory is kept",
             format!(
@@ -567,15 +524,7 @@ pub fn plan_restore(
             title: "Stop PostgreSQL in the restored directory, if it runs".into(),
             destructive: false,
             action: Action::Exec {
-                argv: vec![
-                    pg_ctl.clone(),
-                    "stop".into(),
-                    "-D".into(),
-                    path_str(&data),
-                    "-m".into(),
-                    "immediate".into(),
-                    "-w".into(),
-                ],
+                argv: pg_ctl::stop(&pg_ctl, &data, StopMode::Immediate),
                 run_as: Some(user.into()),
                 ok_status: vec![0, 1],
             },
@@ -600,11 +549,11 @@ pub fn plan_restore(
             },
         });
         if facts.postmaster_pid.is_some() {
-            on_failure.push(exec(
+            on_failure.push(Step::exec(
                 "rollback-start",
                 "Start PostgreSQL again, as it was running before",
                 false,
-                pg_ctl_start(
+                pg_ctl::start(
                     &pg_ctl,
                     &data,
                     &site
@@ -617,33 +566,32 @@ pub fn plan_restore(
         }
     }
 
-    let summary = json!({
-        "target": request.target.to_string(),
-        "exclusive": request.exclusive,
-        "action": request.action.as_str(),
-        "set": sel.set,
-        "set_type": sel.set_type,
-        "repo": sel.repo,
-        "timeline": sel.timeline.get(),
-        "rule": sel.rule,
-        "reason": sel.reason,
-        "set_stop_time": fmt_epoch(sel.set_stop_time),
-        "set_stop_lsn": sel.set_stop_lsn.to_string(),
-        "pgbackrest_choice": sel.pgbackrest_choice,
-        "replay_bytes": sel.replay_bytes,
-        "window": describe_windows(&sel.windows),
-        "data": path_str(&data),
-        "port": port,
-        "clone": clone,
-        "archive": archive,
-        "safety_copy": safety_copy.then(|| path_str(&backup_dir)),
-        "restore_config": path_str(&site.restore_config_path),
-        "recovery_log": path_str(&recovery_log),
-    });
+    let summary = RestoreSummary {
+        target: request.target.to_string(),
+        exclusive: request.exclusive,
+        action: request.action,
+        set: sel.set.clone(),
+        set_type: sel.set_type,
+        repo: sel.repo,
+        timeline: sel.timeline,
+        rule: sel.rule,
+        reason: sel.reason.clone(),
+        set_stop_time: fmt::epoch(sel.set_stop_time),
+        set_stop_lsn: sel.set_stop_lsn,
+        pgbackrest_choice: sel.pgbackrest_choice.clone(),
+        replay_bytes: sel.replay_bytes,
+        window: fmt::windows(&sel.windows),
+        data: data.clone(),
+        port,
+        clone,
+        archive,
+        safety_copy: safety_copy.then(|| backup_dir.clone()),
+        restore_config: site.restore_config_path.clone(),
+        recovery_log,
+    };
     Ok(Plan {
-        kind: PlanKind::Restore,
+        summary: Summary::Restore(Box::new(summary)),
         stanza: site.stanza.to_string(),
-        summary,
         warnings,
         steps,
         on_failure,
@@ -656,8 +604,8 @@ mod tests {
 
     use super::{is_clone, restore_config_for};
     use crate::node::Node;
-    use crate::render::ArchiveMode;
     use crate::spec::ClusterSpec;
+    use crate::target::ArchiveMode;
     use crate::target::RestoreRequest;
 
     fn site() -> super::RestoreSite {

@@ -148,13 +148,14 @@ pub fn to_shell(plan: &Plan) -> String {
     let mut out = String::from("#!/usr/bin/env bash\n");
     out.push_str(&comment(&format!(
         "pitr {} plan for stanza {}",
-        match plan.kind {
-            super::PlanKind::Restore => "restore",
-            super::PlanKind::Backup => "backup",
-        },
+        plan.kind().as_str(),
         plan.stanza
     )));
-    if let Some(obj) = plan.summary.as_object() {
+    let summary = serde_json::to_value(&plan.summary).unwrap_or_default();
+    if let Some(obj) = summary
+        .get("summary")
+        .and_then(serde_json::Value::as_object)
+    {
         for (k, v) in obj {
             let text = match v {
                 serde_json::Value::String(s) => s.clone(),
@@ -202,14 +203,24 @@ pub fn to_shell(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{FileContents, PlanKind};
+    use crate::plan::FileContents;
+    use crate::plan::summary::{ServiceAction, ServiceSummary, Summary};
+
+    /// A summary whose data directory is `data`.
+    fn summary(data: &str) -> Summary {
+        Summary::Service(ServiceSummary {
+            service: ServiceAction::Stop,
+            data: data.into(),
+            pid: Some(42),
+            changed: true,
+        })
+    }
 
     #[test]
     fn quotes_arguments_and_redacts_files() {
         let plan = Plan {
-            kind: PlanKind::Restore,
+            summary: summary("/pg/data"),
             stanza: "pg-meta".into(),
-            summary: serde_json::json!({"set": "20261123-202742F"}),
             warnings: vec!["replay will be long".into()],
             steps: vec![
                 Step {
@@ -284,9 +295,8 @@ mod tests {
 
     fn hostile_plan() -> Plan {
         Plan {
-            kind: PlanKind::Restore,
+            summary: summary(HOSTILE),
             stanza: format!("pg-meta{HOSTILE}"),
-            summary: serde_json::json!({"data": HOSTILE, HOSTILE: 1}),
             warnings: vec![HOSTILE.into()],
             steps: vec![
                 Step {

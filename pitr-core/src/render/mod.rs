@@ -25,7 +25,7 @@ use std::path::Path;
 use handlebars::Handlebars;
 use serde::Serialize;
 
-pub use views::{ArchiveMode, LinkMap, ProcessMax, RestoreConfig};
+pub use views::{ProcessMax, RestoreConfig};
 
 use crate::catalog;
 use crate::conf::ConfFile;

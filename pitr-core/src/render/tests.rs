@@ -3,6 +3,7 @@
 use super::*;
 use crate::conf::{NodeView, RepoView, StanzaView};
 use crate::spec::{ClusterSpec, OptionValue};
+use crate::target::{ArchiveMode, LinkMap};
 
 const PIGSTY_REPOS: &str = r"
 pgbackrest_repo:

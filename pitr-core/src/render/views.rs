@@ -8,6 +8,7 @@ use crate::catalog::{self, RepoType};
 use crate::error::{Error, Result};
 use crate::names::StanzaName;
 use crate::spec::{ClusterSpec, RepoSpec};
+use crate::target::{ArchiveMode, LinkMap};
 use crate::version::Version;
 
 /// One `repoN-key=value` line.
@@ -154,25 +155,6 @@ impl PgbackrestConfView {
             process_max: ProcessMax::for_cpus(spec.node_cpu),
         }
     }
-}
-
-/// What the restored cluster does about WAL archiving (pgBackRest's `archive-mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ArchiveMode {
-    /// Keep the cluster's archive settings: the restored cluster archives into the stanza.
-    Preserve,
-    /// Write `archive_mode = off`: the restored cluster archives nothing until turned back on.
-    Off,
-}
-
-/// A symlink in the data directory to restore elsewhere (`link-map`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct LinkMap {
-    /// The link's path relative to the data directory, e.g. `pg_wal`.
-    pub link: String,
-    /// Where it should point.
-    pub destination: String,
 }
 
 /// Everything the restore config needs; built from a spec or from a node's existing config.

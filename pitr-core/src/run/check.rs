@@ -91,9 +91,9 @@ const ARCHIVING: [Check; 4] = [
 pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
     let mut results = Vec::new();
     let pgbackrest = tools::pgbackrest()
-        .and_then(|bin| node.pgbackrest(&bin))
+        .and_then(|bin| crate::run::pgbackrest::PgBackRest::of(node, &bin))
         .map_err(|e| e.to_string());
-    match db_facts(&node.endpoint()) {
+    match db_facts(&crate::run::probe::Endpoint::of(node)) {
         Err(e) => {
             results.push(CheckResult::fail(
                 Check::Database,
@@ -106,7 +106,10 @@ pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
         Ok(facts) if facts.in_recovery => {
             results.push(CheckResult::pass(
                 Check::Database,
-                format!("{} answers; it is a replica", node.endpoint().describe()),
+                format!(
+                    "{} answers; it is a replica",
+                    crate::run::probe::Endpoint::of(node).describe()
+                ),
             ));
             for c in ARCHIVING {
                 results.push(CheckResult::skip(
@@ -118,7 +121,10 @@ pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
         Ok(facts) => {
             results.push(CheckResult::pass(
                 Check::Database,
-                format!("{} answers; it is the primary", node.endpoint().describe()),
+                format!(
+                    "{} answers; it is the primary",
+                    crate::run::probe::Endpoint::of(node).describe()
+                ),
             ));
             let expected = match &options.rendered_archive_command {
                 Some(c) => ExpectedArchive::Rendered(c.clone()),

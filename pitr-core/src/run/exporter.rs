@@ -41,7 +41,7 @@ impl Collector {
     /// A collector for `node`, with `pgbackrest` from `PATH`.
     pub fn new(node: &Node) -> Result<Collector> {
         Ok(Collector {
-            pgbackrest: node.pgbackrest(&tools::pgbackrest()?)?,
+            pgbackrest: crate::run::pgbackrest::PgBackRest::of(node, &tools::pgbackrest()?)?,
             check_record: record_path(node),
         })
     }

@@ -13,9 +13,10 @@ use super::user::OsUser;
 use crate::archive::{self, ArchiveListing};
 use crate::error::Result;
 use crate::history::{self, TimelineHistories};
-use crate::info::{self, InfoReport, StanzaInfo};
-use crate::marks::{self, MarkRecord};
+use crate::info::{self, InfoReport};
+use crate::marks;
 use crate::names::{DEFAULT_SEGMENT_SIZE, StanzaName};
+use crate::snapshot::RepoSnapshot;
 use crate::version::{self, Version};
 
 /// The version of the pgBackRest executable `bin`, from `pgbackrest version`.
@@ -39,29 +40,17 @@ pub struct PgBackRest {
     pub user: OsUser,
 }
 
-/// What pgBackRest knows about a stanza, as selection needs it.
-#[derive(Debug, Clone)]
-pub struct RepoSnapshot {
-    /// `info --output=json`.
-    pub info: InfoReport,
-    /// History files found in any repo's archive.
-    pub histories: TimelineHistories,
-    /// Archive listings by repo key (repos that could not be listed are absent).
-    pub listings: BTreeMap<u32, ArchiveListing>,
-    /// Restore points recorded by `pitr mark`.
-    pub marks: Vec<MarkRecord>,
-    /// What could not be gathered (e.g. a repo whose archive could not be listed).
-    pub warnings: Vec<String>,
-}
-
-impl RepoSnapshot {
-    /// The stanza's part of the info report.
-    pub fn stanza(&self, name: &StanzaName) -> Result<&StanzaInfo> {
-        self.info.stanza(name.as_str())
-    }
-}
-
 impl PgBackRest {
+    /// pgBackRest `bin` for the node's stanza and config, run as its database superuser.
+    pub fn of(node: &crate::node::Node, bin: &Path) -> Result<PgBackRest> {
+        Ok(PgBackRest {
+            bin: bin.to_path_buf(),
+            config: node.config_path.to_path_buf(),
+            stanza: node.stanza.clone(),
+            user: OsUser::lookup(&node.dbsu)?,
+        })
+    }
+
     /// The argv of a pgBackRest command for this stanza: options, the command, parameters.
     pub fn argv(&self, command: &str, options: &[String], params: &[String]) -> Vec<String> {
         let mut argv = vec![

@@ -24,6 +24,15 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The node's PostgreSQL: its socket directory and port, as its database superuser.
+    pub fn of(node: &crate::node::Node) -> Endpoint {
+        Endpoint {
+            socket_dir: node.socket_dir.to_path_buf(),
+            port: node.port,
+            user: node.dbsu.clone(),
+        }
+    }
+
     /// `socket <dir> port <n>`, for messages.
     pub fn describe(&self) -> String {
         format!("socket {} port {}", self.socket_dir.display(), self.port)

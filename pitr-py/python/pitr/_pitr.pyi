@@ -3,7 +3,7 @@
 # of the `pitr` CLI's `--json` output.
 from collections.abc import Mapping
 from os import PathLike
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, final
 
 # A cluster spec: Pigsty variables (pg_cluster, pg_data, pgbackrest_repo, ...).
 _Spec = Mapping[str, Any]
@@ -11,9 +11,6 @@ _Spec = Mapping[str, Any]
 _Request = Mapping[str, Any]
 # `pgbackrest info --output=json`: its text, or the parsed list of stanzas.
 _Info = str | list[Any]
-# A plan as `pitr restore --dry-run --json` prints it: kind, stanza, summary, warnings, steps,
-# on_failure.
-_Plan = dict[str, Any]
 _Path = str | PathLike[str]
 _What = Literal["pgbackrest", "restore", "archive", "cron"]
 _Mode = Literal["full", "diff", "incr"]
@@ -25,25 +22,26 @@ __all__ = [
     "SPEC_KEYS",
     "PitrError",
     "PitrInputError",
+    "Plan",
     "RecoveryError",
     "__version__",
     "check_spec",
+    "check_writable",
+    "default_owner",
+    "info",
     "mark",
     "parse_info",
     "render_metrics",
     "plan_backup",
     "plan_restore",
     "plan_service",
-    "plan_to_shell",
     "recovery_window",
     "redact_config",
     "render_config",
     "render_restore_config",
-    "run_backup",
-    "run_plan",
-    "run_restore",
     "secret_values",
     "select_backup",
+    "write_file",
 ]
 
 __version__: Final[str]
@@ -68,6 +66,30 @@ class PitrInputError(PitrError, ValueError):
 
 class RecoveryError(PitrError):
     """PostgreSQL did not stop at the recovery target, or not in time."""
+
+@final
+class Plan:
+    """What pitr will do, as data, before it does anything; its secrets stay inside."""
+
+    @property
+    def kind(self) -> Literal["restore", "backup", "service"]: ...
+    @property
+    def stanza(self) -> str: ...
+    @property
+    def summary(self) -> dict[str, Any]: ...
+    @property
+    def warnings(self) -> list[str]: ...
+    @property
+    def destructive(self) -> bool: ...
+    @property
+    def selection(self) -> dict[str, Any] | None: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_shell(self) -> str: ...
+    def run(
+        self, *, echo: bool = True, verbose: bool = False, log_dir: _Path | None = None
+    ) -> dict[str, Any]: ...
+    @staticmethod
+    def from_dict(plan: Mapping[str, Any]) -> Plan: ...
 
 def render_config(
     spec: _Spec,
@@ -109,7 +131,7 @@ def plan_backup(
     role: _Role | None = None,
     *,
     repo: int | None = None,
-) -> _Plan: ...
+) -> Plan: ...
 def plan_restore(
     spec: _Spec,
     request: _Request | None = None,
@@ -118,35 +140,14 @@ def plan_restore(
     zone: str | None = None,
     restore_config: _Path | None = None,
     timeout: int = 3600,
-) -> _Plan: ...
-def plan_service(spec: _Spec, action: Literal["start", "stop"]) -> _Plan: ...
-def plan_to_shell(plan: Mapping[str, Any]) -> str: ...
-def run_plan(
-    plan: Mapping[str, Any],
-    *,
-    log_dir: _Path | None = None,
-    echo: bool = True,
-    verbose: bool = False,
-) -> dict[str, Any]: ...
-def run_restore(
-    spec: _Spec,
-    request: _Request | None = None,
-    *,
-    zone: str | None = None,
-    restore_config: _Path | None = None,
-    timeout: int = 3600,
-    echo: bool = True,
-    verbose: bool = False,
-) -> dict[str, Any]: ...
-def run_backup(
-    spec: _Spec,
-    mode: _Mode | None = None,
-    role: _Role | None = None,
-    *,
-    repo: int | None = None,
-    echo: bool = True,
-    verbose: bool = False,
-) -> dict[str, Any]: ...
+) -> Plan: ...
+def plan_service(spec: _Spec, action: Literal["start", "stop"]) -> Plan: ...
+def info(spec: _Spec) -> dict[str, Any]: ...
+def default_owner(spec: _Spec, what: _What) -> str: ...
+def check_writable(path: _Path, *, owner: str | None = None) -> None: ...
+def write_file(
+    path: _Path, contents: str, *, mode: int = 0o600, owner: str | None = None
+) -> None: ...
 def mark(spec: _Spec, name: str) -> dict[str, Any]: ...
 def check_spec(spec: _Spec) -> dict[str, Any]: ...
 def secret_values(spec: _Spec, request: _Request | None = None) -> list[str]: ...

@@ -104,23 +104,15 @@ from ansible_collections.pitr.pgsql.plugins.module_utils.pitr_module import (
 def backup(module):
     """Backs up (or, in check mode, plans the backup) and exits with the result."""
     p = module.params
-    if module.check_mode:
-        plan = pitr.plan_backup(p["spec"], p["type"], p["role"], repo=p["repo"])
-        skipped = plan["summary"]["skipped"]
-        module.exit_json(changed=not skipped, backup_skipped=skipped,
-                         role=plan["summary"]["role"], plan=plan)
-    outcome = pitr.run_backup(p["spec"], p["type"], p["role"], repo=p["repo"], echo=False)
-    skipped = outcome["skipped"]
-    result = dict(
-        changed=not skipped,
-        backup_skipped=skipped,
-        role=outcome["plan"]["summary"]["role"],
-        plan=outcome["plan"],
-    )
+    plan = pitr.plan_backup(p["spec"], p["type"], p["role"], repo=p["repo"])
+    summary = plan.summary
+    skipped = summary["skipped"]
+    result = dict(changed=not skipped, backup_skipped=skipped, role=summary["role"],
+                  plan=plan.to_dict())
     if skipped:
-        result["msg"] = outcome["plan"]["summary"].get("reason", "skipped on a replica")
-    else:
-        result["report"] = outcome["report"]
+        result["msg"] = summary.get("reason", "skipped on a replica")
+    elif not module.check_mode:
+        result["report"] = plan.run(echo=False)["report"]
     module.exit_json(**result)
 
 

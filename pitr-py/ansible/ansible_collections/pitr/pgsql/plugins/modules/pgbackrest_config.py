@@ -12,6 +12,11 @@ short_description: Render and write pgbackrest.conf or the restore config from a
 description:
   - Renders one of the files pitr makes from a cluster spec (Pigsty's variables) and writes it
     when its contents, owner, group or mode differ; otherwise reports C(ok).
+  - The file is written as pitr writes every file as root - a new temporary file with mode and
+    owner set on its descriptor, renamed into place. A symbolic link at O(dest), or a directory
+    on the way that users other than root and the owner can write, fails the task with
+    C(error_code=unsafe_path) before anything is read or written. The owner is O(owner), else
+    the spec's C(pg_dbsu) (root for O(what=cron)).
   - C(what=pgbackrest) is the node's C(pgbackrest.conf); C(what=restore) the config a
     point-in-time restore of O(pg_pitr) writes (the same file the restore plan writes);
     C(what=archive) PostgreSQL's C(archive_mode) and C(archive_command); C(what=cron) cron
@@ -133,7 +138,6 @@ error_code:
 """
 
 import os
-import tempfile
 
 from ansible_collections.pitr.pgsql.plugins.module_utils.pitr_module import (
     SPEC_ARG,
@@ -166,23 +170,6 @@ def default_dest(module):
     return None
 
 
-def write_private(dest, text):
-    """Writes ``text`` to a file beside ``dest`` with mode 0600 and renames it into place, so
-    the file is never readable by others, not even for a moment (owner, group and mode are set
-    afterwards)."""
-    directory = os.path.dirname(dest) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".pitr-", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_config(module):
     """Renders the file and writes it when it differs, then exits with the result."""
     p = module.params
@@ -193,9 +180,14 @@ def write_config(module):
     contents = render(module, reveal=True)
     shown = render(module, reveal=False)
 
+    # pitr writes only where the database user cannot redirect the write; check that before
+    # reading what is there (a link planted at dest must not show another file in the diff).
+    owner = p["owner"] or pitr.default_owner(p["spec"], p["what"])
+    pitr.check_writable(dest, owner=owner)
     old = None
     if os.path.exists(dest):
-        with open(dest) as f:
+        fd = os.open(dest, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
             old = f.read()
     content_changed = old != contents
     result = dict(
@@ -216,7 +208,7 @@ def write_config(module):
         if not os.path.isdir(os.path.dirname(dest) or "."):
             module.fail_json(msg="directory of %s does not exist" % dest,
                              error_code="io_error", **result)
-        write_private(dest, contents)
+        pitr.write_file(dest, contents, mode=0o600, owner=owner)
 
     if p["mode"] is None:
         p["mode"] = DEFAULT_MODE

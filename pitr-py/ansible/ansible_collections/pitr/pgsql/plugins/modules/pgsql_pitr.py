@@ -162,48 +162,42 @@ from ansible_collections.pitr.pgsql.plugins.module_utils.pitr_module import (
 
 
 def restore(module):
+    """Plans the restore; in check mode returns the plan, else runs that same plan."""
     p = module.params
-    options = dict(zone=p["zone"], restore_config=p["restore_config"], timeout=p["timeout"])
+    plan = pitr.plan_restore(p["spec"], p["pg_pitr"], zone=p["zone"],
+                             restore_config=p["restore_config"], timeout=p["timeout"])
+    summary = plan.summary
+    result = dict(
+        changed=True,
+        plan=plan.to_dict(),
+        script=plan.to_shell(),
+        set=summary["set"],
+        repo=summary["repo"],
+        restore_config=summary["restore_config"],
+        warnings=plan.warnings,
+    )
     if module.check_mode:
-        plan = pitr.plan_restore(p["spec"], p["pg_pitr"], **options)
-        summary = plan["summary"]
-        module.exit_json(
-            changed=True,
-            plan=plan,
-            script=pitr.plan_to_shell(plan),
-            set=summary["set"],
-            repo=summary["repo"],
-            restore_config=summary["restore_config"],
-            warnings=plan["warnings"],
-            msg="would restore %s from repo%s: %s" % (summary["set"], summary["repo"],
-                                                      summary["reason"]),
-        )
-    outcome = pitr.run_restore(p["spec"], p["pg_pitr"], echo=False, **options)
-    plan, report = outcome["plan"], outcome["report"]
+        module.exit_json(msg="would restore %s from repo%s: %s" % (
+            summary["set"], summary["repo"], summary["reason"]), **result)
+    report = plan.run(echo=False)["report"]
     verified = report["verified"] or {}
     module.exit_json(
-        changed=True,
-        plan=plan,
-        script=pitr.plan_to_shell(plan),
-        set=outcome["selection"]["set"],
-        repo=outcome["selection"]["repo"],
-        restore_config=plan["summary"]["restore_config"],
         verified=report["verified"],
         completed=report["completed"],
         log_file=report["log_file"],
-        warnings=plan["warnings"],
         msg="restored %s from repo%s; recovery stopped at %s, %s" % (
-            outcome["selection"]["set"], outcome["selection"]["repo"],
-            verified.get("target"), verified.get("ending")),
+            summary["set"], summary["repo"], verified.get("target"), verified.get("ending")),
+        **result,
     )
 
 
 def service(module, action):
+    """Stops or starts PostgreSQL (in check mode: says whether it would)."""
     plan = pitr.plan_service(module.params["spec"], action)
-    changed = plan["summary"]["changed"]
-    result = dict(changed=changed, plan=plan, script=pitr.plan_to_shell(plan))
+    changed = plan.summary["changed"]
+    result = dict(changed=changed, plan=plan.to_dict(), script=plan.to_shell())
     if changed and not module.check_mode:
-        result["completed"] = pitr.run_plan(plan, echo=False)["completed"]
+        result["completed"] = plan.run(echo=False)["report"]["completed"]
     module.exit_json(**result)
 
 

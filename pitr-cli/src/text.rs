@@ -1,0 +1,141 @@
+//! What the commands print for people: pure functions of the core's documents, so they are
+//! snapshot-tested (`src/snapshots/`). JSON output is the documents themselves.
+
+use std::fmt::Write as _;
+
+use pitr_core::check::{CheckReport, Status};
+use pitr_core::fmt;
+use pitr_core::ops::{InfoDoc, MarkResult, RestoreOutcome};
+
+/// `pitr info`: per repo its sets (sizes readable) and windows, then the marks.
+pub(crate) fn info(doc: &InfoDoc) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "stanza {}: {} (status {})",
+        doc.stanza,
+        doc.status.message,
+        doc.status.code.code()
+    );
+    for repo in &doc.repos {
+        let _ = writeln!(
+            out,
+            "\nrepo{} (status {}, cipher {}): {}",
+            repo.key,
+            repo.status.code.code(),
+            repo.cipher.as_deref().unwrap_or("none"),
+            repo.status.message
+        );
+        let _ = writeln!(
+            out,
+            "  {:<34} {:<5} {:<23} {:<12} {:>10} {:>10}",
+            "set", "type", "stopped", "stop lsn", "size", "repo"
+        );
+        for b in doc.sets.iter().filter(|b| b.repo_key() == repo.key) {
+            let _ = writeln!(
+                out,
+                "  {:<34} {:<5} {:<23} {:<12} {:>10} {:>10}",
+                b.label.as_str(),
+                b.backup_type.as_str(),
+                fmt::epoch(b.timestamp.stop),
+                b.stop_lsn().map(|l| l.to_string()).unwrap_or_default(),
+                fmt::bytes(b.info.size),
+                fmt::bytes(b.info.repository.delta),
+            );
+        }
+        let mut any = false;
+        for w in doc.windows.iter().filter(|w| w.repo_key == repo.key) {
+            any = true;
+            let end = w.end.as_ref().map_or_else(
+                || "unknown end".to_owned(),
+                |e| match e.time {
+                    Some(t) => format!("{} (archived by {})", e.lsn, fmt::epoch(t)),
+                    None => e.lsn.to_string(),
+                },
+            );
+            let _ = writeln!(
+                out,
+                "  window timeline {}: {} ({}) .. {end}",
+                w.timeline,
+                fmt::epoch(w.start.time),
+                w.start.lsn
+            );
+        }
+        if !any {
+            let _ = writeln!(out, "  window: none (no backup set with its WAL archived)");
+        }
+    }
+    if !doc.marks.is_empty() {
+        let _ = writeln!(out, "\nrestore points recorded by pitr mark:");
+        for m in &doc.marks {
+            let _ = writeln!(
+                out,
+                "  {:<30} {} timeline {} at {}",
+                m.name, m.lsn, m.timeline, m.time
+            );
+        }
+    }
+    out
+}
+
+/// `pitr check`: a line per check, then the verdict.
+pub(crate) fn check(report: &CheckReport) -> String {
+    let mut out = String::new();
+    for c in &report.checks {
+        let mark = match c.status {
+            Status::Pass => "ok  ",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        };
+        let _ = writeln!(out, "{mark} {:<17} {}", c.check.name(), c.message);
+    }
+    let _ = match report.first_failure() {
+        None => writeln!(
+            out,
+            "\nstanza {}: every check passed; a point-in-time restore is possible",
+            report.stanza
+        ),
+        Some(f) => writeln!(
+            out,
+            "\nstanza {}: check {} failed ({})",
+            report.stanza,
+            f.check.name(),
+            f.code
+        ),
+    };
+    out
+}
+
+/// `pitr mark`: where the restore point is and where it was recorded.
+pub(crate) fn mark(result: &MarkResult) -> String {
+    format!(
+        "restore point '{}' at {} on timeline {} ({}); recorded on {}\n",
+        result.mark.name,
+        result.mark.lsn,
+        result.mark.timeline,
+        result.mark.time,
+        if result.recorded_on.is_empty() {
+            "no backup set".to_owned()
+        } else {
+            result.recorded_on.join(", ")
+        }
+    )
+}
+
+/// `pitr restore`: what was restored and where recovery stopped.
+pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
+    let Some(v) = &outcome.report.verified else {
+        return String::new();
+    };
+    format!(
+        "restored {} from repo{} and verified {}: recovery stopped {}, {}\n",
+        outcome.selection.set,
+        outcome.selection.repo,
+        v.target,
+        v.stop.as_ref().map_or_else(
+            || "at the end of the archive".to_owned(),
+            ToString::to_string
+        ),
+        v.ending
+    )
+}

@@ -1,0 +1,186 @@
+//! Why a plan looks the way it does, typed per kind of plan.
+//!
+//! A plan serialises as `{"kind": "restore" | "backup" | "service", "summary": {...}, ...}`;
+//! the fields of each summary are documented here and in `docs/cli.md`, and they are a
+//! contract: scripts, the Python module and the Ansible modules read them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{BackupLabel, BackupType, Lsn, TimelineId};
+use crate::select::{Rule, SetRef};
+use crate::target::{ArchiveMode, TargetAction};
+
+/// The summary of a plan, by kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "summary", rename_all = "lowercase")]
+pub enum Summary {
+    /// A point-in-time restore.
+    Restore(Box<RestoreSummary>),
+    /// A backup (or its skip on a replica).
+    Backup(BackupSummary),
+    /// Starting or stopping PostgreSQL around a restore.
+    Service(ServiceSummary),
+}
+
+/// The kind of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanKind {
+    /// A point-in-time restore.
+    Restore,
+    /// A backup.
+    Backup,
+    /// Starting or stopping PostgreSQL.
+    Service,
+}
+
+impl PlanKind {
+    /// The name in JSON and in log file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanKind::Restore => "restore",
+            PlanKind::Backup => "backup",
+            PlanKind::Service => "service",
+        }
+    }
+}
+
+impl Summary {
+    /// The kind of plan this summarises.
+    pub fn kind(&self) -> PlanKind {
+        match self {
+            Summary::Restore(_) => PlanKind::Restore,
+            Summary::Backup(_) => PlanKind::Backup,
+            Summary::Service(_) => PlanKind::Service,
+        }
+    }
+}
+
+/// What a restore will do and why that set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSummary {
+    /// The target as `pitr` writes it (`time 2026-11-23 20:27:46+00`, `name rp1`, `latest`).
+    pub target: String,
+    /// Whether recovery stops just before the target.
+    pub exclusive: bool,
+    /// What PostgreSQL does at the target.
+    pub action: TargetAction,
+    /// The backup set restored.
+    pub set: BackupLabel,
+    /// Its type.
+    pub set_type: BackupType,
+    /// The repo it comes from.
+    pub repo: u32,
+    /// The timeline recovery follows.
+    pub timeline: TimelineId,
+    /// The rule that chose the set.
+    pub rule: Rule,
+    /// The rule and the facts, in words.
+    pub reason: String,
+    /// When the set stopped, as a target time.
+    pub set_stop_time: String,
+    /// Where the set stopped.
+    pub set_stop_lsn: Lsn,
+    /// What pgBackRest alone would restore for this target.
+    pub pgbackrest_choice: Option<SetRef>,
+    /// WAL to replay from the set's start to the target, when the target LSN is known.
+    pub replay_bytes: Option<u64>,
+    /// The recoverable windows, in words.
+    pub window: String,
+    /// The data directory restored into.
+    pub data: PathBuf,
+    /// The restored cluster's port.
+    pub port: u16,
+    /// Whether this is a clone beside the node's cluster.
+    pub clone: bool,
+    /// Archiving in the restored cluster.
+    pub archive: ArchiveMode,
+    /// Where the data directory is kept until recovery is verified, when it is.
+    pub safety_copy: Option<PathBuf>,
+    /// The restore config the plan writes.
+    pub restore_config: PathBuf,
+    /// The server log pitr follows during recovery.
+    pub recovery_log: PathBuf,
+}
+
+/// The instance's role, as backups see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Accepts writes.
+    Primary,
+    /// In recovery (streaming replica or standby).
+    Replica,
+}
+
+impl std::str::FromStr for Role {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "primary" => Ok(Role::Primary),
+            "replica" => Ok(Role::Replica),
+            _ => Err(crate::Error::invalid(
+                "role",
+                s,
+                "expected 'primary' or 'replica' (or none, to ask PostgreSQL)",
+            )),
+        }
+    }
+}
+
+/// What a backup will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSummary {
+    /// The backup type.
+    #[serde(rename = "type")]
+    pub backup_type: BackupType,
+    /// The repo backed up to (pgBackRest's default, repo1, when absent).
+    pub repo: Option<u32>,
+    /// The instance's role.
+    pub role: Role,
+    /// Whether the backup is skipped (on a replica).
+    pub skipped: bool,
+    /// Why it is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Starting or stopping PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceAction {
+    /// Start it (`pg_ctl start -w`) unless it runs.
+    Start,
+    /// Stop it (`pg_ctl stop -m fast -w`) if it runs.
+    Stop,
+}
+
+impl std::str::FromStr for ServiceAction {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "start" | "started" => Ok(ServiceAction::Start),
+            "stop" | "stopped" => Ok(ServiceAction::Stop),
+            _ => Err(crate::Error::invalid(
+                "service action",
+                s,
+                "expected 'start' or 'stop'",
+            )),
+        }
+    }
+}
+
+/// What a service plan will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    /// Start or stop.
+    pub service: ServiceAction,
+    /// The data directory.
+    pub data: PathBuf,
+    /// The running postmaster's pid, if one runs.
+    pub pid: Option<i32>,
+    /// Whether the plan changes anything.
+    pub changed: bool,
+}
