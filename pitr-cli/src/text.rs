@@ -139,3 +139,65 @@ pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
         v.ending
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! What people read, snapshot-tested from recorded `pgbackrest info` output.
+    #![allow(clippy::unwrap_used)]
+
+    use pitr_core::check::{self, Check, CheckResult};
+    use pitr_core::node::Node;
+    use pitr_core::ops::InfoDoc;
+    use pitr_core::snapshot::RepoSnapshot;
+    use pitr_core::spec::ClusterSpec;
+
+    fn info_doc(fixture: &str, stanza: &str) -> InfoDoc {
+        let text = std::fs::read_to_string(format!(
+            "{}/../pitr-core/tests/fixtures/pgbackrest-2.45/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let snapshot = RepoSnapshot::from_info(pitr_core::info::parse(&text).unwrap());
+        let spec = ClusterSpec::from_yaml_str(&format!("pg_cluster: {stanza}")).unwrap();
+        InfoDoc::from_snapshot(&Node::from_spec(&spec), &snapshot).unwrap()
+    }
+
+    #[test]
+    fn info_of_a_stanza_with_a_full_and_an_incr() {
+        let doc = info_doc("info-local-full-incr.json", "demo");
+        insta::assert_snapshot!(super::info(&doc));
+        insta::assert_json_snapshot!(doc);
+    }
+
+    #[test]
+    fn info_of_two_repos_after_a_failover() {
+        let doc = info_doc("info-multi-repo-failover.json", "pg-multi");
+        insta::assert_snapshot!(super::info(&doc));
+    }
+
+    #[test]
+    fn check_reports_what_failed_and_why() {
+        let time = "2026-11-23T20:30:00Z".parse().unwrap();
+        let report = check::CheckReport::new(
+            "demo",
+            time,
+            vec![
+                CheckResult::pass(
+                    Check::Database,
+                    "socket /var/run/postgresql port 5432 answers; it is the primary",
+                ),
+                check::archive_mode("on"),
+                CheckResult::fail(
+                    Check::ArchiveCommand,
+                    "archive_command names stanza 'other', this node's is 'demo'",
+                ),
+                CheckResult::skip(
+                    Check::PgbackrestCheck,
+                    "archiving is already known to be broken (see above)",
+                ),
+            ],
+        );
+        insta::assert_snapshot!(super::check(&report));
+        insta::assert_json_snapshot!(report);
+    }
+}

@@ -1,29 +1,46 @@
 //! pitr-core: PostgreSQL point-in-time recovery with pgBackRest, as a library.
 //!
-//! Data flows left to right; everything before a [`plan`] is pure:
+//! Data flows left to right; everything before a [`plan`] is pure, effects live in [`run`],
+//! and [`ops`] composes them for the front ends (the `pitr` CLI, the Python module):
 //!
 //! ```text
 //! ClusterSpec ──render──► pgbackrest.conf / restore config / archive settings / crontab
-//! pgbackrest.conf ──conf::parse──► NodeView (stanzas, pg1-path, repos)
+//! pgbackrest.conf ──conf::parse──► Node (stanza, pg1-path, repos)
 //! `pgbackrest info --output=json` ──info::parse──► InfoReport ──window──► recoverable windows
+//! RestoreRequest + RepoSnapshot ──select──► Selection ──plan──► Plan ──run──► RunReport
+//! server log records ──recovery──► RecoveryOutcome ──verify──► VerifiedStop
 //! ```
 //!
-//! * [`names`] — validated values (`StanzaName`, `BackupLabel`, `Lsn`, `WalSegment`, ...).
-//! * [`spec`] — the cluster spec, compatible with Pigsty's variables.
-//! * [`catalog`] — pgBackRest's option catalogue: names, repo types, versions, beta, secure.
-//! * [`render`] — handlebars templates for every file pitr writes.
-//! * [`conf`] — reads an existing `pgbackrest.conf` into a node view.
-//! * [`info`] — typed `pgbackrest info --output=json`.
-//! * [`history`] — timeline history files.
-//! * [`archive`] — repo archive listings (`pgbackrest repo-ls`) and WAL continuity.
-//! * [`window`] — the recoverable window per repo and timeline.
-//! * [`target`] — recovery targets and the restore request (Pigsty's `pg_pitr`).
-//! * [`check`] — the health checks of `pitr check`, with a stable code each.
-//! * [`metrics`] — Prometheus metrics (pgbackrest_exporter-compatible, plus pitr's own).
-//! * [`error`] — the one error type, with stable codes.
+//! Modules by layer, each using only those above it in this list:
+//!
+//! * values — [`error`] (the one error type, with stable codes), [`names`] (validated values:
+//!   `StanzaName`, `SafePath`, `Lsn`, `WalSegment`, `Secret`, ...), [`version`] (pgBackRest
+//!   versions), [`catalog`] (pgBackRest's options: names, repo types, versions, beta, secure).
+//! * model and parsers — [`spec`] (the cluster spec, Pigsty's variables), [`target`] (recovery
+//!   targets and the restore request, Pigsty's `pg_pitr`), [`conf`] (an existing
+//!   `pgbackrest.conf`), [`node`] (one node's stanza, paths and repos, from a spec or a conf),
+//!   [`info`] (typed `pgbackrest info --output=json`), [`history`] (timeline history files),
+//!   [`archive`] (repo archive listings and WAL continuity), [`marks`] (restore points recorded
+//!   by `pitr mark`), [`snapshot`] (what pgBackRest knows about a stanza, gathered once).
+//! * judgement — [`window`] (the recoverable window per repo and timeline), [`select`] (the
+//!   backup set for a target), [`check`] (the verdicts of `pitr check`), [`recovery`] (server
+//!   log records, what they mean, whether recovery stopped at the target), [`render`]
+//!   (handlebars templates for every file pitr writes), [`fmt`] (times, sizes, windows for
+//!   people), [`metrics`] (Prometheus exposition).
+//! * plans — [`plan`] (restore, backup and service plans as data; their shell rendering).
+//! * effects — [`run`] (programs as the database superuser, safe file writes, the run log,
+//!   pgBackRest and PostgreSQL probes, the runner, the recovery watcher, the exporter's
+//!   refresh).
+//! * operations and adapters — [`ops`] (what a front end asks for, end to end), [`api`] (JSON
+//!   values in and out, for the Python module).
+//!
+//! Reading input files (a spec, a config, user templates) happens where they are parsed; every
+//! other effect is in [`run`].
 
-// Unit tests write their fixtures into private temporary directories.
-#![cfg_attr(test, allow(clippy::disallowed_methods))]
+// Unit tests write their fixtures into private temporary directories and run programs.
+#![cfg_attr(test, allow(clippy::disallowed_methods, clippy::disallowed_types))]
+// The library reports through its return values and the run log, never by printing.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod api;
 pub mod archive;

@@ -13,7 +13,8 @@
 //! 3. Backup path: `pitr backup incr` versus bare `pgbackrest backup --type=incr`.
 //!
 //! Not a test: nothing here asserts a time. It prints, and `docs/benchmarks.md` records.
-
+// Tests start their own programs and build fixtures in private temporary directories.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 // Measurement code: a panic is a failed run, and figures are approximate by nature.
 #![allow(
     clippy::unwrap_used,

@@ -54,7 +54,7 @@
 //! ```
 
 // The harness builds its fixtures as root in private temporary directories it creates itself.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod cluster;
 mod fingerprint;

@@ -4,7 +4,7 @@
 //! would run, extra pgBackRest options that set `restore_command` or carry a secret. An extra
 //! option on the allow-list reaches the plan.
 // Tests build their fixtures as root in private temporary directories.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 

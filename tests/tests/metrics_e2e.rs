@@ -4,7 +4,7 @@
 //! window; the alert rules in docs/observability.md pass `promtool check rules`; and with the
 //! S3 endpoint stopped, `/metrics` still answers quickly and shows the repo error.
 // Tests build their fixtures as root in private temporary directories.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 

@@ -11,7 +11,7 @@
 //!   with the right stop record.
 
 // Tests build their fixtures as root in private temporary directories.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 

@@ -98,7 +98,6 @@ fn countdown(data: &str) {
 
 pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let request = request(args)?;
-    let node = super::node(global, &args.node)?;
     let options = RestoreOptions {
         restore_config_path: args
             .restore_config
@@ -107,6 +106,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
             .transpose()?,
         timeout_secs: args.timeout,
     };
+    let node = super::node(global, &args.node)?;
     let prepared = ops::prepare_restore(&node, &request, &options, None)?;
     if args.dry_run {
         output::print_plan(&prepared.plan, global.json)?;

@@ -6,12 +6,12 @@
 //! function here, and prints or returns the outcome; the outcome types serialise to the same
 //! JSON document in both (`pitr restore --json` and Python's `Plan.run()`, for instance).
 //!
-//! * [`render`] — a spec's files, and writing one safely;
+//! * [`render`](mod@render) — a spec's files, and writing one safely;
 //! * [`restore`] — select, check, plan ([`prepare_restore`]) and run ([`run_restore`]);
 //! * [`backup`] — plan and run a backup on the primary, skip on a replica;
 //! * [`service`] — start or stop PostgreSQL around a restore;
-//! * [`mark`] — a restore point a restore can place;
-//! * [`info`] — backup sets, windows and marks of a stanza;
+//! * [`mark`](mod@mark) — a restore point a restore can place;
+//! * [`info`](mod@info) — backup sets, windows and marks of a stanza;
 //! * [`check`] — could this node be restored now;
 //! * [`log`] — the run log, secrets masked.
 

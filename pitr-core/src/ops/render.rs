@@ -111,7 +111,7 @@ pub fn render_restore_config(
     renderer(templates)?.restore_conf(&restore_config(spec, request, path)?)
 }
 
-/// What [`write`] did.
+/// What [`write()`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Written {
     /// The file.

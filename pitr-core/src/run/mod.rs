@@ -1,5 +1,15 @@
-//! Effects: running programs as the database superuser, logging, probing PostgreSQL, and
-//! executing plans. Everything outside this module is pure.
+//! Effects: running programs as the database superuser ([`exec`], [`user`], [`tools`],
+//! [`pgbackrest`]), writing files safely as root ([`files`]), the run log ([`log`]), facts about
+//! a data directory ([`facts`]), asking PostgreSQL ([`probe`]), executing plans ([`runner`]),
+//! following recovery ([`watch`]), gathering `pitr check` ([`check`]) and the exporter's
+//! refresh ([`exporter`]).
+//!
+//! The rest of the library decides; this module acts. Outside it, only the parsers read the
+//! files they are given (a spec, a config, templates), and [`crate::ops`] composes these
+//! functions for the front ends.
+
+// The one place that starts programs (see clippy.toml).
+#![allow(clippy::disallowed_types)]
 
 pub mod check;
 pub mod exec;

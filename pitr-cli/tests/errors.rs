@@ -1,0 +1,74 @@
+//! What the `pitr` binary prints when the input is wrong: `error[<code>]: <message>` on
+//! stderr, exit status 2 for bad input (nothing changed), 1 for a failure. Snapshot-tested;
+//! none of these cases needs PostgreSQL or pgBackRest.
+
+// Helpers of tests: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+// The spec fixture goes into a private temporary directory.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::process::Command;
+
+/// Runs `pitr` and returns `exit <status>` and its stderr, for a snapshot.
+fn pitr(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pitr"))
+        .args(args)
+        .env_remove("PGHOST")
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    format!(
+        "exit {}\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn bad_input_is_named_with_its_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yml");
+    std::fs::write(&spec, "pg_clsuter: pg-meta\n").unwrap();
+    let spec = spec.to_str().unwrap();
+    let conf = "--config=/nonexistent/pgbackrest.conf";
+    for (name, args) in [
+        ("unknown_spec_key", vec!["render", "--spec", spec]),
+        (
+            "time_without_zone",
+            vec![conf, "restore", "-t", "2025-01-01 00:00:00"],
+        ),
+        (
+            "two_targets",
+            vec![conf, "restore", "-t", "2025-01-01 00:00:00+00", "-n", "rp"],
+        ),
+        (
+            "secret_after_double_dash",
+            vec![
+                conf,
+                "restore",
+                "-i",
+                "--",
+                "--repo1-cipher-pass=Sekrit.123",
+            ],
+        ),
+        (
+            "option_not_allowed",
+            vec![
+                conf,
+                "restore",
+                "-i",
+                "--",
+                "--recovery-option=restore_command=x",
+            ],
+        ),
+        (
+            "shell_in_a_restore_config_path",
+            vec![conf, "restore", "-i", "--restore-config", "/tmp/$(id)"],
+        ),
+        ("missing_config", vec![conf, "info"]),
+    ] {
+        let shown = pitr(&args);
+        assert!(!shown.contains("Sekrit.123"), "{name}: {shown}");
+        insta::assert_snapshot!(name, shown);
+    }
+}

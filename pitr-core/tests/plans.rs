@@ -1,0 +1,158 @@
+//! Restore plans of every target type, planned from recorded `pgbackrest info` output
+//! (pgBackRest 2.45, PostgreSQL 15: a full set, a restore point `rp1`, an incremental set) and
+//! snapshot-tested as the JSON a dry run prints; one of them also as the dry-run script.
+//!
+//! A change in what pitr would do — another set, another argv, another step — shows up here
+//! as a snapshot diff to review.
+
+// Helpers of tests: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use pitr_core::node::Node;
+use pitr_core::plan::restore::{DataState, NodeFacts, plan_restore};
+use pitr_core::plan::{Plan, shell};
+use pitr_core::render::Renderer;
+use pitr_core::select::{RepoState, select};
+use pitr_core::snapshot::RepoSnapshot;
+use pitr_core::spec::ClusterSpec;
+use pitr_core::target::RestoreRequest;
+
+fn snapshot() -> RepoSnapshot {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pgbackrest-2.45/info-local-full-incr.json"
+    ))
+    .unwrap();
+    RepoSnapshot::from_info(pitr_core::info::parse(&text).unwrap())
+}
+
+fn node() -> Node {
+    let spec = ClusterSpec::from_yaml_str(
+        "pg_cluster: demo\npg_data: /pg/data\npg_port: 5432\npg_socket_dir: /var/run/postgresql\n\
+         node_cpu: 4\npgbackrest_version: '2.45'\npgbackrest_spool_dir: /pg/spool\n\
+         pgbackrest_repo: {local: {path: /pg/backup, retention_full: 2, cipher_type: aes-256-cbc, \
+         cipher_pass: Plans.Secret-42}}\n",
+    )
+    .unwrap();
+    Node::from_spec(&spec)
+}
+
+/// A node whose cluster runs in `/pg/data`, with room to spare.
+fn running() -> NodeFacts {
+    NodeFacts {
+        data_state: DataState::Cluster,
+        postmaster_pid: Some(4242),
+        free_bytes: Some(1 << 40),
+        safety_copy_exists: false,
+    }
+}
+
+fn plan(request: serde_json::Value, facts: &NodeFacts) -> Plan {
+    let request = RestoreRequest::from_pg_pitr(request, None).unwrap();
+    let snap = snapshot();
+    let node = node();
+    let stanza = snap.stanza(&node.stanza).unwrap();
+    let selection = select(
+        RepoState {
+            stanza,
+            histories: &snap.histories,
+            listings: &snap.listings,
+            marks: &snap.marks,
+        },
+        &request,
+        None,
+    )
+    .unwrap();
+    let site = node.restore_site(
+        Path::new("/usr/lib/postgresql/15/bin"),
+        Path::new("/usr/bin/pgbackrest"),
+        None,
+        3600,
+    );
+    plan_restore(&site, &request, &selection, facts, &Renderer::new()).unwrap()
+}
+
+#[test]
+fn every_target_type_plans_as_recorded() {
+    let cases = [
+        ("latest", serde_json::json!({})),
+        ("immediate", serde_json::json!({"type": "immediate"})),
+        (
+            "time_between_the_sets",
+            serde_json::json!({"time": "2026-11-23 20:27:46+00"}),
+        ),
+        (
+            "time_exclusive_after_the_incr",
+            serde_json::json!({"time": "2026-11-23 20:28:30+00", "exclusive": true, "action": "promote"}),
+        ),
+        (
+            "name_with_a_hint",
+            serde_json::json!({"name": "rp1", "before": "2026-11-23 20:27:47+00"}),
+        ),
+        (
+            "lsn_shutdown",
+            serde_json::json!({"lsn": "0/3027F60", "action": "shutdown"}),
+        ),
+        (
+            "xid_exclusive",
+            serde_json::json!({"xid": 726, "exclusive": true}),
+        ),
+        (
+            "safety_copy_and_options",
+            serde_json::json!({"time": "2026-11-23 20:27:46+00", "backup": true, "process": 2,
+                "db_exclude": ["scratch"], "extra": ["--io-timeout=120"]}),
+        ),
+        (
+            "clone_beside_the_cluster",
+            serde_json::json!({"time": "2026-11-23 20:27:46+00", "data": "/pg/clone", "port": 5433}),
+        ),
+    ];
+    for (name, request) in cases {
+        let facts = if name.starts_with("clone") {
+            NodeFacts {
+                data_state: DataState::Missing,
+                postmaster_pid: None,
+                free_bytes: Some(1 << 40),
+                safety_copy_exists: false,
+            }
+        } else {
+            running()
+        };
+        let plan = plan(request, &facts);
+        let json = serde_json::to_value(&plan).unwrap();
+        assert!(!json.to_string().contains("Plans.Secret-42"), "{name}");
+        insta::assert_json_snapshot!(name, json);
+    }
+}
+
+#[test]
+fn the_dry_run_script_of_a_restore_with_a_safety_copy() {
+    let plan = plan(
+        serde_json::json!({"name": "rp1", "before": "2026-11-23 20:27:47+00", "backup": true,
+            "action": "promote"}),
+        &running(),
+    );
+    let script = shell::to_shell(&plan);
+    assert!(!script.contains("Plans.Secret-42"));
+    insta::assert_snapshot!(script);
+}
+
+#[test]
+fn a_plan_survives_json_except_for_its_secrets() {
+    let plan = plan(serde_json::json!({"lsn": "0/3027F60"}), &running());
+    let again = Plan::from_json(&plan.to_json()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        serde_json::to_value(&plan).unwrap()
+    );
+    // The restore config holds the passphrase: the plan read back cannot write it.
+    assert_eq!(
+        pitr_core::run::runner::check_runnable(&again)
+            .unwrap_err()
+            .code(),
+        "plan_not_runnable"
+    );
+    assert!(pitr_core::run::runner::check_runnable(&plan).is_ok());
+}
