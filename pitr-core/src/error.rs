@@ -224,8 +224,10 @@ pub enum Error {
 
     /// Not enough free space for what the plan keeps or writes.
     #[error(
-        "not enough free space in '{}' for {what}: {need} bytes needed, {have} available",
-        path.display()
+        "not enough free space in '{}' for {what}: {} needed, {} available",
+        path.display(),
+        crate::fmt::bytes(*.need),
+        crate::fmt::bytes(*.have)
     )]
     NotEnoughSpace {
         path: PathBuf,

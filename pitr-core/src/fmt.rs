@@ -1,5 +1,5 @@
-//! How pitr writes times, sizes and windows for people: one place, so every message, plan and
-//! report reads the same.
+//! How pitr writes times and sizes for people: one place, so every message, plan and report
+//! reads the same.
 //!
 //! ```
 //! use pitr_core::fmt;
@@ -7,8 +7,6 @@
 //! assert_eq!(fmt::bytes(23_287_584), "22.2 MiB");
 //! assert_eq!(fmt::bytes(512), "512 B");
 //! ```
-
-use crate::window::RecoverableWindow;
 
 /// Epoch seconds the way targets are written (`2026-11-23 20:27:45+00`).
 pub fn epoch(secs: u64) -> String {
@@ -37,34 +35,6 @@ pub fn bytes(n: u64) -> String {
     // Tenths without floating point: (n * 10 / scale), rounded down.
     let tenths = u128::from(n) * 10 / u128::from(scale);
     format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
-}
-
-/// Recoverable windows in one line each joined by `; `, for messages and plans.
-pub fn windows(windows: &[RecoverableWindow]) -> String {
-    if windows.is_empty() {
-        return "nothing (no backup set with its WAL archived)".into();
-    }
-    windows
-        .iter()
-        .map(|w| {
-            let end = match &w.end {
-                Some(e) => match e.time {
-                    Some(t) => format!("{} (archived by {})", e.lsn, epoch(t)),
-                    None => e.lsn.to_string(),
-                },
-                None => "an unknown end".into(),
-            };
-            format!(
-                "repo{} timeline {}: from {} ({}, set {}) to {end}",
-                w.repo_key,
-                w.timeline,
-                epoch(w.start.time),
-                w.start.lsn,
-                w.start.set
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 #[cfg(test)]

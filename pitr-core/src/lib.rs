@@ -15,7 +15,8 @@
 //!
 //! * values — [`error`] (the one error type, with stable codes), [`names`] (validated values:
 //!   `StanzaName`, `SafePath`, `Lsn`, `WalSegment`, `Secret`, ...), [`version`] (pgBackRest
-//!   versions), [`catalog`] (pgBackRest's options: names, repo types, versions, beta, secure).
+//!   versions), [`catalog`] (pgBackRest's options: names, repo types, versions, beta, secure),
+//!   [`fmt`] (times and sizes for people).
 //! * model and parsers — [`spec`] (the cluster spec, Pigsty's variables), [`target`] (recovery
 //!   targets and the restore request, Pigsty's `pg_pitr`), [`conf`] (an existing
 //!   `pgbackrest.conf`), [`node`] (one node's stanza, paths and repos, from a spec or a conf),
@@ -25,8 +26,8 @@
 //! * judgement — [`window`] (the recoverable window per repo and timeline), [`select`] (the
 //!   backup set for a target), [`check`] (the verdicts of `pitr check`), [`recovery`] (server
 //!   log records, what they mean, whether recovery stopped at the target), [`render`]
-//!   (handlebars templates for every file pitr writes), [`fmt`] (times, sizes, windows for
-//!   people), [`metrics`] (Prometheus exposition).
+//!   (handlebars templates for every file pitr writes), [`progress`] (a restore's progress from
+//!   pgBackRest's output), [`metrics`] (Prometheus exposition).
 //! * plans — [`plan`] (restore, backup and service plans as data; their shell rendering).
 //! * effects — [`run`] (programs as the database superuser, safe file writes, the run log,
 //!   pgBackRest and PostgreSQL probes, the runner, the recovery watcher, the exporter's
@@ -57,6 +58,7 @@ pub mod names;
 pub mod node;
 pub mod ops;
 pub mod plan;
+pub mod progress;
 pub mod recovery;
 pub mod render;
 pub mod run;

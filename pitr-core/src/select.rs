@@ -336,7 +336,7 @@ impl<'a> Selector<'a> {
             reason: format!(
                 "{}; recoverable: {}",
                 why.into(),
-                crate::fmt::windows(&self.windows)
+                crate::window::describe(&self.windows)
             ),
         }
     }
@@ -495,7 +495,7 @@ pub fn select(
                 RecoveryTarget::Time(_) | RecoveryTarget::Lsn(_) => Error::TargetOutsideWindow {
                     target: request.target.to_string(),
                     why,
-                    window: crate::fmt::windows(&selector.windows),
+                    window: crate::window::describe(&selector.windows),
                 },
                 _ => selector.no_set(why),
             });

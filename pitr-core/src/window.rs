@@ -315,6 +315,34 @@ fn resize(segment: WalSegment, size: SegmentSize) -> WalSegment {
     WalSegment::parse_name(&segment.name(), size).unwrap_or(segment)
 }
 
+/// Recoverable windows in one line each joined by `; `, for messages and plans.
+pub fn describe(windows: &[RecoverableWindow]) -> String {
+    if windows.is_empty() {
+        return "nothing (no backup set with its WAL archived)".into();
+    }
+    windows
+        .iter()
+        .map(|w| {
+            let end = match &w.end {
+                Some(e) => match e.time {
+                    Some(t) => format!("{} (archived by {})", e.lsn, crate::fmt::epoch(t)),
+                    None => e.lsn.to_string(),
+                },
+                None => "an unknown end".into(),
+            };
+            format!(
+                "repo{} timeline {}: from {} ({}, set {}) to {end}",
+                w.repo_key,
+                w.timeline,
+                crate::fmt::epoch(w.start.time),
+                w.start.lsn,
+                w.start.set
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -235,5 +235,8 @@ fn dry_run_json_equals_the_plan_the_real_run_executes() {
         serde_json::from_str::<serde_json::Value>(logged).unwrap(),
         dry
     );
+    // pgBackRest's per-file lines feed the progress, not the log; its summary is there.
+    assert!(!log.contains("DETAIL: restore file"), "{log}");
+    assert!(log.contains("INFO: restore size = "), "{log}");
     assert_eq!(h.stanza.count("t"), 400);
 }

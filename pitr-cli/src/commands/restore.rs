@@ -125,7 +125,8 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
             countdown(&r.data.display().to_string());
         }
     }
-    let log = ops::run_log(&node, "restore", true, args.verbose);
+    let log = ops::run_log(&node, "restore", true, args.verbose)
+        .show_progress(std::io::stderr().is_terminal());
     if let Some(path) = log.path() {
         eprintln!("pitr restore: logging to {}", path.display());
     }

@@ -134,7 +134,7 @@ fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
         Err(Error::TargetOutsideWindow {
             target: request.target.to_string(),
             why,
-            window: fmt::windows(&sel.windows),
+            window: crate::window::describe(&sel.windows),
         })
     };
     match &request.target {
@@ -580,7 +580,7 @@ pub fn plan_restore(
         set_stop_lsn: sel.set_stop_lsn,
         pgbackrest_choice: sel.pgbackrest_choice.clone(),
         replay_bytes: sel.replay_bytes,
-        window: fmt::windows(&sel.windows),
+        window: crate::window::describe(&sel.windows),
         data: data.clone(),
         port,
         clone,

@@ -10,6 +10,7 @@ use super::files;
 use super::user::OsUser;
 use crate::error::{Error, Result};
 use crate::names::REDACTED;
+use crate::progress::RestoreProgress;
 
 /// Where run output goes.
 #[derive(Debug)]
@@ -19,7 +20,21 @@ pub struct RunLog {
     echo: bool,
     echo_output: bool,
     secrets: Vec<String>,
+    progress: Mutex<Progress>,
 }
+
+/// A restore's progress, shown as one status line on a terminal.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Whether to show it (stderr is a terminal and the log echoes).
+    show: bool,
+    state: RestoreProgress,
+    /// When the status line was last drawn, and whether it is on screen.
+    drawn: Option<std::time::Instant>,
+}
+
+/// How often the status line is redrawn at most.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl RunLog {
     /// A log that writes to a new file `<dir>/<name>-<timestamp>.log` (mode 0640, owned by
@@ -54,6 +69,7 @@ impl RunLog {
             echo,
             echo_output: echo,
             secrets: Vec::new(),
+            progress: Mutex::default(),
         })
     }
 
@@ -65,6 +81,7 @@ impl RunLog {
             echo,
             echo_output: echo,
             secrets: Vec::new(),
+            progress: Mutex::default(),
         }
     }
 
@@ -72,6 +89,16 @@ impl RunLog {
     #[must_use]
     pub fn echo_output(mut self, on: bool) -> Self {
         self.echo_output = self.echo && on;
+        self
+    }
+
+    /// Shows a restore's progress (from pgBackRest's per-file lines) as one status line on
+    /// stderr when `on` and the log echoes; per-file lines never go to the log file.
+    #[must_use]
+    pub fn show_progress(self, on: bool) -> Self {
+        if let Ok(mut p) = self.progress.lock() {
+            p.show = on && self.echo;
+        }
         self
     }
 
@@ -104,15 +131,32 @@ impl RunLog {
         self.write(text, false);
     }
 
-    /// Writes one line of a child process's output.
+    /// Writes one line of a child process's output. Unless the output is echoed, a restored
+    /// file of `pgbackrest restore` only counts towards the progress.
     pub fn output(&self, text: &str) {
+        if let Ok(mut p) = self.progress.lock() {
+            if p.state.observe(text) && !self.echo_output {
+                if p.show && p.drawn.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                    let _ = write!(std::io::stderr().lock(), "\r  {}   ", p.state.status());
+                    p.drawn = Some(std::time::Instant::now());
+                }
+                return;
+            }
+        }
         self.write(text, self.echo_output);
     }
 
     fn write(&self, text: &str, echo: bool) {
         let text = self.mask(text);
         if echo {
-            let _ = writeln!(std::io::stderr().lock(), "{text}");
+            let mut stderr = std::io::stderr().lock();
+            if let Ok(mut p) = self.progress.lock() {
+                if p.drawn.take().is_some() {
+                    // End the status line with its final count.
+                    let _ = writeln!(stderr, "\r  {}   ", p.state.status());
+                }
+            }
+            let _ = writeln!(stderr, "{text}");
         }
         if let Ok(mut guard) = self.file.lock() {
             if let Some(f) = guard.as_mut() {
