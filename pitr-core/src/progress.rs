@@ -42,7 +42,9 @@ fn size(text: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = number * scale;
-    (bytes.is_finite() && bytes >= 0.0).then(|| bytes as u64)
+    // A finite, non-negative size; `as` saturates at u64::MAX.
+    #[allow(clippy::cast_sign_loss)]
+    (bytes.is_finite() && bytes >= 0.0).then_some(bytes as u64)
 }
 
 impl RestoreProgress {
