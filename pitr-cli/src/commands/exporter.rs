@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::tz::TimeZone;
 use pitr_core::metrics::CONTENT_TYPE;
-use pitr_core::metrics::exporter::ExporterState;
-use pitr_core::run::exporter::{Collector, RefreshReport};
+use pitr_core::ops::exporter::{Collector, ExporterState, RefreshReport};
 
 use crate::cli::{ExporterArgs, GlobalArgs};
 use crate::output;

@@ -13,15 +13,19 @@
 //! * [`mark`](mod@mark) — a restore point a restore can place;
 //! * [`info`](mod@info) — backup sets, windows and marks of a stanza;
 //! * [`check`] — could this node be restored now;
-//! * [`log`] — the run log, secrets masked.
+//! * [`log`] — the run log, secrets masked;
+//! * [`sandbox`] — the demo `make demo` runs, on a throwaway cluster;
+//! * [`exporter`] — the metrics refresh `pitr exporter` serves.
 
 pub mod backup;
 pub mod check;
+pub mod exporter;
 pub mod info;
 pub mod log;
 pub mod mark;
 pub mod render;
 pub mod restore;
+pub mod sandbox;
 pub mod service;
 
 pub use backup::{BackupOutcome, prepare_backup, run_backup};

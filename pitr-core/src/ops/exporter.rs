@@ -1,0 +1,4 @@
+//! `pitr exporter`: what it refreshes in the background and serves.
+
+pub use crate::metrics::exporter::ExporterState;
+pub use crate::run::exporter::{Collector, RefreshReport};
