@@ -287,3 +287,28 @@ fn user_templates_override_and_are_checked() {
     assert!(e.to_string().contains("pgbackrest.conf.hbs"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn embedded_templates_are_compiled_once_and_overrides_stay_private() {
+    let (a, b) = (Renderer::new(), Renderer::default());
+    for r in [&a, &b] {
+        assert!(std::ptr::eq(&raw const *r.hb, &raw const *EMBEDDED));
+    }
+    for id in TemplateId::ALL {
+        assert!(a.hb.has_template(id.as_str()), "{id}");
+    }
+
+    let dir = std::env::temp_dir().join(format!("pitr-tpl-private-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("crontab.hbs"), "# mine\n").unwrap();
+    let mine = Renderer::with_overrides(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!std::ptr::eq(&raw const *mine.hb, &raw const *EMBEDDED));
+    assert_eq!(mine.crontab(&spec("")).unwrap().contents(), "# mine\n");
+    let shared = Renderer::new().crontab(&spec("")).unwrap();
+    assert!(
+        shared
+            .contents()
+            .starts_with("# Scheduled pgBackRest backups")
+    );
+}
