@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::catalog::{self, RepoType};
 use crate::error::{Error, Result, nearest};
-use crate::names::{BackupType, RepoName, SafePath, Secret, StanzaName};
+use crate::names::{BackupType, CronSchedule, RepoName, SafePath, Secret, StanzaName};
 use crate::version::Version;
 
 /// Pigsty's `pg_data` default.
@@ -96,7 +96,8 @@ pub enum MethodSelection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
-    /// Five cron fields, e.g. `00 01 * * *`, or `@daily`-style shorthand.
+    /// Five cron fields, e.g. `00 01 * * *`, or `@daily`-style shorthand (see
+    /// [`CronSchedule`]).
     pub cron: String,
     /// Backup type (`full`, `diff`, `incr`).
     #[serde(rename = "type")]
@@ -245,8 +246,8 @@ impl OptionValue {
 /// A scheduled backup.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackupSchedule {
-    /// The five cron fields (or an `@` shorthand).
-    pub cron: String,
+    /// When, as cron reads it.
+    pub cron: CronSchedule,
     /// Backup type.
     pub backup_type: BackupType,
     /// Repo to back up to, when not repo1.
@@ -351,37 +352,6 @@ fn os_user(value: &str) -> Result<String> {
             "pg_dbsu",
             value,
             "expected an OS user name such as 'postgres' (lowercase letters, digits, '_' or '-')",
-        ))
-    }
-}
-
-fn cron_schedule(value: &str) -> Result<String> {
-    let fields: Vec<&str> = value.split_whitespace().collect();
-    let shorthand = [
-        "@yearly",
-        "@annually",
-        "@monthly",
-        "@weekly",
-        "@daily",
-        "@midnight",
-        "@hourly",
-    ];
-    let ok = if fields.len() == 1 {
-        shorthand.contains(&fields[0])
-    } else {
-        fields.len() == 5
-            && fields.iter().all(|f| {
-                f.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "*,/-".contains(c))
-            })
-    };
-    if ok {
-        Ok(fields.join(" "))
-    } else {
-        Err(Error::invalid(
-            "cron schedule",
-            value.escape_debug().to_string(),
-            "expected five cron fields such as '00 01 * * *' or a shorthand such as '@daily'",
         ))
     }
 }
@@ -587,7 +557,7 @@ impl RawSpec {
 
         let backup_schedule = match self.pitr_backup_schedule {
             None => vec![BackupSchedule {
-                cron: "00 01 * * *".into(),
+                cron: "00 01 * * *".parse()?,
                 backup_type: BackupType::Full,
                 repo: None,
             }],
@@ -607,7 +577,7 @@ impl RawSpec {
                         }
                     }
                     Ok(BackupSchedule {
-                        cron: cron_schedule(&s.cron)?,
+                        cron: s.cron.parse()?,
                         backup_type: s.backup_type.parse()?,
                         repo: s.repo,
                     })
@@ -824,6 +794,10 @@ pgbackrest_repo:
             (
                 "pg_cluster: x\npitr_backup_schedule: [{cron: '@daily', type: full, repo: 2}]",
                 "repo2 is not in use",
+            ),
+            (
+                "pg_cluster: x\npitr_backup_schedule: [{cron: '99 99 * * *', type: full}]",
+                "invalid cron minute '99'",
             ),
             ("[1, 2]", "mapping"),
             ("pg_cluster: x\npg_port: 99999", "cluster spec"),

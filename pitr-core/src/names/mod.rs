@@ -13,6 +13,7 @@
 //! assert!("/tmp/$(id)".parse::<SafePath>().is_err());
 //! ```
 
+mod cron;
 mod ids;
 mod label;
 mod lsn;
@@ -23,6 +24,7 @@ mod stanza;
 mod time;
 mod wal;
 
+pub use cron::CronSchedule;
 pub use ids::{RestorePointName, TimelineId, Xid};
 pub use label::{BackupLabel, BackupType};
 pub use lsn::Lsn;

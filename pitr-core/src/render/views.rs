@@ -363,7 +363,7 @@ impl CrontabView {
                 .backup_schedule
                 .iter()
                 .map(|s| CronJob {
-                    cron: s.cron.clone(),
+                    cron: s.cron.to_string(),
                     user: spec.dbsu.clone(),
                     command: format!(
                         "{} --config={} --stanza={} backup {}{}",
