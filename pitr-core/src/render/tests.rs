@@ -122,6 +122,58 @@ pgbackrest_repo:
 }
 
 #[test]
+fn pgbackrest_conf_ivory() {
+    let file = Renderer::new()
+        .pgbackrest_conf(&spec("pg_mode: ivory"))
+        .unwrap();
+    insta::assert_snapshot!(file.contents());
+}
+
+/// Pigsty's template: IvorySQL turns the WAL header check off and forces `pg_version` (18 when
+/// absent) in the stanza section; every other `pg_mode` renders as `pgsql`.
+#[test]
+fn only_ivory_forces_the_pg_version() {
+    let r = Renderer::new();
+    let ivory = r
+        .pgbackrest_conf(&spec("pg_mode: ivory\npg_version: 17\npg_socket_dir: /tmp"))
+        .unwrap();
+    assert!(
+        ivory.contents().contains(
+            "[pg-meta]\npg1-path=/pg/data\npg1-port=5432\npg1-socket-path=/tmp\n\
+             # pg_mode ivory: pgBackRest does not recognise its WAL headers and pg_control\n\
+             archive-header-check=n\npg-version-force=17\n\n"
+        ),
+        "{}",
+        ivory.contents()
+    );
+    let default_version = r.pgbackrest_conf(&spec("pg_mode: ivory")).unwrap();
+    assert!(
+        default_version
+            .contents()
+            .contains("\npg-version-force=18\n")
+    );
+
+    let pgsql = r.pgbackrest_conf(&spec("")).unwrap();
+    for mode in crate::names::PgMode::ALL {
+        let file = r
+            .pgbackrest_conf(&spec(&format!("pg_mode: {mode}\npg_version: 16")))
+            .unwrap();
+        assert_eq!(
+            file.contents() == pgsql.contents(),
+            !mode.forces_pg_version(),
+            "{mode}"
+        );
+    }
+
+    let on_244 =
+        ClusterSpec::from_yaml_str("pg_cluster: x\npg_mode: ivory\npgbackrest_version: '2.44'")
+            .unwrap();
+    let e = r.pgbackrest_conf(&on_244).unwrap_err();
+    assert_eq!(e.code(), "option_needs_version", "{e}");
+    assert!(e.to_string().contains("pg-version-force"), "{e}");
+}
+
+#[test]
 fn restore_conf_with_pigsty_pitr_options() {
     let spec = spec("pgbackrest_version: '2.45'");
     let mut config = RestoreConfig::from_spec(&spec);
@@ -232,6 +284,7 @@ fn render_then_read_round_trips() {
         "",
         "pg_socket_dir: /tmp\npg_port: 6000\npgbackrest_lock_dir: /tmp/lock",
         "pgbackrest_method: [minio, local]\npgbackrest_version: '2.47'\npitr_allow_weak_cipher_pass: true",
+        "pg_mode: ivory\npg_version: 17",
     ] {
         let spec = spec(extra);
         let file = Renderer::new().pgbackrest_conf(&spec).unwrap();
