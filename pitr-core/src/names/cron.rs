@@ -149,7 +149,7 @@ impl FromStr for CronSchedule {
                 fields[2],
                 format!(
                     "no month chosen by '{}' has such a day, so cron would never run \
-                     '{s}'; pick a day every chosen month has (1-28 for February)",
+                     '{s}'; pick a day one of them has (February: 1-29, 29 in leap years only)",
                     fields[3]
                 ),
             ));
