@@ -388,6 +388,23 @@ mod tests {
         assert!(!e.contains('\n'), "one line: {e}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn canonical_forms_parse_back(fields in proptest::collection::vec(
+            "(\\*|[0-9]{1,2}(-[0-9]{1,2})?|[a-zA-Z]{3})(/[0-9]{1,2})?(,[0-9]{1,2})?", 5..=5,
+        )) {
+            if let Ok(s) = fields.join("  ").parse::<CronSchedule>() {
+                proptest::prop_assert_eq!(s.as_str(), fields.join(" "));
+                proptest::prop_assert_eq!(s.to_string().parse::<CronSchedule>().unwrap(), s);
+            }
+        }
+
+        #[test]
+        fn any_text_is_safe(text in "\\PC*") {
+            let _ = text.parse::<CronSchedule>();
+        }
+    }
+
     #[test]
     fn serde_round_trip() {
         let s: CronSchedule = serde_json::from_str("\"0  1 * * *\"").unwrap();
