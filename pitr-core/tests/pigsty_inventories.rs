@@ -33,8 +33,8 @@ const VERSIONS: [&str; 2] = ["2.45", "2.59"];
 const PITR_ONLY: &[(&str, &str, &str)] = &[(
     "global",
     "beta",
-    "pgBackRest 2.45 ignores repo-block (block incremental) without beta=y; Pigsty's config \
-     is written for the pgBackRest it ships, where the feature is no longer beta",
+    "pgBackRest 2.45 refuses repo-block (block incremental) without beta=y ([031]); Pigsty's \
+     config is written for the later pgBackRest it ships, where the feature is not beta",
 )];
 
 /// Keys whose value pitr deliberately writes differently, with why. None today.
