@@ -59,6 +59,7 @@ bench: export PATH := $(VENV)/bin:$(PATH)
 bench: setup
 	$(CARGO) build --release -p pitr-cli
 	$(CARGO) bench -p pitr-core --bench planning -- --warm-up-time 2 --measurement-time 5
+	$(CARGO) bench -p pitr-core --bench render -- --warm-up-time 2 --measurement-time 5
 	$(CARGO) run --quiet --release -p pitr-core --example plan_at_scale -- --write target/bench-scale
 	$(CARGO) run --quiet --release -p pitr-core --example plan_at_scale -- --read target/bench-scale
 	cd pitr-py && $(VENV)/bin/maturin build --release --quiet --interpreter $(PYTHON) --out $(CURDIR)/target/wheels-release

@@ -1,7 +1,8 @@
 //! The cluster spec: what pitr needs to know about one PostgreSQL cluster and its repos.
 //!
 //! The keys are Pigsty's variables (`pg_cluster`, `pg_data`, `pg_port`, `pg_dbsu`, `pg_bin_dir`,
-//! `pgbackrest_method`, `pgbackrest_repo`, `pgbackrest_log_dir`, `node_cpu`), so a Pigsty
+//! `pg_mode`, `pg_version`, `pgbackrest_method`, `pgbackrest_repo`, `pgbackrest_log_dir`,
+//! `node_cpu`), so a Pigsty
 //! inventory's values can be passed as they are, plus a few `pitr_`/`pgbackrest_` keys for
 //! what Pigsty hard-codes (see `docs/configuration.md`).
 //!
@@ -27,7 +28,9 @@ use serde_json::Value;
 
 use crate::catalog::{self, RepoType};
 use crate::error::{Error, Result, nearest};
-use crate::names::{BackupType, RepoName, SafePath, Secret, StanzaName};
+use crate::names::{
+    BackupType, CronSchedule, PgMajor, PgMode, RepoName, SafePath, Secret, StanzaName,
+};
 use crate::version::Version;
 
 /// Pigsty's `pg_data` default.
@@ -53,6 +56,10 @@ pub struct RawSpec {
     pub pg_bin_dir: Option<String>,
     /// Unix socket directory, rendered as `pg1-socket-path` when given.
     pub pg_socket_dir: Option<String>,
+    /// The PostgreSQL kernel, by Pigsty's name (`pgsql`; `ivory` for IvorySQL, ...).
+    pub pg_mode: Option<String>,
+    /// PostgreSQL major version (Pigsty's default, 18, where it is needed).
+    pub pg_version: Option<Value>,
     /// Which repo definitions to use: one name, or a list for repo1..repoN (`local`).
     pub pgbackrest_method: Option<MethodSelection>,
     /// Repo definitions by name, in Pigsty's `snake_case` option form (Pigsty's `local` repo,
@@ -96,7 +103,8 @@ pub enum MethodSelection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
-    /// Five cron fields, e.g. `00 01 * * *`, or `@daily`-style shorthand.
+    /// Five cron fields, e.g. `00 01 * * *`, or `@daily`-style shorthand (see
+    /// [`CronSchedule`]).
     pub cron: String,
     /// Backup type (`full`, `diff`, `incr`).
     #[serde(rename = "type")]
@@ -114,6 +122,8 @@ pub const SPEC_KEYS: &[&str] = &[
     "pg_dbsu",
     "pg_bin_dir",
     "pg_socket_dir",
+    "pg_mode",
+    "pg_version",
     "pgbackrest_method",
     "pgbackrest_repo",
     "pgbackrest_log_dir",
@@ -144,6 +154,10 @@ pub struct ClusterSpec {
     pub bin_dir: Option<SafePath>,
     /// Unix socket directory, when given.
     pub socket_dir: Option<SafePath>,
+    /// The PostgreSQL kernel (`pg_mode`).
+    pub mode: PgMode,
+    /// PostgreSQL major version (`pg_version`), when given.
+    pub pg_version: Option<PgMajor>,
     /// The repos in use, repo1 first.
     pub repos: Vec<RepoSpec>,
     /// Every repo definition of `pgbackrest_repo`, by name (also those not in use).
@@ -245,8 +259,8 @@ impl OptionValue {
 /// A scheduled backup.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackupSchedule {
-    /// The five cron fields (or an `@` shorthand).
-    pub cron: String,
+    /// When, as cron reads it.
+    pub cron: CronSchedule,
     /// Backup type.
     pub backup_type: BackupType,
     /// Repo to back up to, when not repo1.
@@ -315,6 +329,15 @@ impl ClusterSpec {
         raw.validate()
     }
 
+    /// The major version pgBackRest must assume (`pg-version-force`), for kernels whose
+    /// `pg_control` and WAL headers it does not recognise (IvorySQL): `pg_version`, else
+    /// Pigsty's default.
+    pub fn pg_version_force(&self) -> Option<PgMajor> {
+        self.mode
+            .forces_pg_version()
+            .then(|| self.pg_version.unwrap_or(PgMajor::PIGSTY_DEFAULT))
+    }
+
     /// The repo in use with pgBackRest index `index`.
     pub fn repo(&self, index: u16) -> Option<&RepoSpec> {
         self.repos.iter().find(|r| r.index == index)
@@ -351,37 +374,6 @@ fn os_user(value: &str) -> Result<String> {
             "pg_dbsu",
             value,
             "expected an OS user name such as 'postgres' (lowercase letters, digits, '_' or '-')",
-        ))
-    }
-}
-
-fn cron_schedule(value: &str) -> Result<String> {
-    let fields: Vec<&str> = value.split_whitespace().collect();
-    let shorthand = [
-        "@yearly",
-        "@annually",
-        "@monthly",
-        "@weekly",
-        "@daily",
-        "@midnight",
-        "@hourly",
-    ];
-    let ok = if fields.len() == 1 {
-        shorthand.contains(&fields[0])
-    } else {
-        fields.len() == 5
-            && fields.iter().all(|f| {
-                f.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "*,/-".contains(c))
-            })
-    };
-    if ok {
-        Ok(fields.join(" "))
-    } else {
-        Err(Error::invalid(
-            "cron schedule",
-            value.escape_debug().to_string(),
-            "expected five cron fields such as '00 01 * * *' or a shorthand such as '@daily'",
         ))
     }
 }
@@ -587,7 +579,7 @@ impl RawSpec {
 
         let backup_schedule = match self.pitr_backup_schedule {
             None => vec![BackupSchedule {
-                cron: "00 01 * * *".into(),
+                cron: "00 01 * * *".parse()?,
                 backup_type: BackupType::Full,
                 repo: None,
             }],
@@ -607,7 +599,7 @@ impl RawSpec {
                         }
                     }
                     Ok(BackupSchedule {
-                        cron: cron_schedule(&s.cron)?,
+                        cron: s.cron.parse()?,
                         backup_type: s.backup_type.parse()?,
                         repo: s.repo,
                     })
@@ -643,6 +635,14 @@ impl RawSpec {
             dbsu: os_user(self.pg_dbsu.as_deref().unwrap_or("postgres"))?,
             bin_dir: opt_path("pg_bin_dir", self.pg_bin_dir.as_deref())?,
             socket_dir: opt_path("pg_socket_dir", self.pg_socket_dir.as_deref())?,
+            mode: self
+                .pg_mode
+                .as_deref()
+                .map_or(Ok(PgMode::Pgsql), str::parse)?,
+            pg_version: self
+                .pg_version
+                .map(|v| scalar_text("pg_version", "cluster spec", &v)?.parse::<PgMajor>())
+                .transpose()?,
             repos,
             repo_defs,
             log_dir: path(
@@ -825,6 +825,13 @@ pgbackrest_repo:
                 "pg_cluster: x\npitr_backup_schedule: [{cron: '@daily', type: full, repo: 2}]",
                 "repo2 is not in use",
             ),
+            (
+                "pg_cluster: x\npitr_backup_schedule: [{cron: '99 99 * * *', type: full}]",
+                "invalid cron minute '99'",
+            ),
+            ("pg_cluster: x\npg_mode: ivorysql", "did you mean 'ivory'?"),
+            ("pg_cluster: x\npg_version: 9.6", "invalid pg_version '9.6'"),
+            ("pg_cluster: x\npg_version: [18]", "pg_version"),
             ("[1, 2]", "mapping"),
             ("pg_cluster: x\npg_port: 99999", "cluster spec"),
         ] {
@@ -904,6 +911,22 @@ pgbackrest_repo:
             assert_eq!(e.code(), "invalid_value", "{e}");
             assert!(e.to_string().contains("pgbackrest_method"), "{e}");
         }
+    }
+
+    #[test]
+    fn pg_mode_and_version_default_to_pigstys() {
+        let s = spec("").unwrap();
+        assert_eq!(
+            (s.mode, s.pg_version, s.pg_version_force()),
+            (PgMode::Pgsql, None, None)
+        );
+        let s = spec("pg_mode: ivory").unwrap();
+        assert_eq!(s.pg_version_force(), Some(PgMajor::PIGSTY_DEFAULT));
+        let s = spec("pg_mode: ivory\npg_version: '17'").unwrap();
+        assert_eq!(s.pg_version_force().map(PgMajor::get), Some(17));
+        let s = spec("pg_mode: citus\npg_version: 16").unwrap();
+        assert_eq!((s.mode, s.pg_version_force()), (PgMode::Citus, None));
+        assert_eq!(s.pg_version.map(PgMajor::get), Some(16));
     }
 
     #[test]

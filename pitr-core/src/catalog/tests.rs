@@ -393,6 +393,30 @@ fn repo_type_parses_displays_and_serializes() {
     assert_eq!(RepoType::Gcs.since(), Version::V2_33);
 }
 
+/// What Pigsty writes for IvorySQL clusters, in the stanza section: both options are known,
+/// unindexed, and `pg-version-force` is refused where pgBackRest would ignore it.
+#[test]
+fn ivory_options_are_known_with_their_sections() {
+    let header = def("archive-header-check");
+    assert_eq!(
+        (header.since, header.kind, header.section, header.group),
+        (Version::V2_33, OptionKind::Bool, Section::Global, None)
+    );
+    assert_eq!(
+        check_value(header, "archive-header-check", "false").unwrap(),
+        "n"
+    );
+    let force = def("pg-version-force");
+    assert_eq!(
+        (force.since, force.section, force.group),
+        (V245, Section::Stanza, None)
+    );
+    assert!(check_config_key("pg-version-force", Some(&V245)).is_ok());
+    let e = check_config_key("pg-version-force", Some(&V244)).unwrap_err();
+    assert_eq!(e.code(), "option_needs_version", "{e}");
+    assert!(check_config_key("pg1-version-force", None).is_err());
+}
+
 proptest! {
     #[test]
     fn checks_never_panic(key in "\\PC*", value in "\\PC*") {

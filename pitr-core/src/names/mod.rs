@@ -13,20 +13,24 @@
 //! assert!("/tmp/$(id)".parse::<SafePath>().is_err());
 //! ```
 
+mod cron;
 mod ids;
 mod label;
 mod lsn;
 mod path;
+mod pg;
 mod repo;
 mod secret;
 mod stanza;
 mod time;
 mod wal;
 
+pub use cron::CronSchedule;
 pub use ids::{RestorePointName, TimelineId, Xid};
 pub use label::{BackupLabel, BackupType};
 pub use lsn::Lsn;
 pub use path::SafePath;
+pub use pg::{PgMajor, PgMode};
 pub use repo::RepoName;
 pub use secret::{REDACTED, Secret};
 pub use stanza::StanzaName;

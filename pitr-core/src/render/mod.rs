@@ -1,8 +1,9 @@
 //! Rendering of every file pitr writes, from handlebars templates.
 //!
-//! Templates are embedded in the library under named ids ([`TemplateId`]); a directory of
-//! `<id>.hbs` files can override any of them ([`Renderer::with_overrides`]). Rendering is strict
-//! (a missing field is an error) and never HTML-escapes.
+//! Templates are embedded in the library under named ids ([`TemplateId`]) and compiled once per
+//! process, the first time a [`Renderer`] is asked for; [`Renderer::new`] is then a reference to
+//! them. A directory of `<id>.hbs` files can override any of them ([`Renderer::with_overrides`],
+//! a private copy). Rendering is strict (a missing field is an error) and never HTML-escapes.
 //!
 //! Each render happens twice from the same view: once with secrets (the file to write, mode
 //! 0600) and once with `<redacted>` in their place (what may be shown). Every rendered
@@ -19,8 +20,10 @@
 
 mod views;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -120,10 +123,24 @@ impl fmt::Debug for RenderedFile {
     }
 }
 
+/// The embedded templates, compiled on first use and shared by every [`Renderer::new`].
+static EMBEDDED: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    for id in TemplateId::ALL {
+        // The embedded templates are part of the build; a unit test compiles each.
+        hb.register_template_string(id.as_str(), id.embedded())
+            .unwrap_or_else(|e| panic!("embedded template {id} does not compile: {e}"));
+    }
+    hb
+});
+
 /// Renders pitr's templates.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Renderer {
-    hb: Handlebars<'static>,
+    /// The shared embedded registry, or a copy of it with a user's templates registered.
+    hb: Cow<'static, Handlebars<'static>>,
 }
 
 impl Default for Renderer {
@@ -133,16 +150,12 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    /// A renderer with the embedded templates.
+    /// A renderer with the embedded templates: after the first call in a process, a reference
+    /// to the templates compiled then, costing nothing to make.
     pub fn new() -> Self {
-        let mut hb = Handlebars::new();
-        hb.set_strict_mode(true);
-        hb.register_escape_fn(handlebars::no_escape);
-        for id in TemplateId::ALL {
-            hb.register_template_string(id.as_str(), id.embedded())
-                .unwrap_or_else(|e| panic!("embedded template {id} does not compile: {e}"));
+        Renderer {
+            hb: Cow::Borrowed(&*EMBEDDED),
         }
-        Renderer { hb }
     }
 
     /// A renderer whose templates are overridden by `<id>.hbs` files in `dir`.
@@ -175,6 +188,7 @@ impl Renderer {
                 .map_err(|e| Error::io("cannot read template", &path, e))?;
             renderer
                 .hb
+                .to_mut()
                 .register_template_string(id.as_str(), text)
                 .map_err(|e| Error::Template {
                     id: id.as_str().into(),

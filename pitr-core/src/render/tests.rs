@@ -123,6 +123,58 @@ pgbackrest_repo:
 }
 
 #[test]
+fn pgbackrest_conf_ivory() {
+    let file = Renderer::new()
+        .pgbackrest_conf(&spec("pg_mode: ivory"))
+        .unwrap();
+    insta::assert_snapshot!(file.contents());
+}
+
+/// Pigsty's template: IvorySQL turns the WAL header check off and forces `pg_version` (18 when
+/// absent) in the stanza section; every other `pg_mode` renders as `pgsql`.
+#[test]
+fn only_ivory_forces_the_pg_version() {
+    let r = Renderer::new();
+    let ivory = r
+        .pgbackrest_conf(&spec("pg_mode: ivory\npg_version: 17\npg_socket_dir: /tmp"))
+        .unwrap();
+    assert!(
+        ivory.contents().contains(
+            "[pg-meta]\npg1-path=/pg/data\npg1-port=5432\npg1-socket-path=/tmp\n\
+             # pg_mode ivory: pgBackRest does not recognise its WAL headers and pg_control\n\
+             archive-header-check=n\npg-version-force=17\n\n"
+        ),
+        "{}",
+        ivory.contents()
+    );
+    let default_version = r.pgbackrest_conf(&spec("pg_mode: ivory")).unwrap();
+    assert!(
+        default_version
+            .contents()
+            .contains("\npg-version-force=18\n")
+    );
+
+    let pgsql = r.pgbackrest_conf(&spec("")).unwrap();
+    for mode in crate::names::PgMode::ALL {
+        let file = r
+            .pgbackrest_conf(&spec(&format!("pg_mode: {mode}\npg_version: 16")))
+            .unwrap();
+        assert_eq!(
+            file.contents() == pgsql.contents(),
+            !mode.forces_pg_version(),
+            "{mode}"
+        );
+    }
+
+    let on_244 =
+        ClusterSpec::from_yaml_str("pg_cluster: x\npg_mode: ivory\npgbackrest_version: '2.44'")
+            .unwrap();
+    let e = r.pgbackrest_conf(&on_244).unwrap_err();
+    assert_eq!(e.code(), "option_needs_version", "{e}");
+    assert!(e.to_string().contains("pg-version-force"), "{e}");
+}
+
+#[test]
 fn restore_conf_with_pigsty_pitr_options() {
     let spec = spec("pgbackrest_version: '2.45'");
     let mut config = RestoreConfig::from_spec(&spec);
@@ -233,6 +285,7 @@ fn render_then_read_round_trips() {
         "",
         "pg_socket_dir: /tmp\npg_port: 6000\npgbackrest_lock_dir: /tmp/lock",
         "pgbackrest_method: [minio, local]\npgbackrest_version: '2.47'\npitr_allow_weak_cipher_pass: true",
+        "pg_mode: ivory\npg_version: 17",
     ] {
         let spec = spec(extra);
         let file = Renderer::new().pgbackrest_conf(&spec).unwrap();
@@ -287,4 +340,29 @@ fn user_templates_override_and_are_checked() {
     let e = Renderer::with_overrides(&dir).unwrap_err();
     assert!(e.to_string().contains("pgbackrest.conf.hbs"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn embedded_templates_are_compiled_once_and_overrides_stay_private() {
+    let (a, b) = (Renderer::new(), Renderer::default());
+    for r in [&a, &b] {
+        assert!(std::ptr::eq(&raw const *r.hb, &raw const *EMBEDDED));
+    }
+    for id in TemplateId::ALL {
+        assert!(a.hb.has_template(id.as_str()), "{id}");
+    }
+
+    let dir = std::env::temp_dir().join(format!("pitr-tpl-private-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("crontab.hbs"), "# mine\n").unwrap();
+    let mine = Renderer::with_overrides(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!std::ptr::eq(&raw const *mine.hb, &raw const *EMBEDDED));
+    assert_eq!(mine.crontab(&spec("")).unwrap().contents(), "# mine\n");
+    let shared = Renderer::new().crontab(&spec("")).unwrap();
+    assert!(
+        shared
+            .contents()
+            .starts_with("# Scheduled pgBackRest backups")
+    );
 }

@@ -127,6 +127,8 @@ pub(super) struct PgbackrestConfView {
     pg_path: String,
     pg_port: u16,
     pg_socket_path: Option<String>,
+    pg_mode: String,
+    pg_version_force: Option<String>,
     archive_push_queue_max: String,
     spool_path: String,
     lock_path: Option<String>,
@@ -145,6 +147,8 @@ impl PgbackrestConfView {
             pg_path: path_text(&spec.data),
             pg_port: spec.port,
             pg_socket_path: spec.socket_dir.as_deref().map(path_text),
+            pg_mode: spec.mode.to_string(),
+            pg_version_force: spec.pg_version_force().map(|v| v.to_string()),
             archive_push_queue_max: spec.archive_queue_max.clone(),
             spool_path: path_text(&spec.spool_dir),
             lock_path: spec.lock_dir.as_deref().map(path_text),
@@ -345,7 +349,7 @@ impl CrontabView {
                 .backup_schedule
                 .iter()
                 .map(|s| CronJob {
-                    cron: s.cron.clone(),
+                    cron: s.cron.to_string(),
                     user: spec.dbsu.clone(),
                     command: format!(
                         "{} --config={} --stanza={} backup {}{}",
