@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::conf::ConfFile;
 use crate::error::{Error, Result};
-use crate::names::{RepoName, SafePath, Secret, StanzaName};
+use crate::names::{PgMajor, RepoName, SafePath, Secret, StanzaName};
 use crate::plan::backup::BackupSite;
 use crate::plan::restore::RestoreSite;
 use crate::render::{ProcessMax, RestoreConfig};
@@ -51,6 +51,8 @@ pub struct Node {
     pub version: Option<Version>,
     /// Every secret the node's spec or config holds (repos in use or not), to mask in logs.
     pub secrets: Vec<Secret>,
+    /// `pg-version-force` for kernels pgBackRest does not recognise (IvorySQL).
+    pub pg_version_force: Option<PgMajor>,
 }
 
 /// The secret values of repo definitions, without duplicates or placeholders.
@@ -100,6 +102,7 @@ impl Node {
             processes: ProcessMax::for_cpus(spec.node_cpu),
             version: spec.pgbackrest_version,
             secrets: secrets(spec.repo_defs.values()),
+            pg_version_force: spec.pg_version_force(),
         }
     }
 
@@ -174,6 +177,10 @@ impl Node {
                 }
             },
             secrets,
+            pg_version_force: conf
+                .get(Some(name), "pg-version-force")
+                .map(str::parse::<PgMajor>)
+                .transpose()?,
             version: None,
             config_path,
         })
@@ -216,6 +223,7 @@ impl Node {
             spool_path: self.spool_dir.to_path_buf(),
             lock_path: self.lock_dir.as_deref().map(Path::to_path_buf),
             version: self.version,
+            pg_version_force: self.pg_version_force,
         };
         RestoreSite {
             stanza: self.stanza.clone(),

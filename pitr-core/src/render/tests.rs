@@ -366,3 +366,25 @@ fn embedded_templates_are_compiled_once_and_overrides_stay_private() {
             .starts_with("# Scheduled pgBackRest backups")
     );
 }
+
+#[test]
+fn an_ivorysql_restore_config_forces_the_version_like_pigstys_pitr_conf() {
+    let spec = ClusterSpec::from_yaml_str(
+        "pg_cluster: pg-ivory\npg_mode: ivory\npg_version: 17\npgbackrest_version: '2.45'",
+    )
+    .unwrap();
+    let text = Renderer::new()
+        .restore_conf(&RestoreConfig::from_spec(&spec))
+        .unwrap();
+    assert!(
+        text.contents()
+            .contains("archive-header-check=n\npg-version-force=17\n"),
+        "{}",
+        text.contents()
+    );
+    let node = crate::node::Node::from_spec(&spec);
+    assert_eq!(
+        node.pg_version_force.map(crate::names::PgMajor::get),
+        Some(17)
+    );
+}

@@ -196,6 +196,9 @@ pub struct RestoreConfig {
     pub lock_path: Option<PathBuf>,
     /// pgBackRest version, when known.
     pub version: Option<Version>,
+    /// `pg-version-force` (with `archive-header-check=n`) for kernels whose WAL headers and
+    /// `pg_control` pgBackRest does not recognise (IvorySQL), as in the node's config.
+    pub pg_version_force: Option<crate::names::PgMajor>,
 }
 
 impl RestoreConfig {
@@ -258,6 +261,7 @@ impl RestoreConfig {
             spool_path: spec.spool_dir.to_path_buf(),
             lock_path: spec.lock_dir.as_deref().map(Path::to_path_buf),
             version: spec.pgbackrest_version,
+            pg_version_force: spec.pg_version_force(),
         }
     }
 }
@@ -280,6 +284,7 @@ pub(super) struct RestoreConfView {
     link_map: Vec<LinkMap>,
     process_max: u32,
     archive_get_process_max: u32,
+    pg_version_force: Option<String>,
 }
 
 impl RestoreConfView {
@@ -301,6 +306,7 @@ impl RestoreConfView {
             link_map: c.link_map.clone(),
             process_max: c.process_max,
             archive_get_process_max: c.archive_get_process_max,
+            pg_version_force: c.pg_version_force.map(|v| v.to_string()),
         }
     }
 }
