@@ -65,4 +65,5 @@ bench: setup
 	cd pitr-py && $(VENV)/bin/maturin build --release --quiet --interpreter $(PYTHON) --out $(CURDIR)/target/wheels-release
 	$(PYTHON) -m pip install --disable-pip-version-check --quiet --force-reinstall --no-deps $(CURDIR)/target/wheels-release/pitr-*.whl
 	$(PYTHON) pitr-py/bench/plan_at_scale.py target/bench-scale
+	$(PYTHON) pitr-py/bench/render_vs_jinja.py
 	$(CARGO) bench -p pitr-tests --bench e2e

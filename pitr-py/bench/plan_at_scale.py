@@ -49,7 +49,7 @@ def main() -> None:
     after_one = vm_hwm_mib()
     baseline = median_ms(lambda: json.loads(info))
     ours = median_ms(lambda: pitr.plan_restore(spec, request, info=info))
-    print(f"Python: info {len(info) / 1048576:.1f} MiB, 5000 sets over 4 repos; chose {plan['summary']['set']}")
+    print(f"Python: info {len(info) / 1048576:.1f} MiB, 5000 sets over 4 repos; chose {plan.summary['set']}")
     print(f"pitr.plan_restore(spec, request, info=text): median {ours:.1f} ms over {RUNS} runs")
     print(f"json.loads(text) (baseline):                  median {baseline:.1f} ms over {RUNS} runs")
     print(f"ratio plan_restore / json.loads: {ours / baseline:.2f}")

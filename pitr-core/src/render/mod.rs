@@ -198,31 +198,35 @@ impl Renderer {
         Ok(renderer)
     }
 
+    /// Renders template `id` once from the view `view` builds, its secrets held as
+    /// placeholders, into the file (secrets in) and what may be shown (secrets redacted).
     fn render_pair<F, V>(&self, id: TemplateId, view: F) -> Result<RenderedFile>
     where
-        F: Fn(bool) -> V,
+        F: FnOnce(&mut views::Placeholders) -> V,
         V: Serialize,
     {
-        let render = |reveal: bool| {
-            self.hb
-                .render(id.as_str(), &view(reveal))
-                .map_err(|e| Error::Template {
-                    id: id.as_str().into(),
-                    message: e.to_string(),
-                })
-        };
+        let mut held = views::Placeholders::default();
+        let view = view(&mut held);
+        let text = self
+            .hb
+            .render(id.as_str(), &view)
+            .map_err(|e| Error::Template {
+                id: id.as_str().into(),
+                message: e.to_string(),
+            })?;
+        let (contents, redacted) = held.fill(&text);
         Ok(RenderedFile {
             id,
-            contents: render(true)?,
-            redacted: render(false)?,
+            contents,
+            redacted,
         })
     }
 
     /// Renders `pgbackrest.conf` for the spec's node.
     pub fn pgbackrest_conf(&self, spec: &ClusterSpec) -> Result<RenderedFile> {
         let beta = views::needs_beta(&spec.repos, spec.pgbackrest_version.as_ref())?;
-        let file = self.render_pair(TemplateId::PgbackrestConf, |reveal| {
-            views::PgbackrestConfView::new(spec, beta, reveal)
+        let file = self.render_pair(TemplateId::PgbackrestConf, |held| {
+            views::PgbackrestConfView::new(spec, beta, held)
         })?;
         check_pgbackrest_keys(&file, spec.pgbackrest_version.as_ref())?;
         Ok(file)
@@ -232,8 +236,8 @@ impl Renderer {
     pub fn restore_conf(&self, config: &RestoreConfig) -> Result<RenderedFile> {
         config.check_values()?;
         let beta = views::needs_beta(&config.repos, config.version.as_ref())?;
-        let file = self.render_pair(TemplateId::RestoreConf, |reveal| {
-            views::RestoreConfView::new(config, beta, reveal)
+        let file = self.render_pair(TemplateId::RestoreConf, |held| {
+            views::RestoreConfView::new(config, beta, held)
         })?;
         check_pgbackrest_keys(&file, config.version.as_ref())?;
         Ok(file)

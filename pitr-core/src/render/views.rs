@@ -33,34 +33,88 @@ fn substitute(value: &str, stanza: &StanzaName) -> String {
     value.replace("${pg_cluster}", stanza.as_str())
 }
 
-fn repo_views(repos: &[RepoSpec], stanza: &StanzaName, reveal: bool) -> Vec<RepoView> {
-    repos
-        .iter()
-        .map(|r| RepoView {
+/// Secrets stand in a view as placeholders (`\u{1}N\u{1}`), so a template renders once; the
+/// rendered text then becomes the file (each placeholder replaced by its secret) and what may
+/// be shown (each replaced by `<redacted>`).
+#[derive(Debug, Default)]
+pub(super) struct Placeholders {
+    secrets: Vec<String>,
+}
+
+const MARK: char = '\u{1}';
+
+impl Placeholders {
+    fn hold(&mut self, secret: String) -> String {
+        self.secrets.push(secret);
+        format!("{MARK}{}{MARK}", self.secrets.len() - 1)
+    }
+
+    /// The rendered text with the secrets, and with `<redacted>` in their place.
+    pub(super) fn fill(&self, text: &str) -> (String, String) {
+        if self.secrets.is_empty() {
+            return (text.to_owned(), text.to_owned());
+        }
+        let mut full = String::with_capacity(text.len());
+        let mut shown = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(MARK) {
+            let after = &rest[start + MARK.len_utf8()..];
+            let held = after.find(MARK).and_then(|end| {
+                let secret = self.secrets.get(after[..end].parse::<usize>().ok()?)?;
+                Some((secret, &after[end + MARK.len_utf8()..]))
+            });
+            full.push_str(&rest[..start]);
+            shown.push_str(&rest[..start]);
+            match held {
+                Some((secret, next)) => {
+                    full.push_str(secret);
+                    shown.push_str(crate::names::REDACTED);
+                    rest = next;
+                }
+                None => {
+                    // Not a placeholder of ours (a user template may hold anything).
+                    full.push(MARK);
+                    shown.push(MARK);
+                    rest = after;
+                }
+            }
+        }
+        full.push_str(rest);
+        shown.push_str(rest);
+        (full, shown)
+    }
+}
+
+fn repo_views(repos: &[RepoSpec], stanza: &StanzaName, held: &mut Placeholders) -> Vec<RepoView> {
+    let mut views = Vec::with_capacity(repos.len());
+    for r in repos {
+        let mut options = Vec::with_capacity(r.options.len() + 1);
+        // posix is pgBackRest's default type; like Pigsty, only other types are written.
+        if r.repo_type != RepoType::Posix {
+            options.push(OptionLine {
+                key: "type".into(),
+                value: r.repo_type.to_string(),
+            });
+        }
+        for o in &r.options {
+            let value = substitute(o.value.expose(), stanza);
+            options.push(OptionLine {
+                key: o.key.clone(),
+                value: if o.value.is_secret() {
+                    held.hold(value)
+                } else {
+                    value
+                },
+            });
+        }
+        views.push(RepoView {
             index: r.index,
             name: r.name.to_string(),
             repo_type: r.repo_type.to_string(),
-            // posix is pgBackRest's default type; like Pigsty, only other types are written.
-            options: (r.repo_type != RepoType::Posix)
-                .then(|| OptionLine {
-                    key: "type".into(),
-                    value: r.repo_type.to_string(),
-                })
-                .into_iter()
-                .chain(r.options.iter().map(|o| OptionLine {
-                    key: o.key.clone(),
-                    value: substitute(
-                        if reveal {
-                            o.value.expose()
-                        } else {
-                            o.value.shown()
-                        },
-                        stanza,
-                    ),
-                }))
-                .collect(),
-        })
-        .collect()
+            options,
+        });
+    }
+    views
 }
 
 /// Whether the repos need `beta=y` on this pgBackRest version (block incremental on 2.45).
@@ -140,7 +194,7 @@ pub(super) struct PgbackrestConfView {
 }
 
 impl PgbackrestConfView {
-    pub(super) fn new(spec: &ClusterSpec, beta: bool, reveal: bool) -> Self {
+    pub(super) fn new(spec: &ClusterSpec, beta: bool, held: &mut Placeholders) -> Self {
         PgbackrestConfView {
             stanza: spec.cluster.to_string(),
             config_path: path_text(&spec.config_path),
@@ -155,7 +209,7 @@ impl PgbackrestConfView {
             log_path: path_text(&spec.log_dir),
             beta,
             version: spec.pgbackrest_version.as_ref().map(ToString::to_string),
-            repos: repo_views(&spec.repos, &spec.cluster, reveal),
+            repos: repo_views(&spec.repos, &spec.cluster, held),
             process_max: ProcessMax::for_cpus(spec.node_cpu),
         }
     }
@@ -288,14 +342,14 @@ pub(super) struct RestoreConfView {
 }
 
 impl RestoreConfView {
-    pub(super) fn new(c: &RestoreConfig, beta: bool, reveal: bool) -> Self {
+    pub(super) fn new(c: &RestoreConfig, beta: bool, held: &mut Placeholders) -> Self {
         RestoreConfView {
             file_name: c.file_name.clone(),
             stanza: c.stanza.to_string(),
             pg_path: path_text(&c.pg_path),
             pg_port: c.pg_port,
             pg_socket_path: c.pg_socket_path.as_deref().map(path_text),
-            repos: repo_views(&c.repos, &c.stanza, reveal),
+            repos: repo_views(&c.repos, &c.stanza, held),
             spool_path: path_text(&c.spool_path),
             lock_path: c.lock_path.as_deref().map(path_text),
             log_path: path_text(&c.log_path),
