@@ -65,18 +65,15 @@ impl Placeholders {
             });
             full.push_str(&rest[..start]);
             shown.push_str(&rest[..start]);
-            match held {
-                Some((secret, next)) => {
-                    full.push_str(secret);
-                    shown.push_str(crate::names::REDACTED);
-                    rest = next;
-                }
-                None => {
-                    // Not a placeholder of ours (a user template may hold anything).
-                    full.push(MARK);
-                    shown.push(MARK);
-                    rest = after;
-                }
+            if let Some((secret, next)) = held {
+                full.push_str(secret);
+                shown.push_str(crate::names::REDACTED);
+                rest = next;
+            } else {
+                // Not a placeholder of ours (a user template may hold anything).
+                full.push(MARK);
+                shown.push(MARK);
+                rest = after;
             }
         }
         full.push_str(rest);
