@@ -388,3 +388,18 @@ fn an_ivorysql_restore_config_forces_the_version_like_pigstys_pitr_conf() {
         Some(17)
     );
 }
+
+#[test]
+fn secrets_are_filled_in_after_one_render() {
+    let mut held = views::Placeholders::default();
+    let text = format!("a={}\nb=\u{1}x\u{1}\nc=\u{1}9\u{1}\n", "\u{1}0\u{1}");
+    assert_eq!(
+        held.fill(&text),
+        (text.clone(), text.clone()),
+        "nothing held, nothing replaced"
+    );
+    let placeholder = held.hold_for_test("s3cr3t".into());
+    let (full, shown) = held.fill(&format!("key={placeholder}\nodd=\u{1}9\u{1}\n"));
+    assert_eq!(full, "key=s3cr3t\nodd=\u{1}9\u{1}\n");
+    assert_eq!(shown, "key=<redacted>\nodd=\u{1}9\u{1}\n");
+}

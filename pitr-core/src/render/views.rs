@@ -49,6 +49,11 @@ impl Placeholders {
         format!("{MARK}{}{MARK}", self.secrets.len() - 1)
     }
 
+    #[cfg(test)]
+    pub(super) fn hold_for_test(&mut self, secret: String) -> String {
+        self.hold(secret)
+    }
+
     /// The rendered text with the secrets, and with `<redacted>` in their place.
     pub(super) fn fill(&self, text: &str) -> (String, String) {
         if self.secrets.is_empty() {
