@@ -80,7 +80,7 @@ pub(crate) struct BackupArgs {
     pub(crate) kind: Option<BackupKind>,
     /// Back up to this repo [default: pgBackRest's, repo1].
     #[arg(long, value_name = "N")]
-    pub(crate) repo: Option<u32>,
+    pub(crate) repo: Option<pitr_core::names::RepoIndex>,
     /// Print the plan instead of running it.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -178,7 +178,7 @@ pub(crate) struct RestoreArgs {
     pub(crate) before: Option<String>,
     /// Restore from this repo only.
     #[arg(long, value_name = "N")]
-    pub(crate) repo: Option<u32>,
+    pub(crate) repo: Option<pitr_core::names::RepoIndex>,
     /// Stop right before the target instead of right after it.
     #[arg(short = 'X', long)]
     pub(crate) exclusive: bool,

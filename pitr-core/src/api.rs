@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::history::{self, TimelineHistories};
 use crate::info::{self, InfoReport, StanzaInfo};
 use crate::marks::{self, MarkRecord};
-use crate::names::{DEFAULT_SEGMENT_SIZE, REDACTED, SafePath, TimelineId};
+use crate::names::{DEFAULT_SEGMENT_SIZE, REDACTED, RepoIndex, SafePath, TimelineId};
 use crate::ops;
 use crate::select::{self, RepoState, Selection};
 use crate::spec::ClusterSpec;
@@ -124,7 +124,7 @@ pub fn histories(value: Option<Value>) -> Result<TimelineHistories> {
 }
 
 /// Archive listings by repo key: `{"1": "<pgbackrest repo-ls --recurse --output=json>"}`.
-pub fn listings(value: Option<Value>) -> Result<BTreeMap<u32, ArchiveListing>> {
+pub fn listings(value: Option<Value>) -> Result<BTreeMap<RepoIndex, ArchiveListing>> {
     let mut out = BTreeMap::new();
     let Some(value) = value else {
         return Ok(out);
@@ -136,11 +136,7 @@ pub fn listings(value: Option<Value>) -> Result<BTreeMap<u32, ArchiveListing>> {
         });
     };
     for (key, listing) in map {
-        let repo: u32 = key
-            .strip_prefix("repo")
-            .unwrap_or(&key)
-            .parse()
-            .map_err(|_| Error::invalid("repo key", key.as_str(), "expected a number such as 1"))?;
+        let repo: RepoIndex = key.parse()?;
         let text = match listing {
             Value::String(s) => s,
             other => other.to_string(),
@@ -156,7 +152,7 @@ pub fn recovery_window(
     report: &InfoReport,
     stanza_name: Option<&str>,
     histories: &TimelineHistories,
-    listings: &BTreeMap<u32, ArchiveListing>,
+    listings: &BTreeMap<RepoIndex, ArchiveListing>,
 ) -> Result<Vec<RecoverableWindow>> {
     Ok(window::windows(
         stanza(report, stanza_name)?,
@@ -173,7 +169,7 @@ pub fn select_backup(
     stanza_name: Option<&str>,
     request: &RestoreRequest,
     histories: &TimelineHistories,
-    listings: &BTreeMap<u32, ArchiveListing>,
+    listings: &BTreeMap<RepoIndex, ArchiveListing>,
 ) -> Result<Selection> {
     let name = stanza_name.or(request
         .cluster
@@ -182,7 +178,7 @@ pub fn select_backup(
     let stanza = stanza(report, name)?;
     let repos = match &request.repo {
         None => None,
-        Some(RepoChoice::Index(i)) => Some(vec![u32::from(*i)]),
+        Some(RepoChoice::Index(i)) => Some(vec![*i]),
         Some(_) => {
             return Err(Error::InvalidSetting {
                 key: "repo".into(),

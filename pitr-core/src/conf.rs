@@ -17,7 +17,7 @@
 //! let conf = ConfFile::parse("[demo]\npg1-path=/pg/data\n[global]\nrepo1-path=/pg/backup\n").unwrap();
 //! let node = conf.node_view().unwrap();
 //! assert_eq!(node.default_stanza().unwrap().name.as_str(), "demo");
-//! assert_eq!(node.repos[0].index, 1);
+//! assert_eq!(node.repos[0].index.get(), 1);
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::catalog::{self, RepoType};
 use crate::error::{Error, Result};
-use crate::names::{Secret, StanzaName};
+use crate::names::{RepoIndex, Secret, StanzaName};
 use crate::spec::OptionValue;
 
 /// A parsed pgBackRest config file, sections in file order.
@@ -321,7 +321,7 @@ impl ConfFile {
             }
         }
         Ok(RepoView {
-            index,
+            index: RepoIndex::new(u64::from(index))?,
             repo_type,
             options,
         })
@@ -388,7 +388,7 @@ pub struct StanzaView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RepoView {
     /// The N of `repoN-`.
-    pub index: u16,
+    pub index: RepoIndex,
     /// `repoN-type` (posix when absent).
     pub repo_type: RepoType,
     /// `(key without prefix, value)`; a repeated key appears once per value.

@@ -211,7 +211,7 @@ pub enum Error {
         "the archive in repo{repo} is missing {count} WAL segment(s) needed from {from} to {to}: {missing}; recovery would stop at the gap"
     )]
     WalGap {
-        repo: u32,
+        repo: crate::names::RepoIndex,
         from: String,
         to: String,
         count: usize,

@@ -36,7 +36,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, Result};
-use crate::names::{BackupLabel, BackupType, Lsn, TimelineId, WalSegment};
+use crate::names::{BackupLabel, BackupType, Lsn, RepoIndex, TimelineId, WalSegment};
 
 /// Parses the output of `pgbackrest info --output=json`.
 pub fn parse(text: &str) -> Result<InfoReport> {
@@ -112,19 +112,19 @@ impl StanzaInfo {
     }
 
     /// The backup sets stored in repo `key` (0 for output without repo keys), oldest first.
-    pub fn backups_in_repo(&self, key: u32) -> impl Iterator<Item = &BackupInfo> + '_ {
+    pub fn backups_in_repo(&self, key: RepoIndex) -> impl Iterator<Item = &BackupInfo> + '_ {
         self.backup.iter().filter(move |b| b.repo_key() == key)
     }
 
     /// The backup set `label` in repo `repo_key`.
-    pub fn backup(&self, label: &BackupLabel, repo_key: u32) -> Option<&BackupInfo> {
+    pub fn backup(&self, label: &BackupLabel, repo_key: RepoIndex) -> Option<&BackupInfo> {
         self.backup
             .iter()
             .find(|b| &b.label == label && b.repo_key() == repo_key)
     }
 
     /// The archive entry for cluster history entry `db_id` in repo `repo_key`.
-    pub fn archive_for(&self, db_id: u32, repo_key: u32) -> Option<&ArchiveInfo> {
+    pub fn archive_for(&self, db_id: u32, repo_key: RepoIndex) -> Option<&ArchiveInfo> {
         self.archive
             .iter()
             .find(|a| a.database.id == db_id && a.database.repo_key() == repo_key)
@@ -132,7 +132,7 @@ impl StanzaInfo {
 
     /// The PostgreSQL version (`"15"`, `"9.6"`) of cluster history entry `db_id` in repo
     /// `repo_key`.
-    pub fn pg_version(&self, db_id: u32, repo_key: u32) -> Option<&str> {
+    pub fn pg_version(&self, db_id: u32, repo_key: RepoIndex) -> Option<&str> {
         self.db
             .iter()
             .find(|d| d.id == db_id && d.repo_key() == repo_key)
@@ -140,7 +140,7 @@ impl StanzaInfo {
     }
 
     /// The current cluster of repo `repo_key`: its newest history entry.
-    pub fn current_db(&self, repo_key: u32) -> Option<&DbInfo> {
+    pub fn current_db(&self, repo_key: RepoIndex) -> Option<&DbInfo> {
         self.db
             .iter()
             .filter(|d| d.repo_key() == repo_key)
@@ -148,8 +148,8 @@ impl StanzaInfo {
     }
 
     /// Every repo key of the stanza, ascending: from `repo[]` and from the backup sets.
-    pub fn repo_keys(&self) -> Vec<u32> {
-        let mut keys: Vec<u32> = self.repo.iter().map(|r| r.key).collect();
+    pub fn repo_keys(&self) -> Vec<RepoIndex> {
+        let mut keys: Vec<RepoIndex> = self.repo.iter().map(|r| r.key).collect();
         keys.extend(self.backup.iter().map(BackupInfo::repo_key));
         keys.sort_unstable();
         keys.dedup();
@@ -289,7 +289,7 @@ pub struct LockInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoProgress {
     /// Repo key.
-    pub key: u32,
+    pub key: RepoIndex,
     /// Bytes to process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
@@ -305,7 +305,7 @@ pub struct DbInfo {
     pub id: u32,
     /// Repo key (pgBackRest 2.32 and later).
     #[serde(default, rename = "repo-key", skip_serializing_if = "Option::is_none")]
-    pub repo_key: Option<u32>,
+    pub repo_key: Option<RepoIndex>,
     /// `pg_control` system identifier (beyond 2^53: never a float).
     #[serde(rename = "system-id")]
     pub system_id: u64,
@@ -314,9 +314,9 @@ pub struct DbInfo {
 }
 
 impl DbInfo {
-    /// The repo key, 0 when pgBackRest did not print one (before 2.32: one repo).
-    pub fn repo_key(&self) -> u32 {
-        self.repo_key.unwrap_or(0)
+    /// The repo key; repo1 when pgBackRest did not print one (before 2.32: one repo).
+    pub fn repo_key(&self) -> RepoIndex {
+        self.repo_key.unwrap_or(RepoIndex::FIRST)
     }
 }
 
@@ -324,7 +324,7 @@ impl DbInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoInfo {
     /// Repo key (`repo1` is 1).
-    pub key: u32,
+    pub key: RepoIndex,
     /// `none` or `aes-256-cbc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cipher: Option<String>,
@@ -348,13 +348,13 @@ pub struct DbKey {
     pub id: u32,
     /// Repo key (pgBackRest 2.32 and later).
     #[serde(default, rename = "repo-key", skip_serializing_if = "Option::is_none")]
-    pub repo_key: Option<u32>,
+    pub repo_key: Option<RepoIndex>,
 }
 
 impl DbKey {
-    /// The repo key, 0 when pgBackRest did not print one.
-    pub fn repo_key(self) -> u32 {
-        self.repo_key.unwrap_or(0)
+    /// The repo key; repo1 when pgBackRest did not print one.
+    pub fn repo_key(self) -> RepoIndex {
+        self.repo_key.unwrap_or(RepoIndex::FIRST)
     }
 }
 
@@ -434,8 +434,8 @@ pub struct BackupInfo {
 }
 
 impl BackupInfo {
-    /// The repo key, 0 when pgBackRest did not print one (before 2.32: one repo).
-    pub fn repo_key(&self) -> u32 {
+    /// The repo key; repo1 when pgBackRest did not print one (before 2.32: one repo).
+    pub fn repo_key(&self) -> RepoIndex {
         self.database.repo_key()
     }
 

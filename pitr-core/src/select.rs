@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::history::TimelineHistories;
 use crate::info::{BackupInfo, StanzaInfo};
 use crate::marks::MarkRecord;
-use crate::names::{BackupLabel, BackupType, Lsn, TimelineId, WalSegment};
+use crate::names::{BackupLabel, BackupType, Lsn, RepoIndex, TimelineId, WalSegment};
 use crate::target::{RecoveryTarget, RestoreRequest, TimelineTarget};
 use crate::window::{self, RecoverableWindow};
 
@@ -40,7 +40,7 @@ pub struct RepoState<'a> {
     /// Timeline histories from the archive.
     pub histories: &'a TimelineHistories,
     /// Archive listings by repo key (repos without one are judged from info alone).
-    pub listings: &'a BTreeMap<u32, ArchiveListing>,
+    pub listings: &'a BTreeMap<RepoIndex, ArchiveListing>,
     /// Restore points recorded by `pitr mark`.
     pub marks: &'a [MarkRecord],
 }
@@ -71,7 +71,7 @@ pub struct SetRef {
     /// The label.
     pub set: BackupLabel,
     /// The repo key.
-    pub repo: u32,
+    pub repo: RepoIndex,
 }
 
 /// The chosen set, and why.
@@ -82,7 +82,7 @@ pub struct Selection {
     /// Its type.
     pub set_type: BackupType,
     /// The repo it is restored from.
-    pub repo: u32,
+    pub repo: RepoIndex,
     /// The timeline recovery follows.
     pub timeline: TimelineId,
     /// The rule that chose it.
@@ -117,7 +117,7 @@ pub struct Selection {
 #[derive(Debug, Clone, Copy)]
 struct Candidate<'a> {
     info: &'a BackupInfo,
-    repo: u32,
+    repo: RepoIndex,
     start: WalSegment,
     start_lsn: Lsn,
     stop_lsn: Lsn,
@@ -154,13 +154,13 @@ impl<'a> Candidate<'a> {
 struct Selector<'a> {
     state: RepoState<'a>,
     request: &'a RestoreRequest,
-    repos: Vec<u32>,
+    repos: Vec<RepoIndex>,
     windows: Vec<RecoverableWindow>,
 }
 
 impl<'a> Selector<'a> {
     /// The timeline recovery follows when restoring from `repo`.
-    fn target_timeline(&self, repo: u32, set_timeline: TimelineId) -> TimelineId {
+    fn target_timeline(&self, repo: RepoIndex, set_timeline: TimelineId) -> TimelineId {
         match self.request.timeline {
             Some(TimelineTarget::Id(t)) => t,
             Some(TimelineTarget::Current) => set_timeline,
@@ -325,7 +325,7 @@ impl<'a> Selector<'a> {
     fn repo_list(&self) -> String {
         self.repos
             .iter()
-            .map(u32::to_string)
+            .map(RepoIndex::to_string)
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -371,17 +371,17 @@ impl<'a> Selector<'a> {
 pub fn select(
     state: RepoState<'_>,
     request: &RestoreRequest,
-    repos: Option<&[u32]>,
+    repos: Option<&[RepoIndex]>,
 ) -> Result<Selection> {
     let windows = window::windows(state.stanza, state.histories, state.listings);
-    let healthy: Vec<u32> = state
+    let healthy: Vec<RepoIndex> = state
         .stanza
         .repo
         .iter()
         .filter(|r| r.status.code.is_ok())
         .map(|r| r.key)
         .collect();
-    let repos: Vec<u32> = match repos {
+    let repos: Vec<RepoIndex> = match repos {
         Some(r) => r.to_vec(),
         None if state.stanza.repo.is_empty() => state.stanza.repo_keys(),
         None => healthy,

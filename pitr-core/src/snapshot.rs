@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::history::TimelineHistories;
 use crate::info::{InfoReport, StanzaInfo};
 use crate::marks::{self, MarkRecord};
-use crate::names::StanzaName;
+use crate::names::{RepoIndex, StanzaName};
 
 /// What pgBackRest knows about a stanza, as selection needs it.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub struct RepoSnapshot {
     /// History files found in any repo's archive.
     pub histories: TimelineHistories,
     /// Archive listings by repo key (repos that could not be listed are absent).
-    pub listings: BTreeMap<u32, ArchiveListing>,
+    pub listings: BTreeMap<RepoIndex, ArchiveListing>,
     /// Restore points recorded by `pitr mark`.
     pub marks: Vec<MarkRecord>,
     /// What could not be gathered (e.g. a repo whose archive could not be listed).

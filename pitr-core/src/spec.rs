@@ -17,7 +17,7 @@
 //!     "pg_cluster: pg-meta\npgbackrest_repo: { local: { path: /pg/backup } }\n",
 //! ).unwrap();
 //! assert_eq!(spec.cluster.as_str(), "pg-meta");
-//! assert_eq!(spec.repos[0].index, 1);
+//! assert_eq!(spec.repos[0].index.get(), 1);
 //! ```
 
 use std::path::Path;
@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::catalog::{self, RepoType};
 use crate::error::{Error, Result, nearest};
 use crate::names::{
-    BackupType, CronSchedule, PgMajor, PgMode, RepoName, SafePath, Secret, StanzaName,
+    BackupType, CronSchedule, PgMajor, PgMode, RepoIndex, RepoName, SafePath, Secret, StanzaName,
 };
 use crate::version::Version;
 
@@ -201,7 +201,7 @@ pub struct RepoDef {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RepoSpec {
     /// The N in `repoN-`.
-    pub index: u16,
+    pub index: RepoIndex,
     /// The definition.
     #[serde(flatten)]
     pub def: RepoDef,
@@ -264,7 +264,7 @@ pub struct BackupSchedule {
     /// Backup type.
     pub backup_type: BackupType,
     /// Repo to back up to, when not repo1.
-    pub repo: Option<u16>,
+    pub repo: Option<RepoIndex>,
 }
 
 impl RepoDef {
@@ -339,7 +339,7 @@ impl ClusterSpec {
     }
 
     /// The repo in use with pgBackRest index `index`.
-    pub fn repo(&self, index: u16) -> Option<&RepoSpec> {
+    pub fn repo(&self, index: RepoIndex) -> Option<&RepoSpec> {
         self.repos.iter().find(|r| r.index == index)
     }
 }
@@ -552,7 +552,13 @@ impl RawSpec {
                 });
             }
             repos.push(RepoSpec {
-                index: u16::try_from(i + 1).unwrap_or(u16::MAX),
+                index: RepoIndex::new(u64::try_from(i + 1).unwrap_or(u64::MAX)).map_err(|_| {
+                    Error::InvalidSetting {
+                        key: "pgbackrest_method".into(),
+                        context: "cluster spec".into(),
+                        message: "pgBackRest supports at most 256 repos".into(),
+                    }
+                })?,
                 def: def.clone(),
             });
         }
@@ -586,7 +592,8 @@ impl RawSpec {
             Some(items) => items
                 .into_iter()
                 .map(|s| {
-                    if let Some(r) = s.repo {
+                    let repo = s.repo.map(|r| RepoIndex::new(u64::from(r))).transpose()?;
+                    if let Some(r) = repo {
                         if !repos.iter().any(|repo| repo.index == r) {
                             return Err(Error::InvalidSetting {
                                 key: "repo".into(),
@@ -601,7 +608,7 @@ impl RawSpec {
                     Ok(BackupSchedule {
                         cron: s.cron.parse()?,
                         backup_type: s.backup_type.parse()?,
-                        repo: s.repo,
+                        repo,
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -754,7 +761,7 @@ pgbackrest_repo:
         assert_eq!(
             s.repos
                 .iter()
-                .map(|r| (r.index, r.name.as_str()))
+                .map(|r| (r.index.get(), r.name.as_str()))
                 .collect::<Vec<_>>(),
             vec![(1, "local"), (2, "minio")]
         );

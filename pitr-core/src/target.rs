@@ -25,7 +25,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result, nearest, one_line};
 use crate::names::{
-    BackupLabel, Lsn, RepoName, RestorePointName, SafePath, StanzaName, TargetTime, TimelineId, Xid,
+    BackupLabel, Lsn, RepoIndex, RepoName, RestorePointName, SafePath, StanzaName, TargetTime,
+    TimelineId, Xid,
 };
 
 mod extra;
@@ -219,7 +220,7 @@ pub struct LinkMap {
 #[serde(untagged)]
 pub enum RepoChoice {
     /// A repo index of the node (`repo: 2`).
-    Index(u16),
+    Index(RepoIndex),
     /// A repo by name in the spec's `pgbackrest_repo` (`repo: minio`).
     Name(RepoName),
     /// A repo definition given inline, as Pigsty's `pg_pitr.repo` dict.
@@ -569,16 +570,15 @@ fn parse_repo(v: &Value) -> Result<RepoChoice> {
     match v {
         Value::Number(n) => n
             .as_u64()
-            .and_then(|n| u16::try_from(n).ok())
-            .filter(|n| (1..=256).contains(n))
+            .and_then(|n| RepoIndex::new(n).ok())
             .map(RepoChoice::Index)
             .ok_or_else(|| {
                 Error::invalid("repo", n.to_string(), "expected a repo index from 1 to 256")
             }),
-        Value::String(s) => match s.parse::<u16>() {
-            Ok(n) if (1..=256).contains(&n) => Ok(RepoChoice::Index(n)),
-            _ => Ok(RepoChoice::Name(RepoName::parse("repo", s)?)),
-        },
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => {
+            s.parse().map(RepoChoice::Index)
+        }
+        Value::String(s) => Ok(RepoChoice::Name(RepoName::parse("repo", s)?)),
         Value::Object(map) => {
             let raw: IndexMap<String, Value> =
                 map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -749,7 +749,7 @@ mod tests {
     fn repo_choices() {
         assert_eq!(
             req(json!({"repo": 2})).unwrap().repo,
-            Some(RepoChoice::Index(2))
+            Some(RepoChoice::Index(RepoIndex::new(2).unwrap()))
         );
         assert_eq!(
             req(json!({"repo": "minio"})).unwrap().repo,

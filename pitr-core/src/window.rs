@@ -58,13 +58,15 @@ use serde::Serialize;
 use crate::archive::{ArchiveListing, SegmentIndex};
 use crate::history::TimelineHistories;
 use crate::info::{BackupInfo, StanzaInfo};
-use crate::names::{BackupLabel, DEFAULT_SEGMENT_SIZE, Lsn, SegmentSize, TimelineId, WalSegment};
+use crate::names::{
+    BackupLabel, DEFAULT_SEGMENT_SIZE, Lsn, RepoIndex, SegmentSize, TimelineId, WalSegment,
+};
 
 /// The span of one repo's archive on one timeline that a restore can reach.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RecoverableWindow {
     /// The repo key (0 when `info` printed none: pgBackRest before 2.32).
-    pub repo_key: u32,
+    pub repo_key: RepoIndex,
     /// The timeline recovery would follow.
     pub timeline: TimelineId,
     /// The earliest consistent point.
@@ -104,7 +106,7 @@ pub struct WindowEnd {
 pub fn windows(
     stanza: &StanzaInfo,
     histories: &TimelineHistories,
-    listings: &BTreeMap<u32, ArchiveListing>,
+    listings: &BTreeMap<RepoIndex, ArchiveListing>,
 ) -> Vec<RecoverableWindow> {
     let mut out = Vec::new();
     for repo_key in stanza.repo_keys() {
@@ -127,7 +129,7 @@ pub fn archive_end(
     stanza: &StanzaInfo,
     histories: &TimelineHistories,
     listing: Option<&ArchiveListing>,
-    repo_key: u32,
+    repo_key: RepoIndex,
     timeline: TimelineId,
 ) -> Option<WindowEnd> {
     RepoView::new(stanza, repo_key, histories, listing).and_then(|r| r.end(timeline).0)
@@ -162,7 +164,7 @@ impl Candidate {
 
 /// One repo's current cluster: its sets, archive bounds and listing.
 struct RepoView<'a> {
-    key: u32,
+    key: RepoIndex,
     histories: &'a TimelineHistories,
     listing: Option<(&'a ArchiveListing, SegmentIndex)>,
     size: SegmentSize,
@@ -175,7 +177,7 @@ struct RepoView<'a> {
 impl<'a> RepoView<'a> {
     fn new(
         stanza: &StanzaInfo,
-        key: u32,
+        key: RepoIndex,
         histories: &'a TimelineHistories,
         listing: Option<&'a ArchiveListing>,
     ) -> Option<Self> {

@@ -5,7 +5,11 @@
 //! recorded history and archive say. The last section feeds `info::parse` older formats and
 //! malformed text: it must tolerate the first and report the second, never panic.
 
+use pitr_core::names::RepoIndex;
 use std::collections::BTreeMap;
+
+const R1: RepoIndex = RepoIndex::FIRST;
+const R2: RepoIndex = RepoIndex::of(2);
 
 use pitr_core::archive::{self, ArchiveListing};
 use pitr_core::history::{self, TimelineHistories};
@@ -58,13 +62,13 @@ fn repo1_listing() -> ArchiveListing {
 }
 
 /// (repo, timeline, start set, start lsn, start time, end lsn, end time) for compact asserts.
-type Summary = (u32, u32, String, String, u64, Option<String>, Option<u64>);
+type Summary = (u16, u32, String, String, u64, Option<String>, Option<u64>);
 
 fn summary(ws: &[RecoverableWindow]) -> Vec<Summary> {
     ws.iter()
         .map(|w| {
             (
-                w.repo_key,
+                w.repo_key.get(),
                 w.timeline.get(),
                 w.start.set.to_string(),
                 w.start.lsn.to_string(),
@@ -77,7 +81,7 @@ fn summary(ws: &[RecoverableWindow]) -> Vec<Summary> {
 }
 
 fn row(
-    repo: u32,
+    repo: u16,
     t: u32,
     set: &str,
     start: &str,
@@ -123,11 +127,11 @@ fn local_full_incr_fields() {
     assert_eq!(s.name, "demo");
     assert_eq!(s.cipher.as_deref(), Some("none"));
     assert_eq!(s.db[0].system_id, 7_711_466_294_027_581_737);
-    assert_eq!(s.pg_version(1, 1), Some("15"));
-    assert_eq!(s.repo_keys(), vec![1]);
+    assert_eq!(s.pg_version(1, R1), Some("15"));
+    assert_eq!(s.repo_keys(), vec![R1]);
     let lock = s.status.lock.as_ref().unwrap().backup.as_ref().unwrap();
     assert!(!lock.held && lock.size.is_none());
-    let a = s.archive_for(1, 1).unwrap();
+    let a = s.archive_for(1, R1).unwrap();
     assert_eq!(a.id, "15-1");
     assert_eq!(a.min, Some(seg("000000010000000000000001")));
     assert_eq!(a.max, Some(seg("000000010000000000000005")));
@@ -141,22 +145,22 @@ fn local_full_incr_fields() {
     assert_eq!(incr.error, Some(false));
     assert_eq!(incr.info.repository.size, Some(2_819_484));
     assert!(incr.database_ref.is_none() && incr.link.is_none());
-    let full = s.backup(&"20261123-202742F".parse().unwrap(), 1).unwrap();
+    let full = s.backup(&"20261123-202742F".parse().unwrap(), R1).unwrap();
     assert_eq!(full.timestamp.stop, 1_795_465_665);
-    assert!(s.backup(&"20261123-202742F".parse().unwrap(), 2).is_none());
+    assert!(s.backup(&"20261123-202742F".parse().unwrap(), R2).is_none());
 }
 
 #[test]
 fn multi_repo_and_set_detail_fields() {
     let s = stanza("info-multi-repo-failover.json");
     assert_eq!(s.cipher.as_deref(), Some("mixed"));
-    assert_eq!(s.repo_keys(), vec![1, 2]);
+    assert_eq!(s.repo_keys(), vec![R1, R2]);
     assert_eq!(s.repo[1].cipher.as_deref(), Some("aes-256-cbc"));
-    assert_eq!(s.backups_in_repo(1).count(), 3);
-    assert_eq!(s.backups_in_repo(2).count(), 1);
+    assert_eq!(s.backups_in_repo(R1).count(), 3);
+    assert_eq!(s.backups_in_repo(R2).count(), 1);
     assert_eq!(s.backup[3].timeline(), Some(tl(2)));
     assert_eq!(
-        s.archive_for(1, 2).unwrap().max,
+        s.archive_for(1, R2).unwrap().max,
         Some(seg("00000002000000000000000B"))
     );
 
@@ -336,7 +340,7 @@ fn failover_windows_without_history() {
         ]
     );
     // A listing tells where timeline 1's complete segments end.
-    let listings = BTreeMap::from([(1, repo1_listing())]);
+    let listings = BTreeMap::from([(R1, repo1_listing())]);
     let w = window::windows(&s, &TimelineHistories::new(), &listings);
     assert_eq!(w[0].end.as_ref().unwrap().lsn, lsn("0/9000000"));
     assert_eq!(w[0].end.as_ref().unwrap().time, Some(1_795_466_877));
@@ -346,7 +350,7 @@ fn failover_windows_without_history() {
 fn failover_windows_with_listing_match_info_and_add_times() {
     let s = stanza("info-multi-repo-failover.json");
     let h = failover_history();
-    let listings = BTreeMap::from([(1, repo1_listing())]);
+    let listings = BTreeMap::from([(R1, repo1_listing())]);
     let w = window::windows(&s, &h, &listings);
     assert_eq!(
         summary(&w),
@@ -414,7 +418,7 @@ fn without_segment(name: &str) -> ArchiveListing {
 
 fn repo1_windows(listing: ArchiveListing) -> Vec<Summary> {
     let s = stanza("info-multi-repo-failover.json");
-    let listings = BTreeMap::from([(1, listing)]);
+    let listings = BTreeMap::from([(R1, listing)]);
     let mut w = summary(&window::windows(&s, &failover_history(), &listings));
     w.retain(|r| r.0 == 1);
     w
@@ -502,11 +506,12 @@ fn old_versions_without_optional_keys_parse() {
     let s = r.stanza("demo").unwrap();
     assert!(s.repo.is_empty() && s.db.is_empty() && s.archive.is_empty());
     let b = &s.backup[0];
-    assert_eq!(b.repo_key(), 0);
+    // Before 2.32 there is one repo and no key: it is repo1.
+    assert_eq!(b.repo_key(), R1);
     assert_eq!(b.timeline(), None);
     assert_eq!(b.stop_lsn(), None);
     assert_eq!(b.error, None);
-    assert_eq!(s.backups_in_repo(0).count(), 1);
+    assert_eq!(s.backups_in_repo(R1).count(), 1);
 }
 
 #[test]

@@ -19,7 +19,7 @@ mod plan;
 use std::path::PathBuf;
 
 use pitr_core::api;
-use pitr_core::names::{BackupType, RestorePointName};
+use pitr_core::names::{BackupType, RepoIndex, RestorePointName};
 use pitr_core::node::Node;
 use pitr_core::ops::{self, RestoreOptions};
 use pitr_core::plan::summary::{Role, ServiceAction};
@@ -262,6 +262,7 @@ fn plan_backup(
     let node = Node::from_spec(&self::spec(spec)?);
     let kind = mode.map(str::parse::<BackupType>).transpose()?;
     let role = role.map(str::parse::<Role>).transpose()?;
+    let repo = repo.map(|r| RepoIndex::new(r.into())).transpose()?;
     let plan = py.detach(|| ops::prepare_backup(&node, kind, repo, role))?;
     Ok(Plan::new(plan, None, Some(node)))
 }

@@ -75,7 +75,7 @@ fn request(args: &RestoreArgs) -> anyhow::Result<pitr_core::target::RestoreReque
         db_exclude: Some(args.db_exclude.clone()),
         link_map: Some(link_map),
         process: args.process,
-        repo: args.repo.map(serde_json::Value::from),
+        repo: args.repo.map(|r| serde_json::Value::from(r.get())),
         backup: Some(args.safety_copy),
         data: args.data.clone(),
         port: args.port,

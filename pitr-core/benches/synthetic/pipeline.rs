@@ -19,7 +19,7 @@ use pitr_core::window::{self, RecoverableWindow};
 /// Parsed inputs.
 pub(crate) struct Parsed {
     pub(crate) report: InfoReport,
-    pub(crate) listings: BTreeMap<u32, ArchiveListing>,
+    pub(crate) listings: BTreeMap<pitr_core::names::RepoIndex, ArchiveListing>,
     pub(crate) histories: TimelineHistories,
 }
 
@@ -27,7 +27,7 @@ pub(crate) fn parse(info_text: &str, listing_text: &str) -> Parsed {
     Parsed {
         report: info::parse(info_text).expect("synthetic info parses"),
         listings: BTreeMap::from([(
-            1,
+            pitr_core::names::RepoIndex::FIRST,
             archive::parse_repo_ls(listing_text, DEFAULT_SEGMENT_SIZE).expect("listing parses"),
         )]),
         histories: TimelineHistories::new(),

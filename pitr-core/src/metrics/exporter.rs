@@ -37,6 +37,7 @@ use super::{Out, Sources, StanzaExtras, collect, epoch, num};
 use crate::check::CheckReport;
 use crate::error::Result;
 use crate::info::{InfoReport, StanzaInfo, StatusCode};
+use crate::names::RepoIndex;
 use crate::snapshot::RepoSnapshot;
 use crate::version::Version;
 
@@ -102,7 +103,7 @@ impl Gathered {
             };
             let prev_extras = old.extras.get(&stanza.name);
             let extras = self.extras.entry(stanza.name.clone()).or_default();
-            let unreadable: Vec<u32> = stanza
+            let unreadable: Vec<RepoIndex> = stanza
                 .repo
                 .iter()
                 .filter(|r| r.status.code == StatusCode::Other)
@@ -134,13 +135,13 @@ impl Gathered {
     }
 }
 
-fn has_data(stanza: &StanzaInfo, key: u32) -> bool {
+fn has_data(stanza: &StanzaInfo, key: RepoIndex) -> bool {
     stanza.backups_in_repo(key).next().is_some()
         || stanza.archive.iter().any(|a| a.database.repo_key() == key)
 }
 
 /// Replaces repo `key`'s backups, archive ranges and clusters in `stanza` with `prev`'s.
-fn take_repo(stanza: &mut StanzaInfo, prev: &StanzaInfo, key: u32) {
+fn take_repo(stanza: &mut StanzaInfo, prev: &StanzaInfo, key: RepoIndex) {
     stanza.backup.retain(|b| b.repo_key() != key);
     stanza.backup.extend(prev.backups_in_repo(key).cloned());
     stanza.backup.sort_by_key(|b| b.timestamp.stop);

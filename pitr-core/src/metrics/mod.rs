@@ -52,7 +52,7 @@ use crate::check::CheckReport;
 use crate::error::{Error, Result};
 use crate::history::TimelineHistories;
 use crate::info::{self, InfoReport, StanzaInfo};
-use crate::names::ArchiveFile;
+use crate::names::{ArchiveFile, RepoIndex};
 use crate::version::Version;
 use crate::window::{self, RecoverableWindow};
 use defs::{Def, Kind};
@@ -67,12 +67,12 @@ pub struct StanzaExtras {
     /// Recoverable windows, by repo key and timeline.
     pub windows: Vec<RecoverableWindow>,
     /// Newest archived WAL file time (Unix seconds) per repo key, from archive listings.
-    pub newest_wal: BTreeMap<u32, u64>,
+    pub newest_wal: BTreeMap<RepoIndex, u64>,
     /// Repos whose archive was listed.
-    pub listed: BTreeSet<u32>,
+    pub listed: BTreeSet<RepoIndex>,
     /// Repos that could not be read at the last refresh and whose data is carried over from an
     /// earlier one (set by the exporter).
-    pub stale: BTreeSet<u32>,
+    pub stale: BTreeSet<RepoIndex>,
 }
 
 impl StanzaExtras {
@@ -88,7 +88,7 @@ impl StanzaExtras {
     pub fn from_listings(
         stanza: &StanzaInfo,
         histories: &TimelineHistories,
-        listings: &BTreeMap<u32, ArchiveListing>,
+        listings: &BTreeMap<RepoIndex, ArchiveListing>,
     ) -> StanzaExtras {
         let newest_wal = listings
             .iter()

@@ -27,7 +27,7 @@ pub(super) fn stanza(stanza: &StanzaInfo, extras: &StanzaExtras, now: Timestamp,
             }
         }
     }
-    let mut keys: BTreeSet<u32> = stanza.repo_keys().into_iter().collect();
+    let mut keys: BTreeSet<crate::names::RepoIndex> = stanza.repo_keys().into_iter().collect();
     keys.extend(extras.windows.iter().map(|w| w.repo_key));
     let now_s = u64::try_from(now.as_second()).unwrap_or(0);
     for key in keys {

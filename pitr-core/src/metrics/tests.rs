@@ -127,7 +127,7 @@ fn listings_give_window_end_times_and_wal_age() {
     let mut histories = TimelineHistories::new();
     histories
         .insert(history::parse(TimelineId::new(2).unwrap(), &fixture("00000002.history")).unwrap());
-    let listings = BTreeMap::from([(1, listing)]);
+    let listings = BTreeMap::from([(crate::names::RepoIndex::FIRST, listing)]);
     let extras = BTreeMap::from([(
         stanza.name.clone(),
         StanzaExtras::from_listings(stanza, &histories, &listings),

@@ -31,7 +31,7 @@ pub use label::{BackupLabel, BackupType};
 pub use lsn::Lsn;
 pub use path::SafePath;
 pub use pg::{PgMajor, PgMode};
-pub use repo::RepoName;
+pub use repo::{RepoIndex, RepoName};
 pub use secret::{REDACTED, Secret};
 pub use stanza::StanzaName;
 pub use time::TargetTime;

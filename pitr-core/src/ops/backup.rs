@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::info::StatusCode;
-use crate::names::BackupType;
+use crate::names::{BackupType, RepoIndex};
 use crate::node::Node;
 use crate::plan::Plan;
 use crate::plan::backup::{BackupFacts, plan_backup};
@@ -21,7 +21,7 @@ use crate::run::tools;
 pub fn prepare_backup(
     node: &Node,
     kind: Option<BackupType>,
-    repo: Option<u32>,
+    repo: Option<RepoIndex>,
     role: Option<Role>,
 ) -> Result<Plan> {
     let bin = tools::pgbackrest()?;

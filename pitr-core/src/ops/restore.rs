@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::info::StatusCode;
-use crate::names::SafePath;
+use crate::names::{RepoIndex, SafePath};
 use crate::node::Node;
 use crate::plan::Plan;
 use crate::render::Renderer;
@@ -37,7 +37,7 @@ pub struct PreparedRestore {
 }
 
 /// The node to restore with, after the request's `cluster` and `repo` are applied.
-fn node_for(node: &Node, request: &RestoreRequest) -> Result<(Node, Option<Vec<u32>>)> {
+fn node_for(node: &Node, request: &RestoreRequest) -> Result<(Node, Option<Vec<RepoIndex>>)> {
     let mut node = node.clone();
     if let Some(c) = &request.cluster {
         node.stanza = c.clone();
@@ -59,7 +59,7 @@ fn node_for(node: &Node, request: &RestoreRequest) -> Result<(Node, Option<Vec<u
                     ),
                 });
             }
-            Some(vec![u32::from(*i)])
+            Some(vec![*i])
         }
         Some(RepoChoice::Name(name)) => {
             let found = node.repos.iter().find(|r| &r.name == name).ok_or_else(|| {
@@ -76,7 +76,7 @@ fn node_for(node: &Node, request: &RestoreRequest) -> Result<(Node, Option<Vec<u
                     ),
                 }
             })?;
-            Some(vec![u32::from(found.index)])
+            Some(vec![found.index])
         }
         Some(RepoChoice::Definition(_)) => {
             return Err(Error::InvalidSetting {

@@ -7,7 +7,7 @@
 
 use super::summary::{BackupSummary, Role, Summary};
 use super::{Plan, Step};
-use crate::names::{BackupType, StanzaName};
+use crate::names::{BackupType, RepoIndex, StanzaName};
 
 /// What the node is, as far as backups care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ fn pgbackrest_step(site: &BackupSite, id: &str, title: String, options: &[String
 pub fn plan_backup(
     site: &BackupSite,
     kind: Option<BackupType>,
-    repo: Option<u32>,
+    repo: Option<RepoIndex>,
     facts: BackupFacts,
 ) -> Plan {
     let kind = kind.unwrap_or(BackupType::Incr);
@@ -146,7 +146,7 @@ mod tests {
         let p = plan_backup(
             &site(),
             Some(BackupType::Full),
-            Some(2),
+            Some(RepoIndex::of(2)),
             BackupFacts {
                 role: Role::Primary,
                 stanza_exists: false,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{BackupLabel, BackupType, Lsn, TimelineId};
+use crate::names::{BackupLabel, BackupType, Lsn, RepoIndex, TimelineId};
 use crate::select::{Rule, SetRef};
 use crate::target::{ArchiveMode, TargetAction};
 
@@ -72,7 +72,7 @@ pub struct RestoreSummary {
     /// Its type.
     pub set_type: BackupType,
     /// The repo it comes from.
-    pub repo: u32,
+    pub repo: RepoIndex,
     /// The timeline recovery follows.
     pub timeline: TimelineId,
     /// The rule that chose the set.
@@ -137,7 +137,7 @@ pub struct BackupSummary {
     #[serde(rename = "type")]
     pub backup_type: BackupType,
     /// The repo backed up to (pgBackRest's default, repo1, when absent).
-    pub repo: Option<u32>,
+    pub repo: Option<RepoIndex>,
     /// The instance's role.
     pub role: Role,
     /// Whether the backup is skipped (on a replica).

@@ -21,7 +21,7 @@ pub(super) struct OptionLine {
 /// One repo in a view.
 #[derive(Debug, Serialize)]
 pub(super) struct RepoView {
-    index: u16,
+    index: crate::names::RepoIndex,
     name: String,
     repo_type: String,
     options: Vec<OptionLine>,

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::history::{self, TimelineHistories};
 use crate::info::{self, InfoReport};
 use crate::marks;
-use crate::names::{DEFAULT_SEGMENT_SIZE, StanzaName};
+use crate::names::{DEFAULT_SEGMENT_SIZE, RepoIndex, StanzaName};
 use crate::snapshot::RepoSnapshot;
 use crate::version::{self, Version};
 
@@ -78,7 +78,7 @@ impl PgBackRest {
     }
 
     /// The archive listing of `repo` for the archive id (e.g. `15-1`).
-    pub fn archive_listing(&self, repo: u32, archive_id: &str) -> Result<ArchiveListing> {
+    pub fn archive_listing(&self, repo: RepoIndex, archive_id: &str) -> Result<ArchiveListing> {
         let text = self.capture(
             "repo-ls",
             &[
@@ -92,7 +92,7 @@ impl PgBackRest {
     }
 
     /// A file from a repo, as text.
-    pub fn repo_get(&self, repo: u32, path: &str) -> Result<String> {
+    pub fn repo_get(&self, repo: RepoIndex, path: &str) -> Result<String> {
         self.capture("repo-get", &[format!("--repo={repo}")], &[path.to_owned()])
     }
 
@@ -102,7 +102,7 @@ impl PgBackRest {
     }
 
     /// Adds an annotation to a backup set.
-    pub fn annotate(&self, repo: u32, set: &str, annotation: &str) -> Result<()> {
+    pub fn annotate(&self, repo: RepoIndex, set: &str, annotation: &str) -> Result<()> {
         self.capture(
             "annotate",
             &[

@@ -25,7 +25,7 @@ fn request(v: serde_json::Value) -> RestoreRequest {
 struct Fixture {
     report: info::InfoReport,
     histories: TimelineHistories,
-    listings: BTreeMap<u32, ArchiveListing>,
+    listings: BTreeMap<RepoIndex, ArchiveListing>,
     marks: Vec<MarkRecord>,
 }
 
@@ -47,7 +47,7 @@ impl Fixture {
         let mut listings = BTreeMap::new();
         if with_listing {
             listings.insert(
-                1,
+                RepoIndex::FIRST,
                 parse_repo_ls(
                     &fixture("repo-ls-archive-multi-repo1.json"),
                     DEFAULT_SEGMENT_SIZE,
@@ -179,9 +179,12 @@ fn across_repos_the_set_with_least_replay_wins_and_the_reason_says_so() {
     let f = Fixture::failover(false);
     // 20:47:52: after both full sets (repo1 20:47:49, repo2 20:47:51), before the diff.
     let s = f.select(json!({"time": "2026-11-23 20:47:52+00"})).unwrap();
-    assert_eq!((s.set.as_str(), s.repo), ("20261123-204750F", 2));
+    assert_eq!((s.set.as_str(), s.repo.get()), ("20261123-204750F", 2));
     let theirs = s.pgbackrest_choice.clone().unwrap();
-    assert_eq!((theirs.set.as_str(), theirs.repo), ("20261123-204746F", 1));
+    assert_eq!(
+        (theirs.set.as_str(), theirs.repo.get()),
+        ("20261123-204746F", 1)
+    );
     assert!(
         s.reason
             .contains("pgBackRest alone would restore 20261123-204746F from repo1"),
@@ -205,7 +208,7 @@ fn timeline_decides_which_sets_are_on_the_path() {
 #[test]
 fn a_hole_in_the_archive_is_reported_with_the_missing_segments() {
     let mut f = Fixture::failover(true);
-    let listing = f.listings.get_mut(&1).unwrap();
+    let listing = f.listings.get_mut(&RepoIndex::FIRST).unwrap();
     listing
         .files
         .retain(|file| !file.path.contains("000000010000000000000005-"));
@@ -219,7 +222,7 @@ fn a_hole_in_the_archive_is_reported_with_the_missing_segments() {
     let e = select(
         state,
         &request(json!({"lsn": "0/5800000", "timeline": 1})),
-        Some(&[1]),
+        Some(&[RepoIndex::FIRST]),
     )
     .unwrap_err();
     assert_eq!(e.code(), "wal_gap");
@@ -228,7 +231,7 @@ fn a_hole_in_the_archive_is_reported_with_the_missing_segments() {
     let s = select(
         state,
         &request(json!({"lsn": "0/6800000", "timeline": 1})),
-        Some(&[1]),
+        Some(&[RepoIndex::FIRST]),
     )
     .unwrap();
     assert_eq!(s.set.as_str(), "20261123-204746F_20261123-204752D");
@@ -241,14 +244,14 @@ fn a_set_passed_over_for_a_hole_is_named_in_the_warnings() {
     // the target (5: archived at the target time, so recovery reads it).
     for missing in ["000000010000000000000004", "000000010000000000000005"] {
         let mut f = Fixture::failover(true);
-        let mut holed = f.listings[&1].clone();
+        let mut holed = f.listings[&RepoIndex::FIRST].clone();
         holed
             .files
             .retain(|file| !file.path.contains(&format!("{missing}-")));
-        f.listings.insert(2, holed);
+        f.listings.insert(RepoIndex::of(2), holed);
         let s = f.select(json!({"time": "2026-11-23 20:47:52+00"})).unwrap();
         assert_eq!(
-            (s.set.as_str(), s.repo),
+            (s.set.as_str(), s.repo.get()),
             ("20261123-204746F", 1),
             "{missing}"
         );
