@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -10,8 +10,8 @@ use tempfile::TempDir;
 use super::config::Shared;
 use super::member::{Member, Role};
 use super::{
-    ClusterSlot, Etcd, LEADER_CHANGE, MEMBER_READY, poll_until, remove_dir_patiently,
-    require_ha_tools,
+    ClusterSlot, Etcd, LEADER_CHANGE, MEMBER_READY, POLL, mark_owner, poll_until, reap_orphans,
+    remove_dir_patiently, require_ha_tools, unmark_owner,
 };
 use crate::cluster::KEEP_DIRS_ENV;
 use crate::user::mkdir_as_postgres;
@@ -103,12 +103,14 @@ impl PatroniBuilder {
             self.name
         );
         require_ha_tools();
+        reap_orphans();
         let slot = ClusterSlot::acquire(&scope);
         let dir = tempfile::Builder::new()
             .prefix(&format!("pitr-ha-{scope}-"))
             .tempdir_in(std::env::temp_dir())
             .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
         let root = dir.path().to_path_buf();
+        mark_owner(&root);
         mkdir_as_postgres(&root, 0o700);
         let (method, repos_yaml) = self.repos.clone().unwrap_or_else(|| {
             let repo = root.join("repo");
@@ -201,21 +203,28 @@ impl PatroniCluster {
                     String::from_utf8_lossy(&text[start..]).contains("Address already in use")
                 })
             };
-            let up = poll_until(MEMBER_READY, || {
-                let ok = if index == 0 {
+            let deadline = Instant::now() + MEMBER_READY;
+            let failure = loop {
+                let up = if index == 0 {
                     self.members[0].role() == Role::Leader
                 } else {
                     self.streaming_state(&name).is_ok()
                 };
-                if ok {
-                    return Some(true);
+                if up {
+                    return;
                 }
-                port_taken().then_some(false)
-            });
-            if up == Some(true) {
-                return;
-            }
-            if up == Some(false) && attempt < PORT_ATTEMPTS {
+                if port_taken() {
+                    break "hit a taken port";
+                }
+                if !self.members[index].is_patroni_running() {
+                    break "saw its Patroni exit";
+                }
+                if Instant::now() > deadline {
+                    break "timed out";
+                }
+                std::thread::sleep(POLL);
+            };
+            if port_taken() && attempt < PORT_ATTEMPTS {
                 let member = &mut self.members[index];
                 eprintln!(
                     "member {name}: port {} or {} taken, setting it up again on other ports",
@@ -232,12 +241,13 @@ impl PatroniCluster {
                 "did not bootstrap and lead".to_owned()
             } else {
                 format!(
-                    "did not become a streaming replica: {}",
+                    "did not become a streaming replica ({})",
                     self.streaming_state(&name).err().unwrap_or_default()
                 )
             };
             panic!(
-                "member {name} of cluster {} {what} within {MEMBER_READY:?}\n{}",
+                "member {name} of cluster {} {what}: {failure} (waiting at most \
+                 {MEMBER_READY:?})\n{}",
                 self.scope,
                 self.members[index].log_tails()
             );
@@ -581,6 +591,7 @@ impl Drop for PatroniCluster {
         if let Some(dir) = self.dir.take() {
             let path = dir.keep();
             if std::env::var_os(KEEP_DIRS_ENV).is_some_and(|v| !v.is_empty()) {
+                unmark_owner(&path);
                 eprintln!(
                     "Patroni cluster {}: kept {} ({KEEP_DIRS_ENV} is set)",
                     self.scope,

@@ -10,7 +10,10 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use super::{TAIL_LINES, free_port, ha_tool, poll_until, remove_dir_patiently, tail};
+use super::{
+    TAIL_LINES, free_port, ha_tool, mark_owner, poll_until, reap_orphans, remove_dir_patiently,
+    tail, unmark_owner,
+};
 use crate::cluster::KEEP_DIRS_ENV;
 use crate::tools::describe;
 
@@ -48,10 +51,12 @@ impl Etcd {
     /// healthy; the message includes its log.
     pub fn start() -> Etcd {
         ha_tool("etcdctl", "etcd-client");
+        reap_orphans();
         let dir = tempfile::Builder::new()
             .prefix("pitr-etcd-")
             .tempdir_in(std::env::temp_dir())
             .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+        mark_owner(dir.path());
         let mut etcd = Etcd {
             root: dir.path().to_path_buf(),
             dir: Some(dir),
@@ -267,6 +272,7 @@ impl Drop for Etcd {
         if let Some(dir) = self.dir.take() {
             let path = dir.keep();
             if std::env::var_os(KEEP_DIRS_ENV).is_some_and(|v| !v.is_empty()) {
+                unmark_owner(&path);
                 eprintln!("etcd: kept {} ({KEEP_DIRS_ENV} is set)", path.display());
             } else {
                 remove_dir_patiently(&path, "etcd");

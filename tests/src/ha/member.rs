@@ -10,7 +10,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use super::{TAIL_LINES, free_port, ha_tool, rest, tail};
+use super::{TAIL_LINES, free_port, ha_tool, kill_processes_of, rest, tail};
 use crate::cluster::psql_at;
 use crate::tools::describe;
 use crate::user::cmd_as_postgres;
@@ -148,21 +148,13 @@ impl Member {
         if let Some(pid) = self.postmaster_pid() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        for _ in 0..100 {
-            let pids = processes_of(&self.root);
-            if pids.is_empty() {
-                return;
-            }
-            for pid in pids {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let survivors = kill_processes_of(&self.root);
+        if !survivors.is_empty() {
+            eprintln!(
+                "member {}: processes survive SIGKILL: {survivors:?}",
+                self.name
+            );
         }
-        eprintln!(
-            "member {}: processes survive SIGKILL: {:?}",
-            self.name,
-            processes_of(&self.root)
-        );
     }
 
     /// Stops Patroni with `SIGTERM` (it shuts PostgreSQL down cleanly, and a leader hands over
@@ -423,31 +415,4 @@ impl Member {
 pub(super) fn path_str(path: &Path) -> &str {
     path.to_str()
         .unwrap_or_else(|| panic!("path {} is not UTF-8", path.display()))
-}
-
-/// Processes (other than this one) whose working directory is inside `dir` or whose command line
-/// has an argument naming something inside it.
-fn processes_of(dir: &Path) -> Vec<i32> {
-    let own = std::process::id();
-    let needle = format!("{}/", dir.display());
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != own)
-        .filter(|pid| {
-            let proc_dir = Path::new("/proc").join(pid.to_string());
-            let cwd_inside =
-                fs::read_link(proc_dir.join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir));
-            cwd_inside
-                || fs::read(proc_dir.join("cmdline")).is_ok_and(|cmdline| {
-                    cmdline
-                        .split(|&b| b == 0)
-                        .any(|arg| arg.windows(needle.len()).any(|w| w == needle.as_bytes()))
-                })
-        })
-        .filter_map(|pid| i32::try_from(pid).ok())
-        .collect()
 }

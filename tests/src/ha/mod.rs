@@ -35,7 +35,9 @@
 //! are found by their working directory (the data directory) and command line. Dropping a
 //! cluster kills everything it started and removes its directories (unless
 //! `PITR_KEEP_TEST_DIRS` is set); when the test panicked it prints the tail of every member's
-//! Patroni and server log and of etcd's log.
+//! Patroni and server log and of etcd's log. Each directory names its test process in
+//! `pitr-tests.owner`: the next test process that starts a cluster kills what is left of a run
+//! that was killed itself (Ctrl-C) and removes its directories.
 //!
 //! Patroni's timing is short (`ttl` [`TTL`] s, `loop_wait` [`LOOP_WAIT`] s, `retry_timeout`
 //! [`RETRY_TIMEOUT`] s), so a failover after `kill -9` takes about `ttl` seconds. At most
@@ -78,6 +80,7 @@ mod cluster;
 mod config;
 mod etcd;
 mod member;
+mod procs;
 mod rest;
 
 use std::collections::BTreeSet;
@@ -91,6 +94,7 @@ use std::time::{Duration, Instant};
 pub use cluster::{PatroniBuilder, PatroniCluster};
 pub use etcd::Etcd;
 pub use member::{Member, Role};
+pub(crate) use procs::{kill_processes_of, mark_owner, reap_orphans, unmark_owner};
 
 /// Patroni's `ttl` (seconds): how long the leader key outlives a dead leader.
 pub const TTL: u32 = 10;
