@@ -90,6 +90,17 @@ fn patroni_cluster_switches_over_fails_over_and_archives_every_timeline() {
     leader.pgbackrest_ok(&["check"]);
     leader.pgbackrest_ok(&["backup", "--type=full"]);
     timed("stanza-create, check, full backup", since);
+    // Each member's configuration serves the pitr binary: on the replica `pitr backup` skips,
+    // and `pitr info` reads the shared repo.
+    let replica = ha.member(&b);
+    for args in [&["backup", "full"][..], &["--json", "info"]] {
+        let out = replica.pitr(args);
+        assert!(
+            out.status.success(),
+            "pitr {args:?} on {b}: {}",
+            output_text(&out)
+        );
+    }
     leader.psql("CREATE TABLE t (id int, note text); INSERT INTO t VALUES (1, 'timeline 1')");
     ha.wait_streaming(&b);
     assert_eq!(ha.member(&b).psql("SELECT note FROM t"), "timeline 1");
