@@ -220,6 +220,16 @@ fn without_failsafe_a_dcs_outage_demotes_the_leader_and_costs_a_timeline() {
         "DCS back until a leader on timeline 2 and a streaming replica",
         since,
     );
+
+    // A clean stop and start of the replica.
+    ha.stop_member(&replica);
+    assert_eq!(ha.member(&replica).role(), Role::Down);
+    assert!(
+        ha.member(&replica).postmaster_pid().is_none(),
+        "{replica} left postmaster.pid"
+    );
+    ha.start_member(&replica);
+    ha.wait_streaming(&replica);
 }
 
 /// Creates the stanza, waits until the leader archives, then blocks the leader's archiving,

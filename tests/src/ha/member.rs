@@ -129,7 +129,7 @@ impl Member {
     }
 
     /// Whether the Patroni process started by the harness still runs.
-    pub fn is_patroni_running(&mut self) -> bool {
+    pub(crate) fn is_patroni_running(&mut self) -> bool {
         self.patroni
             .as_mut()
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
