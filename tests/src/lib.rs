@@ -35,6 +35,15 @@
 //! pgBackRest lock and log paths, and its own port (a per-process counter starting from a base
 //! derived from the process id, skipping ports that look busy), so they do not collide.
 //!
+//! # High availability: Patroni and etcd
+//!
+//! [`ha`] runs a real Patroni 3.0 cluster on etcd 3.4 ([`PatroniCluster`], [`Etcd`]): members on
+//! loopback ports, each with its own cluster spec and pgbackrest.conf rendered by `pitr`, all
+//! archiving into one repo (local, or [`S3Server`]); switchover through the REST API, failover by
+//! `kill -9`, pause, the DCS taken away, a member's archiving blocked. At most
+//! [`ha::MAX_CLUSTERS`] clusters run at once per test process. `tests/tests/ha_harness.rs` shows
+//! each of these and prints how long they take.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -58,6 +67,7 @@
 
 mod cluster;
 mod fingerprint;
+pub mod ha;
 mod pitr;
 mod s3;
 mod tools;
@@ -65,6 +75,7 @@ mod user;
 
 pub use cluster::{KEEP_DIRS_ENV, TestCluster, psql_at};
 pub use fingerprint::{dir_fingerprint, files_under};
+pub use ha::{Etcd, Member, PatroniBuilder, PatroniCluster, Role};
 pub use pitr::{
     Stanza, create_padded_tables, output_text, pitr, pitr_bin, pitr_ok, server_log_records, tick,
 };
