@@ -188,7 +188,8 @@ pub(crate) struct RestoreArgs {
     /// What PostgreSQL does at the target [default: pause].
     #[arg(long, value_enum)]
     pub(crate) action: Option<ActionArg>,
-    /// Recover along this timeline: latest, current or a number.
+    /// Recover along this timeline: latest, current or a number [default: chosen from the
+    /// target; for a time, the timeline live then].
     #[arg(short = 'T', long, value_name = "TIMELINE")]
     pub(crate) timeline: Option<String>,
     /// Restore into this data directory (a clone beside the node's cluster when it differs).

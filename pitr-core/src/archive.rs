@@ -207,17 +207,31 @@ impl ArchiveListing {
         set.into_iter().collect()
     }
 
-    /// Every timeline any file of the listing belongs to, ascending.
-    pub fn timelines(&self) -> BTreeSet<TimelineId> {
+    /// The `.history` file of `tli`; its time is when the promotion that began `tli` was
+    /// archived.
+    pub fn history_file(&self, tli: TimelineId) -> Option<&ListedFile> {
         self.files
             .iter()
-            .map(|f| match f.file {
-                ArchiveFile::Segment(s)
-                | ArchiveFile::Partial(s)
-                | ArchiveFile::BackupLabel { segment: s, .. } => s.timeline(),
-                ArchiveFile::History(t) => t,
+            .find(|f| f.file == ArchiveFile::History(tli))
+    }
+
+    /// Whether `tli`'s own WAL goes on past `switch`, where a child timeline forked off: a
+    /// complete segment on `tli` is listed from the one holding `switch` on.
+    ///
+    /// A timeline handed over to its child (switchover, failover) ends at the switch point;
+    /// its last segment is archived only as `.partial`, under the child's id. One that kept
+    /// running while a restore forked a child off an earlier moment has more WAL.
+    pub fn continues_past(&self, tli: TimelineId, switch: Lsn) -> bool {
+        self.last_segment(tli)
+            .and_then(ListedFile::segment)
+            .is_some_and(|last| {
+                last.segno() >= WalSegment::containing(tli, switch, last.size()).segno()
             })
-            .collect()
+    }
+
+    /// Every timeline any file of the listing belongs to, ascending.
+    pub fn timelines(&self) -> BTreeSet<TimelineId> {
+        self.files.iter().map(|f| f.file.timeline()).collect()
     }
 
     /// The segment size of the listed segments, if there is any segment.

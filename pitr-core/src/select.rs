@@ -14,7 +14,10 @@
 //!   is longer).
 //!
 //! "Newest" means the one needing the least WAL replay: the highest stop LSN on the lineage of
-//! the timeline recovery follows (sets on other branches are out). When a repo listing is
+//! the timeline recovery follows (sets on other branches are out). That timeline is chosen from
+//! the target for each candidate's repo (see [`timeline`]: for a time, the timeline live then)
+//! and passed to pgBackRest too; a time or LSN after the point where a requested timeline was
+//! handed over to a child is refused. When a repo listing is
 //! given, a set whose WAL has a hole before the target is passed over; if every candidate
 //! crosses a hole, the error names the missing segments.
 
@@ -31,6 +34,8 @@ use crate::marks::MarkRecord;
 use crate::names::{BackupLabel, BackupType, Lsn, RepoIndex, TimelineId, WalSegment};
 use crate::target::{RecoveryTarget, RestoreRequest, TimelineTarget};
 use crate::window::{self, RecoverableWindow};
+
+mod timeline;
 
 /// What selection looks at.
 #[derive(Debug, Clone, Copy)]
@@ -156,31 +161,24 @@ struct Selector<'a> {
     request: &'a RestoreRequest,
     repos: Vec<RepoIndex>,
     windows: Vec<RecoverableWindow>,
+    /// The newest `pitr mark` record of a name target.
+    mark: Option<&'a MarkRecord>,
 }
 
 impl<'a> Selector<'a> {
-    /// The timeline recovery follows when restoring from `repo`.
-    fn target_timeline(&self, repo: RepoIndex, set_timeline: TimelineId) -> TimelineId {
-        match self.request.timeline {
-            Some(TimelineTarget::Id(t)) => t,
-            Some(TimelineTarget::Current) => set_timeline,
-            Some(TimelineTarget::Latest) | None => {
-                let mut newest = set_timeline;
-                for t in self.state.histories.timelines() {
-                    if self.state.histories.is_ancestor_or_self(set_timeline, t) {
-                        newest = newest.max(t);
-                    }
-                }
-                if let Some(l) = self.state.listings.get(&repo) {
-                    for t in l.timelines() {
-                        if self.state.histories.is_ancestor_or_self(set_timeline, t) {
-                            newest = newest.max(t);
-                        }
-                    }
-                }
-                newest
-            }
-        }
+    /// The timeline recovery follows when restoring a set on `set_timeline` from `repo`.
+    fn target_timeline(&self, repo: RepoIndex, set_timeline: TimelineId) -> timeline::Choice {
+        let timelines = timeline::Timelines {
+            histories: self.state.histories,
+            listing: self.state.listings.get(&repo),
+        };
+        timeline::choose(
+            timelines,
+            &self.request.target,
+            self.request.timeline,
+            self.mark,
+            set_timeline,
+        )
     }
 
     /// Sets of the allowed repos' current clusters, newest (least replay) first.
@@ -296,19 +294,21 @@ impl<'a> Selector<'a> {
         ordered: impl IntoIterator<Item = &'c Candidate<'a>>,
         target_lsn: Option<Lsn>,
         passed_over: &mut Vec<String>,
-    ) -> Result<Option<(Candidate<'a>, TimelineId)>>
+    ) -> Result<Option<(Candidate<'a>, timeline::Choice)>>
     where
         'a: 'c,
     {
         let mut first_gap = None;
         for c in ordered {
-            let tli = self.target_timeline(c.repo, c.start.timeline());
+            let choice = self.target_timeline(c.repo, c.start.timeline());
+            let tli = choice.timeline;
             if !self.on_lineage(c, tli) {
                 continue;
             }
+            self.check_fork(c.repo, tli)?;
             let until = self.needed_until(c, tli, target_lsn);
             match self.gap(c, tli, until) {
-                None => return Ok(Some((*c, tli))),
+                None => return Ok(Some((*c, choice))),
                 Some(e) => {
                     passed_over.push(format!(
                         "set {} on repo{} was passed over: {e}",
@@ -319,6 +319,62 @@ impl<'a> Selector<'a> {
             }
         }
         first_gap.map_or(Ok(None), Err)
+    }
+
+    /// No set of `candidates` lies on the history of the timeline recovery would follow.
+    fn off_lineage(&self, candidates: &[&Candidate<'_>]) -> Error {
+        let Some(c) = candidates.first() else {
+            return self.no_set("no backup set qualifies");
+        };
+        let choice = self.target_timeline(c.repo, c.start.timeline());
+        self.no_set(format!(
+            "recovery would follow timeline {} ({}), and no qualifying set lies on its history \
+             before it leaves the set's timeline (nearest: {} on timeline {})",
+            choice.timeline,
+            choice.why,
+            c.info.label,
+            c.start.timeline()
+        ))
+    }
+
+    /// Refuses a time or LSN target after the point where timeline `tli` was handed over to a
+    /// child: recovery that follows `tli` cannot go there (only a request names such a
+    /// timeline; pitr's own choice follows the hand-over).
+    fn check_fork(&self, repo: RepoIndex, tli: TimelineId) -> Result<()> {
+        let Some(end) = self
+            .windows
+            .iter()
+            .find(|w| w.repo_key == repo && w.timeline == tli)
+            .and_then(|w| w.end.as_ref())
+        else {
+            return Ok(());
+        };
+        let Some(child) = end.fork else {
+            return Ok(());
+        };
+        let after = match &self.request.target {
+            RecoveryTarget::Time(t) => end
+                .time
+                .is_some_and(|f| t.unix_seconds() > i64::try_from(f).unwrap_or(i64::MAX)),
+            RecoveryTarget::Lsn(l) => *l >= end.lsn,
+            _ => false,
+        };
+        if !after {
+            return Ok(());
+        }
+        let when = end
+            .time
+            .map_or_else(String::new, |t| format!(" ({})", crate::fmt::epoch(t)));
+        Err(Error::TargetOutsideWindow {
+            target: self.request.target.to_string(),
+            why: format!(
+                "timeline {tli} ended at {} where timeline {child} took over{when}; a later \
+                 target is not on timeline {tli}'s history (leave out the timeline, or give \
+                 {child})",
+                end.lsn
+            ),
+            window: window::describe(&self.windows),
+        })
     }
 
     /// The repos selection looks at, for messages: `1, 2`.
@@ -386,11 +442,20 @@ pub fn select(
         None if state.stanza.repo.is_empty() => state.stanza.repo_keys(),
         None => healthy,
     };
+    let mark = match &request.target {
+        RecoveryTarget::Name(n) => state
+            .marks
+            .iter()
+            .filter(|m| &m.name == n)
+            .max_by_key(|m| m.time),
+        _ => None,
+    };
     let selector = Selector {
         state,
         request,
         repos,
         windows,
+        mark,
     };
     let all = selector.candidates();
     if all.is_empty() {
@@ -400,15 +465,6 @@ pub fn select(
             selector.repo_list()
         )));
     }
-
-    let mark = match &request.target {
-        RecoveryTarget::Name(n) => state
-            .marks
-            .iter()
-            .filter(|m| &m.name == n)
-            .max_by_key(|m| m.time),
-        _ => None,
-    };
     let target_lsn = match &request.target {
         RecoveryTarget::Lsn(l) => Some(*l),
         RecoveryTarget::Name(_) => mark.map(|m| m.lsn),
@@ -430,12 +486,8 @@ pub fn select(
             });
         }
         let found = selector
-            .first_reaching(matching, target_lsn, &mut warnings)?
-            .ok_or_else(|| {
-                selector.no_set(format!(
-                    "set {label} is not on the timeline recovery would follow"
-                ))
-            })?;
+            .first_reaching(matching.iter().copied(), target_lsn, &mut warnings)?
+            .ok_or_else(|| selector.off_lineage(&matching))?;
         (Rule::Explicit, found)
     } else {
         let (rule, filtered): (Rule, Vec<&Candidate<'_>>) = match &request.target {
@@ -501,11 +553,25 @@ pub fn select(
             });
         }
         let found = selector
-            .first_reaching(filtered, target_lsn, &mut warnings)?
-            .ok_or_else(|| selector.no_set("no set on the lineage of the timeline to follow"))?;
+            .first_reaching(filtered.iter().copied(), target_lsn, &mut warnings)?
+            .ok_or_else(|| selector.off_lineage(&filtered))?;
         (rule, found)
     };
-    let (c, timeline) = chosen;
+    let (c, choice) = chosen;
+    let timeline = choice.timeline;
+    if let (Some(TimelineTarget::Id(t)), Some(m)) = (request.timeline, mark) {
+        if !state.histories.contains_point(t, m.timeline, m.lsn) {
+            return Err(Error::TargetOutsideWindow {
+                target: request.target.to_string(),
+                why: format!(
+                    "`pitr mark` recorded it on timeline {} at {}, which is not on the history \
+                     of timeline {t}; leave out the timeline to follow the one that holds it",
+                    m.timeline, m.lsn
+                ),
+                window: window::describe(&selector.windows),
+            });
+        }
+    }
     if rule == Rule::OldestContinuous {
         warnings.push(format!(
             "no set could be placed before {} (give --set, --before, or create restore points \
@@ -516,14 +582,7 @@ pub fn select(
     }
     let pgbackrest_choice = selector.pgbackrest_choice(&all);
     let replay_bytes = target_lsn.map(|t| c.start_lsn.distance(t));
-    let reason = reason_text(
-        rule,
-        &c,
-        request,
-        timeline,
-        pgbackrest_choice.as_ref(),
-        &all,
-    );
+    let reason = reason_text(rule, &c, request, &choice, pgbackrest_choice.as_ref(), &all);
     Ok(Selection {
         set: c.info.label.clone(),
         set_type: c.info.backup_type,
@@ -552,7 +611,7 @@ fn reason_text(
     rule: Rule,
     c: &Candidate<'_>,
     request: &RestoreRequest,
-    timeline: TimelineId,
+    timeline: &timeline::Choice,
     pgbackrest: Option<&SetRef>,
     all: &[Candidate<'_>],
 ) -> String {
@@ -579,11 +638,13 @@ fn reason_text(
         }
     };
     let mut text = format!(
-        "{} on repo{}: {what} (stopped {} at {}; recovery follows timeline {timeline})",
+        "{} on repo{}: {what} (stopped {} at {}); recovery follows timeline {}: {}",
         c.info.label,
         c.repo,
         crate::fmt::epoch(c.stop_time()),
-        c.stop_lsn
+        c.stop_lsn,
+        timeline.timeline,
+        timeline.why
     );
     if let Some(p) = pgbackrest {
         if p.set != c.info.label || p.repo != c.repo {

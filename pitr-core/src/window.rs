@@ -8,7 +8,9 @@
 //! * **Candidates.** Backup sets whose WAL starts on `T` or an ancestor of `T` and which
 //!   stopped on `T`'s history (before the branch point when on an ancestor).
 //! * **End.** If a known history shows a child timeline branching off `T` at switch LSN `S`,
-//!   `T`'s WAL ends at `S`. Otherwise it ends with the last complete segment on `T`: from the
+//!   `T`'s WAL ends at `S` (a switchover or failover handed `T` over), unless the listing
+//!   shows `T`'s own WAL going on past `S` (a restore forked the child off an earlier moment
+//!   while `T` ran on). Otherwise it ends with the last complete segment on `T`: from the
 //!   listing when one is given for the repo, else from `pgbackrest info`'s archive `max` when
 //!   that is on `T`. Else the end is unknown (`None`).
 //! * **Start.** The stop point of the oldest candidate whose WAL is archived from its first
@@ -95,8 +97,12 @@ pub struct WindowEnd {
     /// The segment holding the end on this timeline (the last complete one, or the switch
     /// segment).
     pub segment: WalSegment,
-    /// Modification time of that segment's file, epoch seconds, when a listing is given.
+    /// When the end was reached, epoch seconds, when a listing is given: the archive time of
+    /// the child's history file (the promotion) for a fork, else the modification time of the
+    /// segment's file.
     pub time: Option<u64>,
+    /// The child timeline that took over at the end, when the end is a fork.
+    pub fork: Option<TimelineId>,
 }
 
 /// The recoverable windows of `stanza`, sorted by repo key and timeline.
@@ -220,10 +226,15 @@ impl<'a> RepoView<'a> {
     /// The end of `t`'s archive, and the timeline whose lineage recovery follows to reach it.
     fn end(&self, t: TimelineId) -> (Option<WindowEnd>, TimelineId) {
         let listing = self.listing.as_ref().map(|(l, _)| *l);
-        if let Some((child, switch)) = self.histories.child_of(t) {
+        if let Some((child, switch)) = self
+            .histories
+            .child_of(t)
+            .filter(|&(_, switch)| !listing.is_some_and(|l| l.continues_past(t, switch)))
+        {
             let segment = WalSegment::containing(t, switch, self.size);
             let time = listing.and_then(|l| {
-                l.file_for(segment)
+                l.history_file(child)
+                    .or_else(|| l.file_for(segment))
                     .or_else(|| l.file_for(segment.on_timeline(child)))
                     .map(|f| f.time)
             });
@@ -231,6 +242,7 @@ impl<'a> RepoView<'a> {
                 lsn: switch,
                 segment,
                 time,
+                fork: Some(child),
             };
             return (Some(end), child);
         }
@@ -240,6 +252,7 @@ impl<'a> RepoView<'a> {
                     lsn: segment.end_lsn(),
                     segment,
                     time: Some(f.time),
+                    fork: None,
                 })
             }),
             None => self
@@ -249,6 +262,7 @@ impl<'a> RepoView<'a> {
                     lsn: segment.end_lsn(),
                     segment,
                     time: None,
+                    fork: None,
                 }),
         };
         (end, t)
@@ -326,9 +340,19 @@ pub fn describe(windows: &[RecoverableWindow]) -> String {
         .iter()
         .map(|w| {
             let end = match &w.end {
-                Some(e) => match e.time {
-                    Some(t) => format!("{} (archived by {})", e.lsn, crate::fmt::epoch(t)),
-                    None => e.lsn.to_string(),
+                Some(e) => match (e.fork, e.time) {
+                    (Some(child), Some(t)) => format!(
+                        "{} (where timeline {child} took over, {})",
+                        e.lsn,
+                        crate::fmt::epoch(t)
+                    ),
+                    (Some(child), None) => {
+                        format!("{} (where timeline {child} took over)", e.lsn)
+                    }
+                    (None, Some(t)) => {
+                        format!("{} (archived by {})", e.lsn, crate::fmt::epoch(t))
+                    }
+                    (None, None) => e.lsn.to_string(),
                 },
                 None => "an unknown end".into(),
             };

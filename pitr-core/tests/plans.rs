@@ -156,3 +156,67 @@ fn a_plan_survives_json_except_for_its_secrets() {
     );
     assert!(pitr_core::run::runner::check_runnable(&plan).is_ok());
 }
+
+/// The failover fixture: timeline 1 handed over to timeline 2 at 0/90000A0, its fork archived
+/// at 2026-11-23 20:47:58+00; repo1 listed.
+fn after_a_failover(request: serde_json::Value) -> pitr_core::Result<Plan> {
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/pgbackrest-2.45/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let mut snap = RepoSnapshot::from_info(
+        pitr_core::info::parse(&fixture("info-multi-repo-failover.json")).unwrap(),
+    );
+    let tl2 = pitr_core::names::TimelineId::new(2).unwrap();
+    snap.histories
+        .insert(pitr_core::history::parse(tl2, &fixture("00000002.history")).unwrap());
+    snap.listings.insert(
+        pitr_core::names::RepoIndex::FIRST,
+        pitr_core::archive::parse_repo_ls(
+            &fixture("repo-ls-archive-multi-repo1.json"),
+            pitr_core::names::DEFAULT_SEGMENT_SIZE,
+        )
+        .unwrap(),
+    );
+    let spec = ClusterSpec::from_yaml_str(
+        "pg_cluster: pg-multi\npg_data: /pg/data\npg_port: 5432\npgbackrest_version: '2.45'\n",
+    )
+    .unwrap();
+    let node = Node::from_spec(&spec);
+    let request = RestoreRequest::from_pg_pitr(request, None).unwrap();
+    let stanza = snap.stanza(&node.stanza).unwrap();
+    let selection = select(
+        RepoState {
+            stanza,
+            histories: &snap.histories,
+            listings: &snap.listings,
+            marks: &snap.marks,
+        },
+        &request,
+        Some(&[pitr_core::names::RepoIndex::FIRST]),
+    )?;
+    let site = node.restore_site(
+        Path::new("/usr/lib/postgresql/15/bin"),
+        Path::new("/usr/bin/pgbackrest"),
+        None,
+        3600,
+    );
+    plan_restore(&site, &request, &selection, &running(), &Renderer::new())
+}
+
+#[test]
+fn an_old_timeline_is_refused_for_a_target_after_its_fork_and_followed_before_it() {
+    let e = after_a_failover(serde_json::json!({"time": "2026-11-23 20:48:01+00", "timeline": 1}))
+        .unwrap_err();
+    assert_eq!(e.code(), "target_outside_window", "{e}");
+    insta::assert_snapshot!(e.to_string(), @"time 2026-11-23 20:48:01+00 is outside the recoverable window: timeline 1 ended at 0/90000A0 where timeline 2 took over (2026-11-23 20:47:58+00); a later target is not on timeline 1's history (leave out the timeline, or give 2); recoverable: repo1 timeline 1: from 2026-11-23 20:47:49+00 (0/2000100, set 20261123-204746F) to 0/90000A0 (where timeline 2 took over, 2026-11-23 20:47:58+00); repo1 timeline 2: from 2026-11-23 20:47:49+00 (0/2000100, set 20261123-204746F) to 0/C000000 (archived by 2026-11-23 20:48:02+00); repo2 timeline 1: from 2026-11-23 20:47:51+00 (0/4000050, set 20261123-204750F) to 0/90000A0 (where timeline 2 took over); repo2 timeline 2: from 2026-11-23 20:47:51+00 (0/4000050, set 20261123-204750F) to 0/C000000");
+    let e = after_a_failover(serde_json::json!({"lsn": "0/A000000", "timeline": 1})).unwrap_err();
+    assert_eq!(e.code(), "target_outside_window");
+    // Without the timeline, the same target follows the hand-over, and pgBackRest is told so.
+    let p = after_a_failover(serde_json::json!({"time": "2026-11-23 20:48:01+00"})).unwrap();
+    let argv = serde_json::to_value(&p).unwrap().to_string();
+    assert!(argv.contains("--target-timeline=2"), "{argv}");
+}

@@ -1,7 +1,8 @@
 //! Point-in-time restores through the `pitr` binary on real PostgreSQL 15 and pgBackRest 2.45:
 //! every target type lands exactly where asked with the set pitr chose itself; targets outside
 //! the window are refused before anything is touched; an unreachable target fails and the
-//! safety copy comes back; a dry run prints the plan the real run executes.
+//! safety copy comes back; a dry run prints the plan the real run executes; restoring in place
+//! to the same time again after a promote follows the timeline that was live at that time.
 
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -239,4 +240,76 @@ fn dry_run_json_equals_the_plan_the_real_run_executes() {
     assert!(!log.contains("DETAIL: restore file"), "{log}");
     assert!(log.contains("INFO: restore size = "), "{log}");
     assert_eq!(h.stanza.count("t"), 400);
+}
+
+/// The timeline the cluster runs on.
+fn timeline(stanza: &Stanza) -> String {
+    stanza
+        .cluster
+        .psql("SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")
+}
+
+#[test]
+fn restoring_in_place_to_the_same_time_again_after_a_promote_lands_on_the_same_rows() {
+    let h = history("again");
+    let restore = |stanza: &Stanza, flags: &[&str]| {
+        let mut args = vec!["restore", "-y", "--action", "promote"];
+        args.extend_from_slice(flags);
+        stanza.pitr(&args)
+    };
+    let out = restore(&h.stanza, &["-t", &h.t4]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(
+        (h.stanza.count("t"), timeline(&h.stanza)),
+        (400, "2".into())
+    );
+    // The new timeline's history file reaches the archive; nothing is committed on it.
+    h.stanza.archive_now();
+
+    // PostgreSQL's default, the newest timeline, holds no commit after the target: recovery
+    // runs out of WAL before it, and the cluster comes back as it was, running.
+    let out = restore(
+        &h.stanza,
+        &["-t", &h.t4, "--timeline", "latest", "--safety-copy"],
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("recovery ended before configured recovery target was reached"),
+        "{text}"
+    );
+    assert_eq!(
+        (h.stanza.count("t"), timeline(&h.stanza)),
+        (400, "2".into())
+    );
+
+    // pitr's choice: timeline 1 was live at the target time and its WAL went on past the fork.
+    let plan = plan_json(&h.stanza, &["-t", &h.t4]);
+    assert_eq!(plan["summary"]["timeline"], "1", "{}", plan["summary"]);
+    let reason = plan["summary"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("its own WAL goes on past the fork"),
+        "{reason}"
+    );
+    let out = restore(&h.stanza, &["-t", &h.t4]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(
+        (h.stanza.count("t"), timeline(&h.stanza)),
+        (400, "3".into())
+    );
+
+    // A time after the newest fork lands on the newest timeline's rows.
+    tick();
+    batch(&h.stanza, 6);
+    tick();
+    let t6 = h.stanza.utc_now();
+    tick();
+    batch(&h.stanza, 7);
+    h.stanza.archive_now();
+    let plan = plan_json(&h.stanza, &["-t", &t6]);
+    assert_eq!(plan["summary"]["timeline"], "3", "{}", plan["summary"]);
+    let out = restore(&h.stanza, &["-t", &t6]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(h.stanza.count("t"), 500);
+    assert_eq!(h.stanza.cluster.psql("SELECT max(batch) FROM t"), "6");
 }

@@ -206,6 +206,16 @@ pub enum ArchiveFile {
 }
 
 impl ArchiveFile {
+    /// The timeline the file belongs to.
+    pub fn timeline(&self) -> TimelineId {
+        match self {
+            ArchiveFile::Segment(s)
+            | ArchiveFile::Partial(s)
+            | ArchiveFile::BackupLabel { segment: s, .. } => s.timeline(),
+            ArchiveFile::History(t) => *t,
+        }
+    }
+
     /// Recognises an archive file name, with or without a directory prefix.
     ///
     /// Returns `None` for names that are none of the above (directories, `archive.info`, ...).

@@ -380,8 +380,10 @@ pub fn plan_restore(
     if request.target != RecoveryTarget::Latest && request.action != TargetAction::Pause {
         argv.push(format!("--target-action={}", request.action.as_str()));
     }
-    if let Some(t) = request.timeline {
-        argv.push(format!("--target-timeline={}", t.as_pgbackrest()));
+    // The timeline selection chose, always: PostgreSQL's default (the newest in the archive)
+    // may be a branch the set is not on, or miss a target before a fork.
+    if request.target != RecoveryTarget::Immediate {
+        argv.push(format!("--target-timeline={}", sel.timeline));
     }
     if port != site.port {
         argv.push(format!("--recovery-option=port={port}"));

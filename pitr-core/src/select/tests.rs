@@ -268,3 +268,132 @@ fn a_set_passed_over_for_a_hole_is_named_in_the_warnings() {
     let s = f.select(json!({"time": "2026-11-23 20:47:52+00"})).unwrap();
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }
+
+/// The failover fixture with timeline 1 running on past the fork (segments 9 and A complete)
+/// and timeline 2 begun later: a restore in place forked timeline 2 off an earlier moment of
+/// timeline 1.
+fn forked_by_a_restore() -> Fixture {
+    let mut f = Fixture::failover(true);
+    let listing = f.listings.get_mut(&RepoIndex::FIRST).unwrap();
+    for file in &mut listing.files {
+        if file.file.timeline().get() == 2 {
+            file.time += 12;
+        }
+    }
+    for (name, time) in [
+        ("000000010000000000000009", 1_795_466_880),
+        ("00000001000000000000000A", 1_795_466_884),
+    ] {
+        let path = format!("0000000100000000/{name}-{}.zst", "0".repeat(40));
+        listing.files.push(crate::archive::ListedFile {
+            file: crate::names::ArchiveFile::parse(&path, DEFAULT_SEGMENT_SIZE).unwrap(),
+            path,
+            size: 1,
+            time,
+        });
+    }
+    for b in &mut f.report.stanzas[0].backup {
+        if b.label.as_str() == "20261123-204746F_20261123-204801I" {
+            b.timestamp.start += 12;
+            b.timestamp.stop += 12;
+        }
+    }
+    f
+}
+
+#[test]
+fn a_time_before_a_handover_follows_it_to_the_new_timeline() {
+    let f = Fixture::failover(true);
+    // Timeline 1 was live (segment 8 archived at :57, the fork at :58), but its WAL ends at
+    // the switch point: recovery follows timeline 2, whose WAL holds the switch segment.
+    let s = f.select(json!({"time": "2026-11-23 20:47:57+00"})).unwrap();
+    assert_eq!(s.timeline.get(), 2, "{}", s.reason);
+    assert!(
+        s.reason.contains(
+            "recovery follows timeline 2: timeline 1 was live at the target time; it ended at \
+             0/90000A0, where timeline 2 took over (2026-11-23 20:47:58+00)"
+        ),
+        "{}",
+        s.reason
+    );
+    let w1 = s
+        .windows
+        .iter()
+        .find(|w| w.repo_key == RepoIndex::FIRST && w.timeline.get() == 1)
+        .unwrap();
+    let end = w1.end.as_ref().unwrap();
+    assert_eq!(
+        (end.lsn.to_string(), end.fork.map(TimelineId::get), end.time),
+        ("0/90000A0".to_owned(), Some(2), Some(1_795_466_878))
+    );
+}
+
+#[test]
+fn a_time_before_a_restore_forked_lands_on_the_timeline_that_ran_on() {
+    let f = forked_by_a_restore();
+    let s = f.select(json!({"time": "2026-11-23 20:48:05+00"})).unwrap();
+    assert_eq!(
+        (s.set.as_str(), s.timeline.get()),
+        ("20261123-204746F_20261123-204752D", 1),
+        "{}",
+        s.reason
+    );
+    assert!(
+        s.reason.contains(
+            "timeline 2 forked off it at 0/90000A0 (2026-11-23 20:48:10+00), but its own WAL \
+             goes on past the fork"
+        ),
+        "{}",
+        s.reason
+    );
+    // Timeline 1's window runs to its own last segment, not to the fork.
+    let w1 = s
+        .windows
+        .iter()
+        .find(|w| w.repo_key == RepoIndex::FIRST && w.timeline.get() == 1)
+        .unwrap();
+    let end = w1.end.as_ref().unwrap();
+    assert_eq!(
+        (end.lsn.to_string(), end.fork),
+        ("0/B000000".to_owned(), None)
+    );
+    // After the fork: the new timeline, and the set taken on it.
+    let s = f.select(json!({"time": "2026-11-23 20:48:20+00"})).unwrap();
+    assert_eq!(
+        (s.set.as_str(), s.timeline.get()),
+        ("20261123-204746F_20261123-204801I", 2),
+        "{}",
+        s.reason
+    );
+    // Latest follows the newest timeline, as PostgreSQL does.
+    assert_eq!(f.select(json!({})).unwrap().timeline.get(), 2);
+}
+
+#[test]
+fn a_mark_on_a_timeline_left_behind_is_followed_and_checked_against_a_requested_one() {
+    let mut f = forked_by_a_restore();
+    f.marks.push(MarkRecord {
+        name: "after_fork".parse().unwrap(),
+        lsn: "0/A000100".parse().unwrap(),
+        timeline: TimelineId::FIRST,
+        time: jiff::Timestamp::from_second(1_795_466_885).unwrap(),
+    });
+    let s = f.select(json!({"name": "after_fork"})).unwrap();
+    assert_eq!(s.timeline.get(), 1, "{}", s.reason);
+    assert!(
+        s.reason
+            .contains("restore point 'after_fork' was recorded on timeline 1 at 0/A000100"),
+        "{}",
+        s.reason
+    );
+    let e = f
+        .select(json!({"name": "after_fork", "timeline": 2}))
+        .unwrap_err();
+    assert_eq!(e.code(), "target_outside_window");
+    assert!(
+        e.to_string().contains(
+            "recorded it on timeline 1 at 0/A000100, which is not on the history of timeline 2"
+        ),
+        "{e}"
+    );
+}
