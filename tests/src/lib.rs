@@ -65,6 +65,7 @@
 // The harness builds its fixtures as root in private temporary directories it creates itself.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod clone;
 mod cluster;
 mod fingerprint;
 pub mod ha;
@@ -73,9 +74,10 @@ mod s3;
 mod tools;
 mod user;
 
+pub use clone::CloneServer;
 pub use cluster::{KEEP_DIRS_ENV, TestCluster, psql_at};
 pub use fingerprint::{dir_fingerprint, files_under};
-pub use ha::{Etcd, Member, PatroniBuilder, PatroniCluster, Role};
+pub use ha::{Etcd, Member, PatroniBuilder, PatroniCluster, Role, free_port};
 pub use pitr::{
     Stanza, create_padded_tables, output_text, pitr, pitr_bin, pitr_ok, server_log_records, tick,
 };

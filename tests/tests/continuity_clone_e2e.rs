@@ -10,11 +10,11 @@
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pitr_tests::{
-    S3Server, Stanza, TestCluster, cmd_as_postgres, create_padded_tables, dir_fingerprint,
-    output_text, pg_bin, pgbackrest_ok, psql_at, tick,
+    CloneServer, S3Server, Stanza, TestCluster, create_padded_tables, dir_fingerprint, output_text,
+    pgbackrest_ok, tick,
 };
 
 const PASSPHRASE: &str = "continuity-Cipher-Pass-8Wd3";
@@ -107,32 +107,6 @@ fn a_hole_in_the_archive_is_reported_before_anything_is_touched() {
     assert!(!Path::new(&format!("{}-backup", stanza.cluster.data_dir().display())).exists());
     stanza.cluster.start_server();
     assert_eq!(stanza.count("t"), 200);
-}
-
-/// A clone's server, stopped when the test ends however it ends.
-struct CloneServer {
-    data: PathBuf,
-    socket_dir: PathBuf,
-    port: u16,
-}
-
-impl CloneServer {
-    fn psql(&self, sql: &str) -> String {
-        psql_at(&self.socket_dir, self.port, "postgres", sql)
-            .unwrap_or_else(|e| panic!("clone psql {sql:?}: {e}"))
-    }
-}
-
-impl Drop for CloneServer {
-    fn drop(&mut self) {
-        if self.data.join("postmaster.pid").exists() {
-            let _ = cmd_as_postgres(pg_bin("pg_ctl"))
-                .arg("-D")
-                .arg(&self.data)
-                .args(["-m", "immediate", "-w", "stop"])
-                .output();
-        }
-    }
 }
 
 #[test]

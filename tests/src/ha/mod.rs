@@ -172,7 +172,7 @@ pub(crate) fn require_ha_tools() {
 
 /// A loopback TCP port nothing listens on right now, never handed out before in this process,
 /// and not the port of a PostgreSQL socket in the system socket directories.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     for _ in 0..200 {
         let port = TcpListener::bind(("127.0.0.1", 0))
