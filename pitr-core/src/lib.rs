@@ -57,6 +57,7 @@ pub mod metrics;
 pub mod names;
 pub mod node;
 pub mod ops;
+pub mod patroni;
 pub mod plan;
 pub mod progress;
 pub mod recovery;
