@@ -62,6 +62,7 @@ pub mod plan;
 pub mod progress;
 pub mod recovery;
 pub mod render;
+pub mod role;
 pub mod run;
 pub mod select;
 pub mod snapshot;
