@@ -41,25 +41,28 @@ pub struct PatroniApi {
 
 impl PatroniApi {
     /// The API at `url`; `ca_file` is required for `https://` and refused for `http://`, where
-    /// it would be ignored. `context` names where the values came from, for errors.
-    pub fn new(url: PatroniUrl, ca_file: Option<SafePath>, context: &str) -> Result<PatroniApi> {
+    /// it would be ignored. `ca_key` (`patroni_ca_file`, `--patroni-ca-file`) and `context`
+    /// (`cluster spec`, `pitr's arguments`) name where the values came from, for errors.
+    pub fn new(
+        url: PatroniUrl,
+        ca_file: Option<SafePath>,
+        ca_key: &str,
+        context: &str,
+    ) -> Result<PatroniApi> {
+        let invalid = |message: String| Error::InvalidSetting {
+            key: ca_key.into(),
+            context: context.into(),
+            message,
+        };
         match (url.is_tls(), &ca_file) {
-            (true, None) => Err(Error::InvalidSetting {
-                key: "patroni_ca_file".into(),
-                context: context.into(),
-                message: format!(
-                    "{url} is HTTPS: name the CA certificate that signed Patroni's \
-                     restapi.certfile (patroni_ca_file, or --patroni-ca-file)"
-                ),
-            }),
-            (false, Some(ca)) => Err(Error::InvalidSetting {
-                key: "patroni_ca_file".into(),
-                context: context.into(),
-                message: format!(
-                    "'{ca}' is given but {url} is plain HTTP: set patroni_ssl_enabled: true \
-                     (or an https:// --patroni URL), or leave the CA file out"
-                ),
-            }),
+            (true, None) => Err(invalid(format!(
+                "missing: {url} is HTTPS; name the CA certificate (PEM) that signed Patroni's \
+                 restapi.certfile"
+            ))),
+            (false, Some(ca)) => Err(invalid(format!(
+                "'{ca}' would be ignored: {url} is plain HTTP; make Patroni's URL HTTPS \
+                 (patroni_ssl_enabled: true, or https:// in --patroni) or leave the CA file out"
+            ))),
             _ => Ok(PatroniApi { url, ca_file }),
         }
     }
@@ -133,7 +136,13 @@ impl PatroniApi {
         }
         .map(|ca| SafePath::parse("patroni_ca_file", context, ca))
         .transpose()?;
-        PatroniApi::new(PatroniUrl::new(tls, host, port)?, ca_file, context).map(Some)
+        PatroniApi::new(
+            PatroniUrl::new(tls, host, port)?,
+            ca_file,
+            "patroni_ca_file",
+            context,
+        )
+        .map(Some)
     }
 }
 
@@ -394,12 +403,14 @@ mod tests {
         let ca = SafePath::constant("/etc/pki/ca.crt");
         let https: PatroniUrl = "https://127.0.0.1:8008".parse().unwrap();
         let http: PatroniUrl = "http://127.0.0.1:8008".parse().unwrap();
-        PatroniApi::new(https.clone(), Some(ca.clone()), "cluster spec").unwrap();
-        PatroniApi::new(http.clone(), None, "cluster spec").unwrap();
-        let e = PatroniApi::new(https, None, "pitr's arguments").unwrap_err();
+        let key = "patroni_ca_file";
+        PatroniApi::new(https.clone(), Some(ca.clone()), key, "cluster spec").unwrap();
+        PatroniApi::new(http.clone(), None, key, "cluster spec").unwrap();
+        let e = PatroniApi::new(https, None, "--patroni-ca-file", "pitr's arguments").unwrap_err();
         assert_eq!(e.code(), "invalid_setting");
+        assert!(e.to_string().contains("'--patroni-ca-file'"), "{e}");
         assert!(e.to_string().contains("is HTTPS"), "{e}");
-        let e = PatroniApi::new(http, Some(ca), "cluster spec").unwrap_err();
+        let e = PatroniApi::new(http, Some(ca), key, "cluster spec").unwrap_err();
         assert!(e.to_string().contains("plain HTTP"), "{e}");
     }
 }

@@ -31,16 +31,26 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The node as the global `--config`/`--stanza`/`--patroni` options describe it.
+/// The node as the global `--config`/`--stanza`/`--patroni` options describe it. The Patroni
+/// options are checked first: bad arguments are reported before any file is read.
 pub(crate) fn node(global: &GlobalArgs, args: &NodeArgs) -> anyhow::Result<Node> {
+    let patroni = match &global.patroni {
+        Some(url) => {
+            let ca_file = global
+                .patroni_ca_file
+                .as_deref()
+                .map(|p| SafePath::from_path("--patroni-ca-file", "pitr's arguments", p))
+                .transpose()?;
+            Some(PatroniApi::new(
+                url.clone(),
+                ca_file,
+                "--patroni-ca-file",
+                "pitr's arguments",
+            )?)
+        }
+        None => None,
+    };
     let mut node = Node::from_conf(&global.config, global.stanza.as_deref(), &args.dbsu)?;
-    if let Some(url) = &global.patroni {
-        let ca_file = global
-            .patroni_ca_file
-            .as_deref()
-            .map(|p| SafePath::from_path("--patroni-ca-file", "pitr's arguments", p))
-            .transpose()?;
-        node.patroni = Some(PatroniApi::new(url.clone(), ca_file, "pitr's arguments")?);
-    }
+    node.patroni = patroni;
     Ok(node)
 }
