@@ -138,8 +138,9 @@ pub struct PatroniFacts<'a> {
 }
 
 /// What to do when Patroni cannot be asked.
-const HINT_UNREACHABLE: &str = "check that Patroni runs on this member and that patroni_port, \
-    patroni_host and patroni_ssl_enabled (or --patroni) point at its REST API";
+const HINT_UNREACHABLE: &str = "check that Patroni runs on this member, that patroni_port, \
+    patroni_host and patroni_ssl_enabled (or --patroni) point at its REST API and, for HTTPS, \
+    that patroni_ca_file (or --patroni-ca-file) is the CA that signed its restapi.certfile";
 /// What to do while a leader change settles.
 const HINT_SETTLE: &str = "a switchover, failover or restart may be under way: check \
     `patronictl list`, and back up again once the leader and its replicas run";
@@ -155,7 +156,7 @@ pub fn from_patroni(facts: &PatroniFacts<'_>) -> Result<RoleFinding> {
         Ok(a) => a,
         Err(e) => {
             return Err(unknown(
-                format!("its REST API did not answer ({e})"),
+                format!("no usable answer from its REST API ({e})"),
                 HINT_UNREACHABLE,
             ));
         }
