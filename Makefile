@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := $(CURDIR)/.venv
 
-.PHONY: setup build demo test test-python lint fmt bench
+.PHONY: setup build demo test wheel test-python lint fmt bench
 
 ## setup: install missing Debian packages and the Python virtualenv (.venv); idempotent
 setup:
@@ -26,21 +26,27 @@ demo: setup
 test: export PATH := $(VENV)/bin:$(PATH)
 test: setup
 	$(CARGO) build --workspace --all-targets
+	$(MAKE) --no-print-directory wheel
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory test-python
 
 PYTHON := $(VENV)/bin/python
 WHEEL_DIR := $(CURDIR)/target/wheels
 
-## test-python: build the pitr wheel (maturin) into .venv, then pytest (Python API, docs, Ansible
-## modules and playbooks on real PostgreSQL) and the stub check (mypy stubtest)
-test-python: export PATH := $(VENV)/bin:$(PATH)
-test-python: export MYPY_CACHE_DIR := $(CURDIR)/.mypy_cache
-test-python: setup
-	$(CARGO) build -p pitr-cli
+## wheel: build the pitr wheel (maturin) and install it into .venv (the HA end-to-end test calls
+## the Python module too, so `make test` runs this before the Rust tests)
+wheel: export PATH := $(VENV)/bin:$(PATH)
+wheel: setup
 	rm -f $(WHEEL_DIR)/pitr-*.whl
 	cd pitr-py && $(VENV)/bin/maturin build --quiet --interpreter $(PYTHON) --out $(WHEEL_DIR)
 	$(PYTHON) -m pip install --disable-pip-version-check --quiet --force-reinstall --no-deps $(WHEEL_DIR)/pitr-*.whl
+
+## test-python: the wheel into .venv, then pytest (Python API, docs, Ansible modules and playbooks
+## on real PostgreSQL) and the stub check (mypy stubtest)
+test-python: export PATH := $(VENV)/bin:$(PATH)
+test-python: export MYPY_CACHE_DIR := $(CURDIR)/.mypy_cache
+test-python: setup wheel
+	$(CARGO) build -p pitr-cli
 	cd tests/python && $(PYTHON) -m mypy.stubtest pitr
 	cd tests/python && $(PYTHON) -m mypy -p pitr && $(PYTHON) -m mypy .
 	$(PYTHON) -m pytest tests/python

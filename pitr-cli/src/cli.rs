@@ -31,6 +31,14 @@ pub(crate) struct GlobalArgs {
     /// Print data as JSON instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// Patroni's REST API of this member, http://HOST:PORT or https://HOST:PORT: `pitr backup`
+    /// then backs up only if this member holds Patroni's leader lock [default: ask PostgreSQL's
+    /// pg_is_in_recovery()].
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) patroni: Option<pitr_core::names::PatroniUrl>,
+    /// CA certificate (PEM) that verifies an https:// --patroni.
+    #[arg(long, global = true, value_name = "PATH", requires = "patroni")]
+    pub(crate) patroni_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

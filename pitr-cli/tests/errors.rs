@@ -66,6 +66,18 @@ fn bad_input_is_named_with_its_code() {
             vec![conf, "restore", "-i", "--restore-config", "/tmp/$(id)"],
         ),
         ("missing_config", vec![conf, "info"]),
+        (
+            "patroni_https_without_ca",
+            vec![conf, "--patroni", "https://127.0.0.1:8008", "backup"],
+        ),
+        (
+            "patroni_url_with_a_path",
+            vec![conf, "--patroni", "http://127.0.0.1:8008/primary", "backup"],
+        ),
+        (
+            "patroni_ca_file_without_patroni",
+            vec![conf, "--patroni-ca-file", "/etc/pki/ca.crt", "backup"],
+        ),
     ] {
         let shown = pitr(&args);
         assert!(!shown.contains("Sekrit.123"), "{name}: {shown}");

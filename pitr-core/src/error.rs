@@ -263,6 +263,18 @@ pub enum Error {
     #[error("PostgreSQL on {endpoint}: {message}")]
     Database { endpoint: String, message: String },
 
+    /// Patroni is configured and the member cannot tell from it whether it is the primary
+    /// (REST API unreachable, no leader lock, Patroni and PostgreSQL disagree, PostgreSQL not
+    /// running): it does not back up. `said` quotes what Patroni and PostgreSQL said.
+    #[error(
+        "cannot tell whether this member is the primary from Patroni at {endpoint}: {said}; nothing was run: {hint}"
+    )]
+    RoleUnknown {
+        endpoint: String,
+        said: String,
+        hint: String,
+    },
+
     /// A health check of `pitr check` failed. `code` is the check's own stable code
     /// (`check_archive_command_mismatch`, `check_backup_too_old`, ...; see `crate::check`).
     #[error("check '{check}' failed: {message}")]
@@ -322,6 +334,7 @@ impl Error {
             Error::Spawn { .. } => "spawn_failed",
             Error::CommandFailed { .. } => "command_failed",
             Error::Database { .. } => "database_error",
+            Error::RoleUnknown { .. } => "role_unknown",
             Error::NoBackupSet { .. } => "no_backup_set",
             Error::SetNotFound { .. } => "set_not_found",
             Error::TargetOutsideWindow { .. } => "target_outside_window",

@@ -9,6 +9,7 @@
 //! `pgbackrest info --output=json` ──info::parse──► InfoReport ──window──► recoverable windows
 //! RestoreRequest + RepoSnapshot ──select──► Selection ──plan──► Plan ──run──► RunReport
 //! server log records ──recovery──► RecoveryOutcome ──verify──► VerifiedStop
+//! Patroni `GET /primary` + pg_is_in_recovery() ──role──► Role (or role_unknown) ──► backup Plan
 //! ```
 //!
 //! Modules by layer, each using only those above it in this list:
@@ -22,16 +23,18 @@
 //!   `pgbackrest.conf`), [`node`] (one node's stanza, paths and repos, from a spec or a conf),
 //!   [`info`] (typed `pgbackrest info --output=json`), [`history`] (timeline history files),
 //!   [`archive`] (repo archive listings and WAL continuity), [`marks`] (restore points recorded
-//!   by `pitr mark`), [`snapshot`] (what pgBackRest knows about a stanza, gathered once).
+//!   by `pitr mark`), [`snapshot`] (what pgBackRest knows about a stanza, gathered once),
+//!   [`patroni`] (where a member's Patroni REST API is, and what it answered).
 //! * judgement — [`window`] (the recoverable window per repo and timeline), [`select`] (the
 //!   backup set for a target), [`check`] (the verdicts of `pitr check`), [`recovery`] (server
 //!   log records, what they mean, whether recovery stopped at the target), [`render`]
 //!   (handlebars templates for every file pitr writes), [`progress`] (a restore's progress from
-//!   pgBackRest's output), [`metrics`] (Prometheus exposition).
+//!   pgBackRest's output), [`metrics`] (Prometheus exposition), [`role`] (primary or replica,
+//!   from Patroni checked against PostgreSQL, or from PostgreSQL alone).
 //! * plans — [`plan`] (restore, backup and service plans as data; their shell rendering).
 //! * effects — [`run`] (programs as the database superuser, safe file writes, the run log,
-//!   pgBackRest and PostgreSQL probes, the runner, the recovery watcher, the exporter's
-//!   refresh).
+//!   pgBackRest, PostgreSQL and Patroni probes, the runner, the recovery watcher, the
+//!   exporter's refresh).
 //! * operations and adapters — [`ops`] (what a front end asks for, end to end), [`api`] (JSON
 //!   values in and out, for the Python module).
 //!
@@ -57,10 +60,12 @@ pub mod metrics;
 pub mod names;
 pub mod node;
 pub mod ops;
+pub mod patroni;
 pub mod plan;
 pub mod progress;
 pub mod recovery;
 pub mod render;
+pub mod role;
 pub mod run;
 pub mod select;
 pub mod snapshot;

@@ -1,6 +1,7 @@
-//! A node's PITR context: which stanza, data directory, port, socket, repos and paths — built
-//! from a cluster spec (Python, Ansible) or from the node's existing `pgbackrest.conf` (CLI),
-//! so both paths plan with the same code.
+//! A node's PITR context: which stanza, data directory, port, socket, repos and paths, and
+//! where its Patroni REST API is — built from a cluster spec (Python, Ansible) or from the
+//! node's existing `pgbackrest.conf` and the CLI's options, so both paths plan with the same
+//! code.
 //!
 //! Every path of a node is a [`SafePath`]: a spec's paths are validated when the spec is, and
 //! [`Node::from_conf`] validates the config path and each path it reads from the file
@@ -14,6 +15,7 @@ use serde::Serialize;
 use crate::conf::ConfFile;
 use crate::error::{Error, Result};
 use crate::names::{PgMajor, RepoName, SafePath, Secret, StanzaName};
+use crate::patroni::PatroniApi;
 use crate::plan::backup::BackupSite;
 use crate::plan::restore::RestoreSite;
 use crate::render::{ProcessMax, RestoreConfig};
@@ -53,6 +55,10 @@ pub struct Node {
     pub secrets: Vec<Secret>,
     /// `pg-version-force` for kernels pgBackRest does not recognise (IvorySQL).
     pub pg_version_force: Option<PgMajor>,
+    /// The member's Patroni REST API, when PostgreSQL runs under Patroni: from the spec's
+    /// `patroni_*` keys, or for a node read from pgbackrest.conf from the CLI's `--patroni`.
+    /// Backups then take their role from it ([`crate::ops::backup::role_of`]).
+    pub patroni: Option<PatroniApi>,
 }
 
 /// The secret values of repo definitions, without duplicates or placeholders.
@@ -103,6 +109,7 @@ impl Node {
             version: spec.pgbackrest_version,
             secrets: secrets(spec.repo_defs.values()),
             pg_version_force: spec.pg_version_force(),
+            patroni: spec.patroni.clone(),
         }
     }
 
@@ -182,6 +189,7 @@ impl Node {
                 .map(str::parse::<PgMajor>)
                 .transpose()?,
             version: None,
+            patroni: None,
             config_path,
         })
     }

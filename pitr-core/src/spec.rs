@@ -31,6 +31,7 @@ use crate::error::{Error, Result, nearest};
 use crate::names::{
     BackupType, CronSchedule, PgMajor, PgMode, RepoIndex, RepoName, SafePath, Secret, StanzaName,
 };
+use crate::patroni::{PatroniApi, PatroniKeys};
 use crate::version::Version;
 
 /// Pigsty's `pg_data` default.
@@ -87,6 +88,16 @@ pub struct RawSpec {
     pub pitr_backup_schedule: Option<Vec<RawSchedule>>,
     /// Allow an empty or well-known cipher passphrase (`false`).
     pub pitr_allow_weak_cipher_pass: Option<bool>,
+    /// Whether PostgreSQL runs under Patroni (Pigsty's variable; see [`ClusterSpec::patroni`]).
+    pub patroni_enabled: Option<bool>,
+    /// Patroni's REST API port (Pigsty's variable; 8008 when Patroni is enabled).
+    pub patroni_port: Option<u16>,
+    /// Whether Patroni's REST API speaks HTTPS (Pigsty's variable; `false`).
+    pub patroni_ssl_enabled: Option<bool>,
+    /// Host of Patroni's REST API (`127.0.0.1`, as Pigsty's own scripts ask it).
+    pub patroni_host: Option<String>,
+    /// CA certificate that verifies Patroni's HTTPS certificate (Pigsty's `/etc/pki/ca.crt`).
+    pub patroni_ca_file: Option<String>,
 }
 
 /// `pgbackrest_method`: one repo name or a list of names.
@@ -137,6 +148,11 @@ pub const SPEC_KEYS: &[&str] = &[
     "pitr_bin",
     "pitr_backup_schedule",
     "pitr_allow_weak_cipher_pass",
+    "patroni_enabled",
+    "patroni_port",
+    "patroni_ssl_enabled",
+    "patroni_host",
+    "patroni_ca_file",
 ];
 
 /// A validated cluster spec.
@@ -184,6 +200,10 @@ pub struct ClusterSpec {
     pub backup_schedule: Vec<BackupSchedule>,
     /// Whether weak cipher passphrases were explicitly allowed.
     pub allow_weak_cipher_pass: bool,
+    /// The member's Patroni REST API, when Patroni is configured: `patroni_enabled: true` or
+    /// `patroni_port` given (and `patroni_enabled` not `false`). Backups then take their role
+    /// from Patroni ([`crate::role`]).
+    pub patroni: Option<PatroniApi>,
 }
 
 /// A repo definition from `pgbackrest_repo`, validated for its type.
@@ -486,6 +506,13 @@ fn with_context(e: Error, context: &str) -> Error {
 impl RawSpec {
     /// Validates every value and resolves defaults.
     pub fn validate(self) -> Result<ClusterSpec> {
+        let patroni = PatroniApi::from_spec(&PatroniKeys {
+            enabled: self.patroni_enabled,
+            port: self.patroni_port,
+            ssl_enabled: self.patroni_ssl_enabled,
+            host: self.patroni_host.as_deref(),
+            ca_file: self.patroni_ca_file.as_deref(),
+        })?;
         let cluster: StanzaName = self
             .pg_cluster
             .as_deref()
@@ -679,6 +706,7 @@ impl RawSpec {
             pitr_bin: path("pitr_bin", self.pitr_bin.as_deref(), "/usr/local/bin/pitr")?,
             backup_schedule,
             allow_weak_cipher_pass: allow_weak,
+            patroni,
         })
     }
 }

@@ -244,12 +244,19 @@ fn select_backup(
 ///     spec: the cluster spec.
 ///     mode: `"full"`, `"diff"` or `"incr"` (default: incr; pgBackRest makes it full when there
 ///         is none yet).
-///     role: `"primary"` or `"replica"`; PostgreSQL is asked when `None`. A replica's plan
-///         only says it skips.
+///     role: `"primary"` or `"replica"`; when `None`, Patroni's REST API is asked if the spec
+///         configures Patroni (`patroni_enabled`/`patroni_port`), else PostgreSQL. A replica's
+///         plan only says it skips.
 ///     repo: back up to this repo index.
 ///
 /// Returns:
-///     A `Plan`; `plan.summary["skipped"]` says whether it skips, `plan.run()` backs up.
+///     A `Plan`; `plan.summary["skipped"]` says whether it skips (`["reason"]` why),
+///     `["role_source"]` where the role came from (`"patroni"`, `"postgresql"`, `"given"`),
+///     `plan.run()` backs up.
+///
+/// Raises:
+///     PitrError: with code `role_unknown` when Patroni is configured and the member cannot
+///         tell whether it is the leader (nothing runs).
 #[pyfunction]
 #[pyo3(signature = (spec, mode = None, role = None, *, repo = None))]
 fn plan_backup(

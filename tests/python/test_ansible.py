@@ -224,7 +224,7 @@ def test_a_replica_skips_its_backup(site: Site) -> None:
     assert run.returncode == 0, str(run)
     backup = run.result("backup | back up")
     assert backup["_status"] == "ok" and backup["backup_skipped"] is True
-    assert backup["role"] == "replica"
+    assert backup["role"] == "replica" and backup["role_source"] == "postgresql"
     assert len(pitr.parse_info(site.cluster.info_text())[0]["backup"]) == 1
 
 

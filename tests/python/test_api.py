@@ -309,6 +309,7 @@ def test_plan_backup_on_a_replica_skips_without_asking_anyone() -> None:
     plan = pitr.plan_backup(samples.spec(), "full", "replica")
     assert plan.kind == "backup"
     assert plan.summary["skipped"] is True and plan.summary["role"] == "replica"
+    assert plan.summary["role_source"] == "given"
     assert [s["id"] for s in plan.to_dict()["steps"]] == ["skip"]
     with pytest.raises(pitr.PitrInputError) as caught:
         pitr.plan_backup(samples.spec(), "weekly")  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ The tests in this file share one cluster and run in order: the read-only ones fi
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import threading
@@ -56,9 +57,58 @@ def test_the_backup_created_the_stanza_and_a_full_set(history: History) -> None:
     assert [s["type"] for s in info[0]["backup"]] == ["full"]
 
 
+class _PatroniStandIn:
+    """Answers ``GET /primary`` on loopback as Patroni 3.0 does (status and state document),
+    for the Python side of the role decision; the real Patroni is in ha_backup_e2e.rs."""
+
+    def __init__(self, status: int, doc: dict[str, Any]) -> None:
+        body = json.dumps(doc).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                self.send_response(status if self.path == "/primary" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_plan_backup_asks_patroni_when_the_spec_configures_it(history: History) -> None:
+    scope = history.spec["pg_cluster"]
+    doc = {"state": "running", "role": "master", "timeline": 1, "patroni": {"scope": scope}}
+    leader = _PatroniStandIn(200, doc)
+    try:
+        plan = pitr.plan_backup({**history.spec, "patroni_port": leader.port})
+        assert plan.summary["role"] == "primary" and plan.summary["role_source"] == "patroni"
+    finally:
+        leader.close()
+    # Patroni says replica while PostgreSQL writes: the member cannot tell, nothing is planned.
+    replica = _PatroniStandIn(503, {**doc, "role": "replica"})
+    try:
+        with pytest.raises(pitr.PitrError) as caught:
+            pitr.plan_backup({**history.spec, "patroni_port": replica.port})
+        assert caught.value.code == "role_unknown"
+        assert f"http://127.0.0.1:{replica.port}" in str(caught.value)
+        assert not isinstance(caught.value, ValueError)
+    finally:
+        replica.close()
+
+
 def test_plan_backup_asks_postgres_for_the_role(history: History) -> None:
     plan = pitr.plan_backup(history.spec)
-    assert plan.summary == {"type": "incr", "repo": None, "role": "primary", "skipped": False}
+    assert plan.summary == {"type": "incr", "repo": None, "role": "primary",
+                            "role_source": "postgresql", "skipped": False}
     assert [s["id"] for s in plan.to_dict()["steps"]] == ["backup"]
     # Told it is a replica, it skips, and running that changes nothing.
     skipped = pitr.plan_backup(history.spec, "full", "replica").run(echo=False)

@@ -1,9 +1,12 @@
-//! `pitr backup`: back up the primary, skip on a replica.
+//! `pitr backup`: back up the primary, skip on a replica; with `--patroni`, the primary is
+//! the member that holds Patroni's leader lock, and a member that cannot tell fails with
+//! `role_unknown` (exit 1) without running anything.
 
 use std::process::ExitCode;
 
 use pitr_core::names::BackupType;
 use pitr_core::ops::{self, backup::skips};
+use pitr_core::plan::summary::Summary;
 
 use crate::cli::{BackupArgs, BackupKind, GlobalArgs};
 use crate::output;
@@ -21,9 +24,14 @@ pub(crate) fn run(global: &GlobalArgs, args: &BackupArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     if skips(&plan) {
+        let reason = match &plan.summary {
+            Summary::Backup(b) => b.reason.clone(),
+            _ => None,
+        };
         eprintln!(
-            "pitr backup: skipped, this instance of {} is a replica; backups run on the primary",
-            node.stanza
+            "pitr backup: skipped stanza {}: {}",
+            node.stanza,
+            reason.as_deref().unwrap_or("this instance is a replica")
         );
     }
     let outcome = ops::run_backup(plan, &ops::run_log(&node, "backup", true, false))?;

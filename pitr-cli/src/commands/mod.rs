@@ -11,7 +11,9 @@ mod sandbox;
 
 use std::process::ExitCode;
 
+use pitr_core::names::SafePath;
 use pitr_core::node::Node;
+use pitr_core::patroni::PatroniApi;
 
 use crate::cli::{Cli, Command, GlobalArgs, NodeArgs};
 
@@ -29,11 +31,26 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The node as the global `--config`/`--stanza` options describe it.
+/// The node as the global `--config`/`--stanza`/`--patroni` options describe it. The Patroni
+/// options are checked first: bad arguments are reported before any file is read.
 pub(crate) fn node(global: &GlobalArgs, args: &NodeArgs) -> anyhow::Result<Node> {
-    Ok(Node::from_conf(
-        &global.config,
-        global.stanza.as_deref(),
-        &args.dbsu,
-    )?)
+    let patroni = match &global.patroni {
+        Some(url) => {
+            let ca_file = global
+                .patroni_ca_file
+                .as_deref()
+                .map(|p| SafePath::from_path("--patroni-ca-file", "pitr's arguments", p))
+                .transpose()?;
+            Some(PatroniApi::new(
+                url.clone(),
+                ca_file,
+                "--patroni-ca-file",
+                "pitr's arguments",
+            )?)
+        }
+        None => None,
+    };
+    let mut node = Node::from_conf(&global.config, global.stanza.as_deref(), &args.dbsu)?;
+    node.patroni = patroni;
+    Ok(node)
 }

@@ -23,6 +23,7 @@ mod repo;
 mod secret;
 mod stanza;
 mod time;
+mod url;
 mod wal;
 
 pub use cron::CronSchedule;
@@ -35,6 +36,7 @@ pub use repo::{RepoIndex, RepoName};
 pub use secret::{REDACTED, Secret};
 pub use stanza::StanzaName;
 pub use time::TargetTime;
+pub use url::{DEFAULT_PATRONI_PORT, HostName, PatroniUrl};
 pub use wal::{ArchiveFile, DEFAULT_SEGMENT_SIZE, SegmentSize, WalSegment};
 
 /// Implements serde for a type as its `Display` form, parsed back with `FromStr`.

@@ -1,22 +1,59 @@
 //! A backup from cron on every node: only the primary backs up ([`prepare_backup`],
 //! [`run_backup`]).
+//!
+//! The role comes from Patroni when the node has it ([`Node::patroni`]: ask its REST API, then
+//! `pg_is_in_recovery()`, and let [`crate::role::from_patroni`] decide), else from
+//! `pg_is_in_recovery()` alone; a member that cannot tell gets [`Error::RoleUnknown`] and
+//! nothing runs. See [`role_of`].
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::info::StatusCode;
 use crate::names::{BackupType, RepoIndex};
 use crate::node::Node;
 use crate::plan::Plan;
 use crate::plan::backup::{BackupFacts, plan_backup};
-use crate::plan::summary::{Role, Summary};
+use crate::plan::summary::Summary;
+use crate::role::{self, PatroniFacts, Role, RoleFinding};
 use crate::run::log::RunLog;
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::probe::Endpoint;
 use crate::run::runner::{self, RunReport};
 use crate::run::tools;
 
-/// Plans a backup on `node`: asks PostgreSQL for its role unless `role` is given, and
+/// The role of `node`'s instance: from Patroni when the node has it configured, checked
+/// against `pg_is_in_recovery()`; else from `pg_is_in_recovery()`.
+///
+/// With Patroni, every way of not knowing — the REST API unreachable, no leader lock, Patroni
+/// and PostgreSQL disagreeing, PostgreSQL not running or not answering — is
+/// [`Error::RoleUnknown`]; without it, a PostgreSQL that does not answer is
+/// [`Error::Database`], as ever.
+pub fn role_of(node: &Node) -> Result<RoleFinding> {
+    let Some(api) = &node.patroni else {
+        return Ok(RoleFinding::from_recovery(
+            Endpoint::of(node).is_in_recovery()?,
+        ));
+    };
+    let answer = crate::run::patroni::ask_primary(api);
+    let in_recovery = if answer.is_ok() {
+        Endpoint::of(node).is_in_recovery().map_err(|e| match e {
+            Error::Database { message, .. } => message,
+            other => other.to_string(),
+        })
+    } else {
+        Err("not asked".to_owned())
+    };
+    role::from_patroni(&PatroniFacts {
+        url: &api.url,
+        stanza: &node.stanza,
+        answer,
+        in_recovery,
+        now: jiff::Timestamp::now().as_second(),
+    })
+}
+
+/// Plans a backup on `node`: decides its role ([`role_of`]) unless `role` is given, and asks
 /// pgBackRest whether the stanza exists.
 pub fn prepare_backup(
     node: &Node,
@@ -26,11 +63,10 @@ pub fn prepare_backup(
 ) -> Result<Plan> {
     let bin = tools::pgbackrest()?;
     let role = match role {
-        Some(r) => r,
-        None if Endpoint::of(node).is_in_recovery()? => Role::Replica,
-        None => Role::Primary,
+        Some(r) => RoleFinding::given(r),
+        None => role_of(node)?,
     };
-    let stanza_exists = role == Role::Replica || {
+    let stanza_exists = role.role == Role::Replica || {
         let info = PgBackRest::of(node, &bin)?.info()?;
         info.stanza(node.stanza.as_str()).is_ok_and(|s| {
             !matches!(
@@ -43,7 +79,7 @@ pub fn prepare_backup(
         &node.backup_site(&bin),
         kind,
         repo,
-        BackupFacts {
+        &BackupFacts {
             role,
             stanza_exists,
         },

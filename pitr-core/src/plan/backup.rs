@@ -1,19 +1,21 @@
 //! Planning a backup, like Pigsty's `pg-backup`: only the primary backs up.
 //!
 //! Run from cron on every node of a cluster: on a standby the plan is a single note saying it
-//! skipped (and the command exits 0); on the primary it creates the stanza when it is missing
-//! and runs `pgbackrest backup` with the requested type (incremental by default; pgBackRest
-//! makes it full when there is no full backup yet).
+//! skipped and why (and the command exits 0); on the primary it creates the stanza when it is
+//! missing and runs `pgbackrest backup` with the requested type (incremental by default;
+//! pgBackRest makes it full when there is no full backup yet). The role comes decided
+//! ([`crate::role`]): a member that cannot tell never gets this far.
 
-use super::summary::{BackupSummary, Role, Summary};
+use super::summary::{BackupSummary, Summary};
 use super::{Plan, Step};
 use crate::names::{BackupType, RepoIndex, StanzaName};
+use crate::role::{Role, RoleFinding, RoleSource};
 
 /// What the node is, as far as backups care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupFacts {
-    /// The local instance's role (Patroni's, else `pg_is_in_recovery()`).
-    pub role: Role,
+    /// The local instance's role (Patroni's, else `pg_is_in_recovery()`), with its source.
+    pub role: RoleFinding,
     /// The stanza exists in the repos (`pgbackrest info` status is not 1 or 3).
     pub stanza_exists: bool,
 }
@@ -41,33 +43,40 @@ pub fn plan_backup(
     site: &BackupSite,
     kind: Option<BackupType>,
     repo: Option<RepoIndex>,
-    facts: BackupFacts,
+    facts: &BackupFacts,
 ) -> Plan {
     let kind = kind.unwrap_or(BackupType::Incr);
-    let replica = facts.role == Role::Replica;
+    let replica = facts.role.role == Role::Replica;
     let summary = |reason: Option<String>| {
         Summary::Backup(BackupSummary {
             backup_type: kind,
             repo,
-            role: facts.role,
+            role: facts.role.role,
+            role_source: facts.role.source,
             skipped: replica,
             reason,
         })
     };
     if replica {
+        let primary = if facts.role.source == RoleSource::Patroni {
+            "the leader"
+        } else {
+            "the primary"
+        };
+        let reason = format!(
+            "this instance is a standby: {}; backups run on {primary}",
+            facts.role.why
+        );
         return Plan {
-            summary: summary(Some(
-                "this instance is a standby; backups run on the primary".into(),
-            )),
+            summary: summary(Some(reason)),
             stanza: site.stanza.to_string(),
             warnings: Vec::new(),
             steps: vec![Step::note(
                 "skip",
                 "Skip: this instance is a standby",
                 format!(
-                    "pg_is_in_recovery() is true: stanza {} is backed up from its primary. \
-                     Nothing to do here.",
-                    site.stanza
+                    "{}: stanza {} is backed up from {primary}. Nothing to do here.",
+                    facts.role.why, site.stanza
                 ),
             )],
             on_failure: Vec::new(),
@@ -129,16 +138,65 @@ mod tests {
             &site(),
             None,
             None,
-            BackupFacts {
-                role: Role::Replica,
+            &BackupFacts {
+                role: RoleFinding::from_recovery(true),
                 stanza_exists: true,
             },
         );
         assert_eq!(p.steps.len(), 1);
-        assert!(matches!(
-            p.summary,
-            Summary::Backup(BackupSummary { skipped: true, .. })
-        ));
+        let Summary::Backup(s) = &p.summary else {
+            panic!()
+        };
+        assert!(s.skipped);
+        assert_eq!(s.role_source, RoleSource::Postgresql);
+        assert_eq!(
+            s.reason.as_deref(),
+            Some(
+                "this instance is a standby: pg_is_in_recovery() is true; backups run on the \
+                 primary"
+            )
+        );
+        let Action::Note { text } = &p.steps[0].action else {
+            panic!()
+        };
+        assert!(
+            text.starts_with("pg_is_in_recovery() is true: stanza pg-meta"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_replica_by_patroni_says_so_and_names_the_leader() {
+        let role = RoleFinding {
+            role: Role::Replica,
+            source: RoleSource::Patroni,
+            why: "Patroni at http://127.0.0.1:8008 reports a running replica (timeline 3)".into(),
+        };
+        let p = plan_backup(
+            &site(),
+            None,
+            None,
+            &BackupFacts {
+                role,
+                stanza_exists: true,
+            },
+        );
+        let Summary::Backup(s) = &p.summary else {
+            panic!()
+        };
+        assert_eq!(
+            (s.role, s.role_source, s.skipped),
+            (Role::Replica, RoleSource::Patroni, true)
+        );
+        assert_eq!(
+            s.reason.as_deref(),
+            Some(
+                "this instance is a standby: Patroni at http://127.0.0.1:8008 reports a running \
+                 replica (timeline 3); backups run on the leader"
+            )
+        );
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["summary"]["role_source"], "patroni", "{json}");
     }
 
     #[test]
@@ -147,8 +205,8 @@ mod tests {
             &site(),
             Some(BackupType::Full),
             Some(RepoIndex::of(2)),
-            BackupFacts {
-                role: Role::Primary,
+            &BackupFacts {
+                role: RoleFinding::from_recovery(false),
                 stanza_exists: false,
             },
         );
@@ -162,8 +220,8 @@ mod tests {
             &site(),
             None,
             None,
-            BackupFacts {
-                role: Role::Primary,
+            &BackupFacts {
+                role: RoleFinding::from_recovery(false),
                 stanza_exists: true,
             },
         );

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::names::{BackupLabel, BackupType, Lsn, RepoIndex, TimelineId};
+pub use crate::role::{Role, RoleSource};
 use crate::select::{Rule, SetRef};
 use crate::target::{ArchiveMode, TargetAction};
 
@@ -105,31 +106,6 @@ pub struct RestoreSummary {
     pub recovery_log: PathBuf,
 }
 
-/// The instance's role, as backups see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Accepts writes.
-    Primary,
-    /// In recovery (streaming replica or standby).
-    Replica,
-}
-
-impl std::str::FromStr for Role {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> crate::Result<Self> {
-        match s {
-            "primary" => Ok(Role::Primary),
-            "replica" => Ok(Role::Replica),
-            _ => Err(crate::Error::invalid(
-                "role",
-                s,
-                "expected 'primary' or 'replica' (or none, to ask PostgreSQL)",
-            )),
-        }
-    }
-}
-
 /// What a backup will do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupSummary {
@@ -140,9 +116,14 @@ pub struct BackupSummary {
     pub repo: Option<RepoIndex>,
     /// The instance's role.
     pub role: Role,
+    /// Where the role came from: `patroni` (Patroni's REST API, checked against
+    /// `pg_is_in_recovery()`), `postgresql` (`pg_is_in_recovery()`, Patroni not configured) or
+    /// `given` (by the caller).
+    #[serde(default)]
+    pub role_source: RoleSource,
     /// Whether the backup is skipped (on a replica).
     pub skipped: bool,
-    /// Why it is skipped.
+    /// Why it is skipped: the facts the role came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

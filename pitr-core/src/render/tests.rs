@@ -221,6 +221,31 @@ fn archive_settings_and_crontab() {
 }
 
 #[test]
+fn crontab_asks_patroni_when_the_spec_configures_it() {
+    let r = Renderer::new();
+    let spec = spec("patroni_port: 8008\npitr_backup_schedule: [{cron: '@daily', type: full}]");
+    insta::assert_snapshot!("crontab_patroni", r.crontab(&spec).unwrap().contents());
+    let spec = self::spec(
+        "patroni_enabled: true\npatroni_ssl_enabled: true\npatroni_host: '::1'\n\
+         pitr_backup_schedule: [{cron: '@daily', type: full}]",
+    );
+    let text = r.crontab(&spec).unwrap();
+    let job = text.contents().lines().last().unwrap();
+    assert!(
+        job.ends_with(
+            " --stanza=pg-meta '--patroni=https://[::1]:8008' \
+             --patroni-ca-file=/etc/pki/ca.crt backup full"
+        ),
+        "{job}"
+    );
+    let words = shlex::split(job).unwrap();
+    assert!(
+        words.contains(&"--patroni=https://[::1]:8008".to_owned()),
+        "{words:?}"
+    );
+}
+
+#[test]
 fn process_max_follows_pigsty_formulas() {
     for (cpus, backup, restore) in [(1, 2, 1), (4, 2, 4), (12, 3, 8), (64, 4, 8)] {
         let spec = ClusterSpec {

@@ -400,6 +400,8 @@ pub(super) struct CronJob {
 #[derive(Debug, Serialize)]
 pub(super) struct CrontabView {
     stanza: String,
+    /// Patroni's REST API, when roles come from it.
+    patroni: Option<String>,
     jobs: Vec<CronJob>,
 }
 
@@ -407,6 +409,7 @@ impl CrontabView {
     pub(super) fn new(spec: &ClusterSpec) -> Self {
         CrontabView {
             stanza: spec.cluster.to_string(),
+            patroni: spec.patroni.as_ref().map(|api| api.url.to_string()),
             jobs: spec
                 .backup_schedule
                 .iter()
@@ -414,15 +417,36 @@ impl CrontabView {
                     cron: s.cron.to_string(),
                     user: spec.dbsu.clone(),
                     command: format!(
-                        "{} --config={} --stanza={} backup {}{}",
+                        "{} --config={} --stanza={}{} backup {}{}",
                         spec.pitr_bin.display(),
                         spec.config_path.display(),
                         spec.cluster,
+                        patroni_args(spec),
                         s.backup_type,
                         s.repo.map(|r| format!(" --repo {r}")).unwrap_or_default()
                     ),
                 })
                 .collect(),
         }
+    }
+}
+
+/// ` --patroni=URL` (and ` --patroni-ca-file=PATH`) when the spec configures Patroni, so that
+/// `pitr backup` from cron takes its role from Patroni. An IPv6 URL is single-quoted for
+/// `/bin/sh` (its brackets are glob characters; a URL never holds a quote); every other URL
+/// and path is made of characters the shell and cron read literally.
+fn patroni_args(spec: &ClusterSpec) -> String {
+    let Some(api) = &spec.patroni else {
+        return String::new();
+    };
+    let url = format!("--patroni={}", api.url);
+    let url = if url.contains('[') {
+        format!("'{url}'")
+    } else {
+        url
+    };
+    match &api.ca_file {
+        Some(ca) => format!(" {url} --patroni-ca-file={ca}"),
+        None => format!(" {url}"),
     }
 }

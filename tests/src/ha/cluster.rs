@@ -481,6 +481,19 @@ impl PatroniCluster {
         self.member_mut(name).stop_patroni(STOP_TIMEOUT);
     }
 
+    /// Makes the Patroni of member `name` read its `patroni.yml` again (`SIGHUP`), e.g. after
+    /// a test changed its `restapi` section; Patroni applies it in its next loop.
+    ///
+    /// # Panics
+    ///
+    /// When that Patroni does not run.
+    pub fn reload_member(&mut self, name: &str) {
+        assert!(
+            self.member_mut(name).reload_patroni(),
+            "member {name}: Patroni does not run, nothing to reload"
+        );
+    }
+
     /// Pauses Patroni's automatic failover (`PATCH /config {"pause": true}`) and waits until
     /// every running member reports it.
     ///

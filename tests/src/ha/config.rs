@@ -77,6 +77,7 @@ impl Member {
             ("pgbackrest_lock_dir", self.path_text("lock")),
             ("pgbackrest_bin", path_str(&self.gate_path()).to_owned()),
             ("pgbackrest_method", shared.method.clone()),
+            ("patroni_port", self.rest_port().to_string()),
         ] {
             writeln!(spec, "{key}: {value}").expect("write to String");
         }

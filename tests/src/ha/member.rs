@@ -171,6 +171,18 @@ impl Member {
         self.kill_all();
     }
 
+    /// `SIGHUP` to the member's Patroni: it reads `patroni.yml` again (as `patronictl reload`
+    /// does through the REST API). Returns whether a running Patroni got the signal.
+    pub(crate) fn reload_patroni(&mut self) -> bool {
+        if !self.is_patroni_running() {
+            return false;
+        }
+        self.patroni
+            .as_ref()
+            .and_then(|c| i32::try_from(c.id()).ok())
+            .is_some_and(|pid| kill(Pid::from_raw(pid), Signal::SIGHUP).is_ok())
+    }
+
     /// One request to the member's REST API; `None` when it does not answer.
     pub fn rest(&self, method: &str, path: &str, json_body: Option<&str>) -> Option<(u16, String)> {
         self.rest_with_timeout(method, path, json_body, REST_TIMEOUT)
@@ -375,7 +387,8 @@ impl Member {
         self.root.join("patroni.yml")
     }
 
-    /// The member's cluster spec (Pigsty keys that pitr knows), input of `pitr render`.
+    /// The member's cluster spec (Pigsty keys that pitr knows, `patroni_port` among them),
+    /// input of `pitr render`.
     pub fn spec_path(&self) -> PathBuf {
         self.root.join("spec.yml")
     }

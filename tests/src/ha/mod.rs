@@ -20,7 +20,7 @@
 //! |---|---|
 //! | `data/`, `sock/` | data directory and Unix socket directory |
 //! | `patroni.yml` | Patroni's configuration (written as JSON, which YAML reads) |
-//! | `spec.yml` | the member's Pigsty-style cluster spec for `pitr` |
+//! | `spec.yml` | the member's Pigsty-style cluster spec for `pitr` (with `patroni_port`: roles come from its Patroni) |
 //! | `pgbackrest.conf` | rendered from the spec by `pitr render`: own `pg1-*`, lock, spool and log paths, the shared repo |
 //! | `bin/pgbackrest-gate` | what `archive_command` runs: pgBackRest, unless archiving is blocked |
 //! | `log/patroni.log`, `log/postgresql.log` | Patroni's output and the server log |

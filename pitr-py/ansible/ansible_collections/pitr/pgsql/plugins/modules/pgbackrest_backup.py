@@ -13,8 +13,12 @@ description:
   - Like Pigsty's C(pg-backup) and C(pitr backup), for every node of a cluster at once - only
     the primary backs up; on a replica the task does nothing and reports C(ok) (not changed),
     with RV(backup_skipped=true).
-  - The role is asked from PostgreSQL (C(pg_is_in_recovery())) unless O(role) is given. On the
-    primary the stanza is created first when pgBackRest does not know it yet.
+  - Unless O(role) is given, the role is asked from Patroni's REST API when the spec configures
+    Patroni (C(patroni_enabled=true) or C(patroni_port)), checked against PostgreSQL, else from
+    PostgreSQL (C(pg_is_in_recovery())). A member that cannot tell from Patroni (REST API
+    unreachable, no leader lock, Patroni and PostgreSQL disagree) fails with
+    RV(error_code=role_unknown) and runs nothing. On the primary the stanza is created first
+    when pgBackRest does not know it yet.
   - In check mode the plan is returned and nothing runs.
 version_added: "0.1.0"
 author: pitr developers
@@ -34,7 +38,7 @@ options:
     choices: [full, diff, incr]
     default: incr
   role:
-    description: The instance's role; asked from PostgreSQL when not given.
+    description: The instance's role; asked from Patroni or PostgreSQL when not given.
     type: str
     choices: [primary, replica]
   repo:
@@ -76,6 +80,12 @@ role:
   description: The instance's role, C(primary) or C(replica).
   returned: always
   type: str
+role_source:
+  description:
+    - Where the role came from - C(patroni) (Patroni's REST API, checked against PostgreSQL),
+      C(postgresql) (C(pg_is_in_recovery()), Patroni not configured) or C(given) (O(role)).
+  returned: always
+  type: str
 plan:
   description: The backup plan (steps with their argv), as C(pitr backup --dry-run --json).
   returned: always
@@ -91,7 +101,7 @@ error_code:
       C(internal_error) (any other exception), C(failed) (Ansible's own helpers).
   returned: failure
   type: str
-  sample: database_error
+  sample: role_unknown
 """
 
 from ansible_collections.pitr.pgsql.plugins.module_utils.pitr_module import (
@@ -108,7 +118,7 @@ def backup(module):
     summary = plan.summary
     skipped = summary["skipped"]
     result = dict(changed=not skipped, backup_skipped=skipped, role=summary["role"],
-                  plan=plan.to_dict())
+                  role_source=summary["role_source"], plan=plan.to_dict())
     if skipped:
         result["msg"] = summary.get("reason", "skipped on a replica")
     elif not module.check_mode:

@@ -1,0 +1,167 @@
+//! Asking a member's Patroni REST API, with a small blocking HTTP client (`ureq`).
+//!
+//! One request, `GET <url>/primary`, with short timeouts ([`CONNECT_TIMEOUT`],
+//! [`REQUEST_TIMEOUT`]): cron must not hang on a Patroni that does not answer, and a slow
+//! answer is as good as none for deciding who backs up. No proxy from the environment, no
+//! redirects, a body of at most [`MAX_BODY`] bytes. HTTPS verifies Patroni's certificate
+//! against the configured CA file only (PEM; Pigsty's `/etc/pki/ca.crt` by default), never
+//! the system's or a built-in list. Patroni's client-certificate authentication
+//! (`restapi.verify_client: required`) is not supported.
+//!
+//! The answer, or why there is none, goes to [`crate::role::from_patroni`] as it is: an
+//! unreachable API is a fact for the decision, not an error of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use crate::patroni::{PatroniAnswer, PatroniApi};
+
+/// How long to wait for a TCP (and TLS) connection to the REST API.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the whole request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest body read (Patroni's state document is well under 4 KiB).
+pub const MAX_BODY: u64 = 256 * 1024;
+
+/// `GET <url>/primary`: the status (200 when the member holds the leader lock, else 503) and
+/// the member's state document; `Err` says, on one line, why there is no usable answer
+/// (connection refused, timeout, certificate not trusted, not Patroni's document, ...).
+pub fn ask_primary(api: &PatroniApi) -> Result<PatroniAnswer, String> {
+    let agent = agent(api)?;
+    let url = api.url.endpoint("primary");
+    let mut response = agent
+        .get(&url)
+        .header("Accept", "application/json")
+        .call()
+        .map_err(|e| crate::error::one_line(&e.to_string()))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(|e| crate::error::one_line(&format!("reading the answer: {e}")))?;
+    PatroniAnswer::parse(status, &body)
+}
+
+/// An agent for `api`: timeouts, no proxy, no redirects, HTTP statuses as answers, and for
+/// HTTPS the CA file's certificates as the only roots.
+fn agent(api: &PatroniApi) -> Result<ureq::Agent, String> {
+    let mut config = ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .proxy(None)
+        .user_agent(concat!("pitr/", env!("CARGO_PKG_VERSION")));
+    if api.url.is_tls() {
+        let Some(ca_file) = &api.ca_file else {
+            return Err("no CA file to verify the HTTPS certificate with".into());
+        };
+        let pem = std::fs::read(ca_file)
+            .map_err(|e| format!("cannot read the CA file '{ca_file}': {e}"))?;
+        let certs = certificates(&pem).map_err(|e| format!("CA file '{ca_file}': {e}"))?;
+        config = config.tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::Specific(Arc::new(certs)))
+                .build(),
+        );
+    }
+    Ok(config.build().into())
+}
+
+/// The certificates of a PEM file (keys in it are skipped); at least one.
+fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        if let PemItem::Certificate(c) = item.map_err(|e| format!("not PEM: {e}"))? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-shot HTTP server on loopback answering `response`; returns its port.
+    fn serve_once(response: &'static str) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn a_503_is_an_answer_not_an_error() {
+        let port = serve_once(
+            "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n\
+             {\"state\": \"running\", \"role\": \"replica\"}",
+        );
+        let answer = ask_primary(&PatroniApi::local(port).unwrap()).unwrap();
+        assert_eq!(answer.status, 503);
+        assert_eq!(answer.doc.role.as_deref(), Some("replica"));
+    }
+
+    #[test]
+    fn a_closed_port_says_so() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = ask_primary(&PatroniApi::local(port).unwrap()).unwrap_err();
+        assert!(e.to_lowercase().contains("refused"), "{e}");
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let since = std::time::Instant::now();
+        let e = ask_primary(&PatroniApi::local(port).unwrap()).unwrap_err();
+        assert!(
+            since.elapsed() < REQUEST_TIMEOUT + Duration::from_secs(2),
+            "{e}"
+        );
+        assert!(e.to_lowercase().contains("timeout"), "{e}");
+        drop(listener);
+    }
+
+    #[test]
+    fn a_redirect_is_not_followed() {
+        let port = serve_once("HTTP/1.0 302 Found\r\nLocation: http://example.com/\r\n\r\n");
+        let e = ask_primary(&PatroniApi::local(port).unwrap()).unwrap_err();
+        assert!(e.contains("HTTP 302"), "{e}");
+    }
+
+    #[test]
+    fn ca_files_without_certificates_are_refused() {
+        assert!(
+            certificates(b"")
+                .unwrap_err()
+                .contains("no PEM certificate")
+        );
+        assert!(
+            certificates(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
+    }
+}
