@@ -7,7 +7,8 @@ use pitr_core::check::{CheckReport, Status};
 use pitr_core::fmt;
 use pitr_core::ops::{InfoDoc, MarkResult, RestoreOutcome};
 
-/// `pitr info`: per repo its sets (sizes readable) and windows, then the marks.
+/// `pitr info`: per repo its sets (sizes readable), windows and WAL continuity, then the
+/// timeline history and the marks.
 pub(crate) fn info(doc: &InfoDoc) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -63,6 +64,19 @@ pub(crate) fn info(doc: &InfoDoc) -> String {
         }
         if !any {
             let _ = writeln!(out, "  window: none (no backup set with its WAL archived)");
+        }
+        for c in doc.continuity.iter().filter(|c| c.repo_key == repo.key) {
+            let _ = writeln!(out, "  wal: {}", c.describe());
+        }
+    }
+    if !doc.timelines.is_empty() {
+        let _ = writeln!(out, "\ntimelines (from the archive's history files):");
+        for t in &doc.timelines {
+            let _ = writeln!(
+                out,
+                "  {} <- {} at {} ({})",
+                t.timeline, t.parent, t.switch_lsn, t.reason
+            );
         }
     }
     if !doc.marks.is_empty() {
@@ -173,6 +187,41 @@ mod tests {
     fn info_of_two_repos_after_a_failover() {
         let doc = info_doc("info-multi-repo-failover.json", "pg-multi");
         insta::assert_snapshot!(super::info(&doc));
+    }
+
+    /// Repo1 listed, with the hole a failover leaves (a segment of timeline 1 the old primary
+    /// never archived); repo2 not listed.
+    #[test]
+    fn info_after_a_failover_with_a_hole_in_repo1() {
+        let dir = format!(
+            "{}/../pitr-core/tests/fixtures/pgbackrest-2.45",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let mut snapshot = RepoSnapshot::from_info(
+            pitr_core::info::parse(&read("info-multi-repo-failover.json")).unwrap(),
+        );
+        let tl2 = pitr_core::names::TimelineId::new(2).unwrap();
+        snapshot
+            .histories
+            .insert(pitr_core::history::parse(tl2, &read("00000002.history")).unwrap());
+        let mut listing = pitr_core::archive::parse_repo_ls(
+            &read("repo-ls-archive-multi-repo1.json"),
+            pitr_core::names::DEFAULT_SEGMENT_SIZE,
+        )
+        .unwrap();
+        listing
+            .files
+            .retain(|f| !f.path.contains("/000000010000000000000008-"));
+        snapshot
+            .listings
+            .insert(pitr_core::names::RepoIndex::of(1), listing);
+        let spec = ClusterSpec::from_yaml_str("pg_cluster: pg-multi").unwrap();
+        let doc = InfoDoc::from_snapshot(&Node::from_spec(&spec), &snapshot).unwrap();
+        insta::assert_snapshot!(super::info(&doc));
+        insta::assert_json_snapshot!(
+            serde_json::json!({"continuity": doc.continuity, "timelines": doc.timelines})
+        );
     }
 
     #[test]
