@@ -1,6 +1,7 @@
 //! Effects: running programs as the database superuser ([`exec`], [`user`], [`tools`],
 //! [`pgbackrest`]), writing files safely as root ([`files`]), the run log ([`log`]), facts about
-//! a data directory ([`facts`]), asking PostgreSQL ([`probe`]), executing plans ([`runner`]),
+//! a data directory ([`facts`]), reading `pg_wal` without following links ([`pgwal`]), asking
+//! PostgreSQL ([`probe`]), executing plans ([`runner`]),
 //! following recovery ([`watch`]), gathering `pitr check` ([`check`]) and the exporter's
 //! refresh ([`exporter`]).
 //!
@@ -18,6 +19,7 @@ pub mod facts;
 pub mod files;
 pub mod log;
 pub mod pgbackrest;
+pub mod pgwal;
 pub mod probe;
 pub mod runner;
 pub mod tools;
