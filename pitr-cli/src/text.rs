@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use pitr_core::check::{CheckReport, Status};
 use pitr_core::fmt;
-use pitr_core::ops::{InfoDoc, MarkResult, RestoreOutcome};
+use pitr_core::ops::{ContinuityOutcome, InfoDoc, MarkResult, RestoreOutcome};
+use pitr_core::plan::summary::Summary;
 
 /// `pitr info`: per repo its sets (sizes readable), windows and WAL continuity, then the
 /// timeline history and the marks.
@@ -120,6 +121,64 @@ pub(crate) fn check(report: &CheckReport) -> String {
     out
 }
 
+/// `pitr continuity`: what was pushed (or would be, in a dry run) and what was in place.
+pub(crate) fn continuity(outcome: &ContinuityOutcome) -> String {
+    let mut out = String::new();
+    let Summary::Continuity(s) = &outcome.plan.summary else {
+        return out;
+    };
+    if s.skipped {
+        let _ = writeln!(
+            out,
+            "stanza {}: skipped ({})",
+            outcome.plan.stanza,
+            s.reason.as_deref().unwrap_or("nothing to do")
+        );
+        return out;
+    }
+    let verb = if outcome.dry_run {
+        "would push"
+    } else {
+        "pushed"
+    };
+    let _ = writeln!(
+        out,
+        "stanza {}, timeline {}: {verb} {} file(s){}",
+        outcome.plan.stanza,
+        s.timeline.map_or_else(|| "?".to_owned(), |t| t.to_string()),
+        s.push.len(),
+        s.pg_wal
+            .as_ref()
+            .map(|p| format!(" from {}", p.display()))
+            .unwrap_or_default()
+    );
+    for f in &s.push {
+        let repos: Vec<String> = f.missing_from.iter().map(|r| format!("repo{r}")).collect();
+        let _ = writeln!(
+            out,
+            "  {} (missing from {})",
+            f.name,
+            if repos.is_empty() {
+                "? (no archive could be listed)".to_owned()
+            } else {
+                repos.join(", ")
+            }
+        );
+    }
+    if !s.present.is_empty() {
+        let _ = writeln!(
+            out,
+            "already in every repo, with the same contents: {} file(s): {}",
+            s.present.len(),
+            s.present.join(", ")
+        );
+    }
+    for w in &outcome.plan.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
 /// `pitr mark`: where the restore point is and where it was recorded.
 pub(crate) fn mark(result: &MarkResult) -> String {
     format!(
@@ -161,7 +220,7 @@ mod tests {
 
     use pitr_core::check::{self, Check, CheckResult};
     use pitr_core::node::Node;
-    use pitr_core::ops::InfoDoc;
+    use pitr_core::ops::{ContinuityOutcome, InfoDoc};
     use pitr_core::snapshot::RepoSnapshot;
     use pitr_core::spec::ClusterSpec;
 
@@ -222,6 +281,47 @@ mod tests {
         insta::assert_json_snapshot!(
             serde_json::json!({"continuity": doc.continuity, "timelines": doc.timelines})
         );
+    }
+
+    #[test]
+    fn continuity_reports_what_was_pushed() {
+        use pitr_core::continuity::{WalFile, WalJudgement};
+        use pitr_core::names::{RepoIndex, TimelineId};
+        let judgement = WalJudgement {
+            timeline: TimelineId::new(2).unwrap(),
+            push: vec![
+                WalFile {
+                    name: "00000002.history".into(),
+                    missing_from: vec![RepoIndex::of(2)],
+                },
+                WalFile {
+                    name: "000000010000000000000004".into(),
+                    missing_from: vec![RepoIndex::of(1), RepoIndex::of(2)],
+                },
+            ],
+            present: vec!["000000010000000000000003".into()],
+            conflicts: vec![],
+            notes: vec![],
+        };
+        let site = pitr_core::plan::backup::BackupSite {
+            stanza: "pg-ha".parse().unwrap(),
+            pgbackrest_argv: vec!["pgbackrest".into()],
+            dbsu: "postgres".into(),
+        };
+        let plan = pitr_core::plan::continuity::plan_continuity(
+            &site,
+            std::path::Path::new("/pg/data/pg_wal"),
+            pitr_core::names::DEFAULT_SEGMENT_SIZE,
+            &judgement,
+        )
+        .unwrap();
+        let outcome = ContinuityOutcome {
+            skipped: false,
+            dry_run: false,
+            plan,
+            report: None,
+        };
+        insta::assert_snapshot!(super::continuity(&outcome));
     }
 
     #[test]

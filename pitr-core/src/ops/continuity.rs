@@ -190,14 +190,14 @@ fn conflict_of(e: Error) -> Error {
     let Some(line) = output.lines().find(|l| l.contains("[045]")) else {
         return e;
     };
-    let file = line
-        .split('\'')
-        .nth(1)
-        .unwrap_or("a WAL file")
-        .to_owned();
+    let file = line.split('\'').nth(1).unwrap_or("a WAL file").to_owned();
     let repo = line
         .split_whitespace()
-        .find_map(|w| w.strip_prefix("repo")?.parse::<crate::names::RepoIndex>().ok())
+        .find_map(|w| {
+            w.strip_prefix("repo")?
+                .parse::<crate::names::RepoIndex>()
+                .ok()
+        })
         .unwrap_or(crate::names::RepoIndex::FIRST);
     Error::ArchiveConflict {
         file,
@@ -227,7 +227,7 @@ pub enum CallbackOutcome {
         last: String,
     },
     /// The continuity step ran.
-    Ran(ContinuityOutcome),
+    Ran(Box<ContinuityOutcome>),
 }
 
 /// Patroni's `on_role_change` callback: `action`, `role` and `scope` as Patroni appends them.
@@ -269,7 +269,7 @@ pub fn patroni_callback(
                      lacks",
                     since.elapsed().as_secs_f64()
                 ));
-                return run_continuity(plan, log).map(CallbackOutcome::Ran);
+                return run_continuity(plan, log).map(|o| CallbackOutcome::Ran(Box::new(o)));
             }
             Ok(_) => "PostgreSQL is still in recovery".to_owned(),
             // The server may be restarting: ask again.

@@ -47,12 +47,12 @@ pub fn plan_skip(site: &BackupSite) -> Plan {
     }
 }
 
-/// The plan on a primary whose `pg_wal` is `pg_wal` (segment size `size`): push what
+/// The plan on a primary whose `pg_wal` is `pg_wal` (segment size `segment_size`): push what
 /// `judgement` says; [`Error::ArchiveConflict`] when a file's copy in a repo differs.
 pub fn plan_continuity(
     site: &BackupSite,
     pg_wal: &Path,
-    size: SegmentSize,
+    segment_size: SegmentSize,
     judgement: &WalJudgement,
 ) -> Result<Plan> {
     if let Some(first) = judgement.conflicts.first() {
@@ -67,7 +67,8 @@ pub fn plan_continuity(
     for file in &judgement.push {
         // The names come from the judgement's own formatting; anything else is a bug, and
         // never reaches a command line.
-        if !is_wal_file_name(&file.name, size) && !is_wal_file_name(&file.name, DEFAULT_SEGMENT_SIZE)
+        if !is_wal_file_name(&file.name, segment_size)
+            && !is_wal_file_name(&file.name, DEFAULT_SEGMENT_SIZE)
         {
             return Err(Error::invalid(
                 "WAL file name",

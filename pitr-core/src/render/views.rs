@@ -453,7 +453,9 @@ impl PatroniCallbackView {
         }
         let command = words
             .iter()
-            .map(|w| shlex::try_quote(w).map_or_else(|_| "''".to_owned(), |q| q.replace('\'', "''")))
+            .map(|w| {
+                shlex::try_quote(w).map_or_else(|_| "''".to_owned(), |q| q.replace('\'', "''"))
+            })
             .collect::<Vec<_>>()
             .join(" ");
         PatroniCallbackView {

@@ -8,6 +8,7 @@
 //! user itself (the Patroni callback is), pitr has no more rights than that user: it resolves
 //! the path with those rights first, so a `pg_wal` that `initdb -X` made a link works there.
 
+use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -73,11 +74,11 @@ impl PgWal {
             }
             hasher.update(&buf[..n]);
         }
-        Ok(hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
+        let mut hex = String::with_capacity(40);
+        for b in &hasher.finalize() {
+            let _ = write!(hex, "{b:02x}");
+        }
+        Ok(hex)
     }
 
     /// `pg_wal/<timeline>.history` parsed; `None` when it is not there.

@@ -600,7 +600,13 @@ pub fn list_dir(dir: &Path, owner: Option<&OsUser>) -> Result<Vec<DirEntry>> {
             Ok(st) => st,
             // Removed since it was listed (PostgreSQL recycles segments).
             Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(io("cannot stat", &dir.join(raw.to_string_lossy().as_ref()), e)),
+            Err(e) => {
+                return Err(io(
+                    "cannot stat",
+                    &dir.join(raw.to_string_lossy().as_ref()),
+                    e,
+                ));
+            }
         };
         let kind = match file_type(&st) {
             SFlag::S_IFREG => EntryKind::File,

@@ -228,7 +228,13 @@ fn listing_a_directory_of_postgres_reports_links_as_links() {
     let entries = list_dir(&s.path("pg/wal"), Some(&s.postgres)).unwrap();
     let seen: Vec<(&str, EntryKind, u64)> = entries
         .iter()
-        .map(|e| (e.name.as_str(), e.kind, if e.kind == EntryKind::File { e.size } else { 0 }))
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.kind,
+                if e.kind == EntryKind::File { e.size } else { 0 },
+            )
+        })
         .collect();
     assert_eq!(
         seen,
