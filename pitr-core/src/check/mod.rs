@@ -15,8 +15,8 @@
 //! | `stanza_status` | `check_stanza_status` | `pgbackrest info` fails or reports a non-zero stanza status |
 //! | `full_backup_age` | `check_full_backup_too_old` | no full backup, or the newest is older than the limit |
 //! | `backup_age` | `check_backup_too_old` | no backup, or the newest of any type is older than the limit |
-//! | `window` | `check_window_empty` | no repo has a recoverable window |
 //! | `archive_continuity` | `check_wal_missing` | a repo's archive misses WAL along the cluster's history ([`crate::continuity`]) |
+//! | `window` | `check_window_empty` | no repo has a recoverable window |
 //!
 //! This module is pure: it judges facts ([`ArchiverStats`], an archive command, an info
 //! report, windows) and builds a [`CheckReport`]. Gathering the facts is
@@ -81,10 +81,11 @@ pub enum Check {
     FullBackupAge,
     /// The newest backup of any type is young enough.
     BackupAge,
+    /// No repo misses WAL along the cluster's history (before the window: a hole is the
+    /// cause an empty window is a symptom of).
+    ArchiveContinuity,
     /// Some repo has a recoverable window.
     Window,
-    /// No repo misses WAL along the cluster's history.
-    ArchiveContinuity,
 }
 
 impl Check {
@@ -98,8 +99,8 @@ impl Check {
         Check::StanzaStatus,
         Check::FullBackupAge,
         Check::BackupAge,
-        Check::Window,
         Check::ArchiveContinuity,
+        Check::Window,
     ];
 
     /// The check's name (as in JSON and the `check` label).

@@ -176,8 +176,8 @@ pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
             for c in [
                 Check::FullBackupAge,
                 Check::BackupAge,
-                Check::Window,
                 Check::ArchiveContinuity,
+                Check::Window,
             ] {
                 results.push(CheckResult::skip(c, "pgbackrest info failed"));
             }
@@ -186,13 +186,13 @@ pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
             results.push(check::stanza_status(&stanza));
             let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
             results.extend(check::backup_ages(&stanza, now, options.limits));
-            let windows = window::windows(&stanza, &snap.histories, &snap.listings);
-            results.push(check::window(&stanza.name, &windows));
             results.push(check::archive_continuity(&continuity::continuity(
                 &stanza,
                 &snap.histories,
                 &snap.listings,
             )));
+            let windows = window::windows(&stanza, &snap.histories, &snap.listings);
+            results.push(check::window(&stanza.name, &windows));
         }
     }
     CheckReport::new(node.stanza.to_string(), jiff::Timestamp::now(), results)
