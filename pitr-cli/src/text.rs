@@ -102,7 +102,7 @@ pub(crate) fn check(report: &CheckReport) -> String {
             Status::Fail => "FAIL",
             Status::Skip => "skip",
         };
-        let _ = writeln!(out, "{mark} {:<17} {}", c.check.name(), c.message);
+        let _ = writeln!(out, "{mark} {:<18} {}", c.check.name(), c.message);
     }
     let _ = match report.first_failure() {
         None => writeln!(
