@@ -60,6 +60,12 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Serve Prometheus metrics (pgbackrest_exporter's, plus windows, WAL age and checks).
     Exporter(ExporterArgs),
+    /// On the primary, push WAL of the timeline's history that pg_wal holds and the archive
+    /// lacks (after a failover); skip (exit 0) on a replica.
+    Continuity(ContinuityArgs),
+    /// Patroni's on_role_change callback: run the continuity step when this node becomes the
+    /// primary. Exits 0 unless a repo holds a different copy of a file.
+    PatroniCallback(PatroniCallbackArgs),
 }
 
 /// Options for commands that work on the node's cluster.
@@ -336,6 +342,40 @@ pub(crate) struct ExporterArgs {
     /// exits 1 when the refresh failed.
     #[arg(long)]
     pub(crate) once: bool,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `pitr continuity`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exits 1 with error[archive_conflict] when a repo holds a copy of a file that \
+    differs from pg_wal's (nothing is pushed then); see docs/ha.md."
+)]
+pub(crate) struct ContinuityArgs {
+    /// Print what would be pushed (a shell script, or JSON with --json) and push nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `pitr patroni-callback`: Patroni appends ACTION ROLE SCOPE to the configured command.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Configure it with the snippet of pitr render --what patroni-callback. It logs \
+    to <log-path>/<stanza>-pitr-patroni-callback-<time>.log and to stderr (Patroni's log)."
+)]
+pub(crate) struct PatroniCallbackArgs {
+    /// The callback: on_role_change (others are ignored).
+    pub(crate) action: String,
+    /// The new role: master or primary (others are ignored).
+    pub(crate) role: String,
+    /// Patroni's scope (the cluster, normally the stanza).
+    pub(crate) scope: String,
+    /// Seconds to wait for PostgreSQL to finish promoting.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub(crate) wait: u64,
     #[command(flatten)]
     pub(crate) node: NodeArgs,
 }

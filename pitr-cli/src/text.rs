@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 
 use pitr_core::check::{CheckReport, Status};
 use pitr_core::fmt;
-use pitr_core::ops::{InfoDoc, MarkResult, RestoreOutcome};
+use pitr_core::ops::{ContinuityOutcome, InfoDoc, MarkResult, RestoreOutcome};
+use pitr_core::plan::summary::Summary;
 
-/// `pitr info`: per repo its sets (sizes readable) and windows, then the marks.
+/// `pitr info`: per repo its sets (sizes readable), windows and WAL continuity, then the
+/// timeline history and the marks.
 pub(crate) fn info(doc: &InfoDoc) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -64,6 +66,19 @@ pub(crate) fn info(doc: &InfoDoc) -> String {
         if !any {
             let _ = writeln!(out, "  window: none (no backup set with its WAL archived)");
         }
+        for c in doc.continuity.iter().filter(|c| c.repo_key == repo.key) {
+            let _ = writeln!(out, "  wal: {}", c.describe());
+        }
+    }
+    if !doc.timelines.is_empty() {
+        let _ = writeln!(out, "\ntimelines (from the archive's history files):");
+        for t in &doc.timelines {
+            let _ = writeln!(
+                out,
+                "  {} <- {} at {} ({})",
+                t.timeline, t.parent, t.switch_lsn, t.reason
+            );
+        }
     }
     if !doc.marks.is_empty() {
         let _ = writeln!(out, "\nrestore points recorded by pitr mark:");
@@ -87,7 +102,7 @@ pub(crate) fn check(report: &CheckReport) -> String {
             Status::Fail => "FAIL",
             Status::Skip => "skip",
         };
-        let _ = writeln!(out, "{mark} {:<17} {}", c.check.name(), c.message);
+        let _ = writeln!(out, "{mark} {:<18} {}", c.check.name(), c.message);
     }
     let _ = match report.first_failure() {
         None => writeln!(
@@ -103,6 +118,64 @@ pub(crate) fn check(report: &CheckReport) -> String {
             f.code
         ),
     };
+    out
+}
+
+/// `pitr continuity`: what was pushed (or would be, in a dry run) and what was in place.
+pub(crate) fn continuity(outcome: &ContinuityOutcome) -> String {
+    let mut out = String::new();
+    let Summary::Continuity(s) = &outcome.plan.summary else {
+        return out;
+    };
+    if s.skipped {
+        let _ = writeln!(
+            out,
+            "stanza {}: skipped ({})",
+            outcome.plan.stanza,
+            s.reason.as_deref().unwrap_or("nothing to do")
+        );
+        return out;
+    }
+    let verb = if outcome.dry_run {
+        "would push"
+    } else {
+        "pushed"
+    };
+    let _ = writeln!(
+        out,
+        "stanza {}, timeline {}: {verb} {} file(s){}",
+        outcome.plan.stanza,
+        s.timeline.map_or_else(|| "?".to_owned(), |t| t.to_string()),
+        s.push.len(),
+        s.pg_wal
+            .as_ref()
+            .map(|p| format!(" from {}", p.display()))
+            .unwrap_or_default()
+    );
+    for f in &s.push {
+        let repos: Vec<String> = f.missing_from.iter().map(|r| format!("repo{r}")).collect();
+        let _ = writeln!(
+            out,
+            "  {} (missing from {})",
+            f.name,
+            if repos.is_empty() {
+                "? (no archive could be listed)".to_owned()
+            } else {
+                repos.join(", ")
+            }
+        );
+    }
+    if !s.present.is_empty() {
+        let _ = writeln!(
+            out,
+            "already in every repo, with the same contents: {} file(s): {}",
+            s.present.len(),
+            s.present.join(", ")
+        );
+    }
+    for w in &outcome.plan.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     out
 }
 
@@ -147,7 +220,7 @@ mod tests {
 
     use pitr_core::check::{self, Check, CheckResult};
     use pitr_core::node::Node;
-    use pitr_core::ops::InfoDoc;
+    use pitr_core::ops::{ContinuityOutcome, InfoDoc};
     use pitr_core::snapshot::RepoSnapshot;
     use pitr_core::spec::ClusterSpec;
 
@@ -173,6 +246,82 @@ mod tests {
     fn info_of_two_repos_after_a_failover() {
         let doc = info_doc("info-multi-repo-failover.json", "pg-multi");
         insta::assert_snapshot!(super::info(&doc));
+    }
+
+    /// Repo1 listed, with the hole a failover leaves (a segment of timeline 1 the old primary
+    /// never archived); repo2 not listed.
+    #[test]
+    fn info_after_a_failover_with_a_hole_in_repo1() {
+        let dir = format!(
+            "{}/../pitr-core/tests/fixtures/pgbackrest-2.45",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let mut snapshot = RepoSnapshot::from_info(
+            pitr_core::info::parse(&read("info-multi-repo-failover.json")).unwrap(),
+        );
+        let tl2 = pitr_core::names::TimelineId::new(2).unwrap();
+        snapshot
+            .histories
+            .insert(pitr_core::history::parse(tl2, &read("00000002.history")).unwrap());
+        let mut listing = pitr_core::archive::parse_repo_ls(
+            &read("repo-ls-archive-multi-repo1.json"),
+            pitr_core::names::DEFAULT_SEGMENT_SIZE,
+        )
+        .unwrap();
+        listing
+            .files
+            .retain(|f| !f.path.contains("/000000010000000000000008-"));
+        snapshot
+            .listings
+            .insert(pitr_core::names::RepoIndex::of(1), listing);
+        let spec = ClusterSpec::from_yaml_str("pg_cluster: pg-multi").unwrap();
+        let doc = InfoDoc::from_snapshot(&Node::from_spec(&spec), &snapshot).unwrap();
+        insta::assert_snapshot!(super::info(&doc));
+        insta::assert_json_snapshot!(
+            serde_json::json!({"continuity": doc.continuity, "timelines": doc.timelines})
+        );
+    }
+
+    #[test]
+    fn continuity_reports_what_was_pushed() {
+        use pitr_core::continuity::{WalFile, WalJudgement};
+        use pitr_core::names::{RepoIndex, TimelineId};
+        let judgement = WalJudgement {
+            timeline: TimelineId::new(2).unwrap(),
+            push: vec![
+                WalFile {
+                    name: "00000002.history".into(),
+                    missing_from: vec![RepoIndex::of(2)],
+                },
+                WalFile {
+                    name: "000000010000000000000004".into(),
+                    missing_from: vec![RepoIndex::of(1), RepoIndex::of(2)],
+                },
+            ],
+            present: vec!["000000010000000000000003".into()],
+            conflicts: vec![],
+            notes: vec![],
+        };
+        let site = pitr_core::plan::backup::BackupSite {
+            stanza: "pg-ha".parse().unwrap(),
+            pgbackrest_argv: vec!["pgbackrest".into()],
+            dbsu: "postgres".into(),
+        };
+        let plan = pitr_core::plan::continuity::plan_continuity(
+            &site,
+            std::path::Path::new("/pg/data/pg_wal"),
+            pitr_core::names::DEFAULT_SEGMENT_SIZE,
+            &judgement,
+        )
+        .unwrap();
+        let outcome = ContinuityOutcome {
+            skipped: false,
+            dry_run: false,
+            plan,
+            report: None,
+        };
+        insta::assert_snapshot!(super::continuity(&outcome));
     }
 
     #[test]

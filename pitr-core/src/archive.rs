@@ -67,6 +67,20 @@ impl ListedFile {
             _ => None,
         }
     }
+
+    /// The SHA-1 of the file's uncompressed contents that pgBackRest put into the name of a
+    /// complete segment (`<24 hex>-<40 hex sha1>[.<ext>]`), lower case; `None` for other
+    /// files and for bare segment names.
+    pub fn checksum(&self) -> Option<String> {
+        let ArchiveFile::Segment(_) = self.file else {
+            return None;
+        };
+        let name = self.path.rsplit('/').next().unwrap_or(&self.path);
+        let sha = name.get(24..)?.strip_prefix('-')?.get(..40)?;
+        sha.bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then(|| sha.to_ascii_lowercase())
+    }
 }
 
 /// The recognised files of one archive directory (`archive/<stanza>/<archive id>`).

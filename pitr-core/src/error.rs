@@ -218,6 +218,19 @@ pub enum Error {
         missing: String,
     },
 
+    /// A WAL file in a repo's archive differs from the copy in this node's `pg_wal`: the repo
+    /// and the node disagree about the cluster's history.
+    #[error(
+        "{file} in repo{repo} differs from the copy in this node's pg_wal ({detail}){}: the repo and this node disagree about the cluster's history (two primaries at once?); find out which node wrote the repo's copy before pushing anything, and take a full backup once it is settled",
+        if *.more > 0 { format!(", and {} more file(s) differ", .more) } else { String::new() }
+    )]
+    ArchiveConflict {
+        file: String,
+        repo: crate::names::RepoIndex,
+        detail: String,
+        more: usize,
+    },
+
     /// The data directory cannot be restored into as it is.
     #[error("data directory '{}': {problem}", path.display())]
     DataDirectory { path: PathBuf, problem: String },
@@ -339,6 +352,7 @@ impl Error {
             Error::SetNotFound { .. } => "set_not_found",
             Error::TargetOutsideWindow { .. } => "target_outside_window",
             Error::WalGap { .. } => "wal_gap",
+            Error::ArchiveConflict { .. } => "archive_conflict",
             Error::DataDirectory { .. } => "data_directory",
             Error::NotEnoughSpace { .. } => "not_enough_space",
             Error::RecoveryFailed { .. } => "recovery_failed",

@@ -115,6 +115,20 @@ fn next_field(s: &str) -> (&str, &str) {
     }
 }
 
+/// One timeline switch: a timeline, the parent it branched off, where and why (the last line
+/// of the timeline's history file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimelineSwitch {
+    /// The new timeline.
+    pub timeline: TimelineId,
+    /// The timeline it branched off.
+    pub parent: TimelineId,
+    /// The first LSN on `timeline` that is not on `parent`.
+    pub switch_lsn: Lsn,
+    /// Why (free text from the history file).
+    pub reason: String,
+}
+
 /// The history files known for one archive, by timeline.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TimelineHistories {
@@ -150,6 +164,22 @@ impl TimelineHistories {
     /// Whether no history is known.
     pub fn is_empty(&self) -> bool {
         self.by_timeline.is_empty()
+    }
+
+    /// Every known switch, by timeline: each history file's last line.
+    pub fn switches(&self) -> Vec<TimelineSwitch> {
+        self.by_timeline
+            .values()
+            .filter_map(|h| {
+                let last = h.entries.last()?;
+                Some(TimelineSwitch {
+                    timeline: h.timeline,
+                    parent: last.parent,
+                    switch_lsn: last.switch_lsn,
+                    reason: last.reason.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Every timeline the histories mention: those with a file and all their ancestors.
@@ -309,6 +339,18 @@ mod tests {
         assert_eq!(t.child_of(tl(1)), Some((tl(2), lsn("0/9000000"))));
         assert_eq!(t.end_of(tl(2)), Some(lsn("0/B000000")));
         assert_eq!(t.end_of(tl(3)), None);
+        let switches = t.switches();
+        assert_eq!(
+            switches
+                .iter()
+                .map(|s| (s.timeline.get(), s.parent.get(), s.switch_lsn.to_string()))
+                .collect::<Vec<_>>(),
+            [
+                (3, 2, "0/B000000".to_owned()),
+                (4, 1, "0/5000000".to_owned())
+            ]
+        );
+        assert_eq!(switches[0].reason, "before 2000-01-01");
         assert!(t.contains_point(tl(4), tl(1), lsn("0/4FFFFFF")));
         assert!(!t.contains_point(tl(4), tl(1), lsn("0/5000000")));
         assert!(t.contains_point(tl(3), tl(1), lsn("0/6000000")));

@@ -25,7 +25,9 @@
 //!   [`archive`] (repo archive listings and WAL continuity), [`marks`] (restore points recorded
 //!   by `pitr mark`), [`snapshot`] (what pgBackRest knows about a stanza, gathered once),
 //!   [`patroni`] (where a member's Patroni REST API is, and what it answered).
-//! * judgement — [`window`] (the recoverable window per repo and timeline), [`select`] (the
+//! * judgement — [`window`] (the recoverable window per repo and timeline), [`continuity`]
+//!   (WAL missing from a repo along the cluster's history, and what a primary's `pg_wal` can
+//!   still close), [`select`] (the
 //!   backup set for a target), [`check`] (the verdicts of `pitr check`), [`recovery`] (server
 //!   log records, what they mean, whether recovery stopped at the target), [`render`]
 //!   (handlebars templates for every file pitr writes), [`progress`] (a restore's progress from
@@ -51,6 +53,7 @@ pub mod archive;
 pub mod catalog;
 pub mod check;
 pub mod conf;
+pub mod continuity;
 pub mod error;
 pub mod fmt;
 pub mod history;

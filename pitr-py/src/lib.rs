@@ -371,6 +371,39 @@ fn info(py: Python<'_>, spec: &Bound<'_, PyAny>) -> Result<Py<PyAny>> {
     py_data(py, &doc)
 }
 
+/// On the primary, pushes the WAL of the current timeline's history that `pg_wal` holds and
+/// the archive lacks (after a failover), like `pitr continuity --json`; skips on a replica.
+/// The GIL is released while it runs.
+///
+/// Args:
+///     spec: the cluster spec of this node.
+///     dry_run: plan only; the returned document's `plan` says what would be pushed.
+///     echo: print progress to stderr (it always goes to the run log).
+///
+/// Returns:
+///     `{"skipped", "dry_run", "plan", "report"}`: the plan's `summary` lists the files
+///     pushed (`push`, each with the repos that lacked it) and those every repo already held
+///     (`present`); `report` holds the completed step ids and the run log.
+///
+/// Raises:
+///     PitrError: code `archive_conflict` when a repo holds a copy of a file that differs from
+///         pg_wal's (nothing is pushed then).
+#[pyfunction]
+#[pyo3(signature = (spec, *, dry_run = false, echo = false))]
+fn continuity(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    dry_run: bool,
+    echo: bool,
+) -> Result<Py<PyAny>> {
+    let node = Node::from_spec(&self::spec(spec)?);
+    let outcome = py.detach(|| {
+        let log = ops::run_log(&node, "continuity", echo, false);
+        ops::continuity(&node, dry_run, &log)
+    })?;
+    py_data(py, &outcome)
+}
+
 /// Writes a file the way pitr writes every file as root: a new temporary file beside it with
 /// mode and owner set on the descriptor, renamed into place; a symbolic link at the name, or
 /// a directory that users other than root and the owner can write, is refused (code
@@ -479,6 +512,7 @@ fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_owner, m)?)?;
     m.add_class::<Plan>()?;
     m.add_function(wrap_pyfunction!(mark, m)?)?;
+    m.add_function(wrap_pyfunction!(continuity, m)?)?;
     m.add_function(wrap_pyfunction!(plan_service, m)?)?;
     m.add_function(wrap_pyfunction!(check_spec, m)?)?;
     m.add_function(wrap_pyfunction!(secret_values, m)?)?;

@@ -40,7 +40,8 @@
 //! [`ha`] runs a real Patroni 3.0 cluster on etcd 3.4 ([`PatroniCluster`], [`Etcd`]): members on
 //! loopback ports, each with its own cluster spec and pgbackrest.conf rendered by `pitr`, all
 //! archiving into one repo (local, or [`S3Server`]); switchover through the REST API, failover by
-//! `kill -9`, pause, the DCS taken away, a member's archiving blocked. At most
+//! `kill -9`, pause, the DCS taken away, a member's archiving blocked, Patroni's
+//! `on_role_change` callback set to what `pitr render --what patroni-callback` writes. At most
 //! [`ha::MAX_CLUSTERS`] clusters run at once per test process. `tests/tests/ha_harness.rs` shows
 //! each of these and prints how long they take.
 //!

@@ -22,6 +22,7 @@ fn check_passes_when_healthy_and_names_a_broken_archive_command() {
         "stanza_status",
         "full_backup_age",
         "backup_age",
+        "archive_continuity",
         "window",
     ] {
         assert!(
@@ -34,7 +35,7 @@ fn check_passes_when_healthy_and_names_a_broken_archive_command() {
         serde_json::from_str(&stanza.pitr_ok(&["--json", "check"])).unwrap();
     assert_eq!(json["ok"], true, "{json:#}");
     assert!(json["code"].is_null(), "{json:#}");
-    assert_eq!(json["checks"].as_array().unwrap().len(), 9, "{json:#}");
+    assert_eq!(json["checks"].as_array().unwrap().len(), 10, "{json:#}");
     // With the spec the cluster was rendered from, the command matches word for word.
     let spec = stanza.spec.display().to_string();
     stanza.pitr_ok(&["check", "--spec", &spec]);

@@ -273,6 +273,7 @@ fn promtool_accepts_the_alert_rules_in_the_docs() {
         "PgBackRestNoRecentBackup",
         "PitrArchivingFailing",
         "PitrRecoverableWindowEmpty",
+        "PitrWalMissing",
     ] {
         assert!(
             rules.contains(&format!("alert: {alert}")),

@@ -2,9 +2,11 @@
 
 mod backup;
 mod check;
+mod continuity;
 mod exporter;
 mod info;
 mod mark;
+mod patroni_callback;
 mod render;
 mod restore;
 mod sandbox;
@@ -28,6 +30,8 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox(args) => sandbox::run(&cli.global, args),
         Command::Check(args) => check::run(&cli.global, args),
         Command::Exporter(args) => exporter::run(&cli.global, args),
+        Command::Continuity(args) => continuity::run(&cli.global, args),
+        Command::PatroniCallback(args) => patroni_callback::run(&cli.global, args),
     }
 }
 

@@ -15,6 +15,7 @@
 //! | `stanza_status` | `check_stanza_status` | `pgbackrest info` fails or reports a non-zero stanza status |
 //! | `full_backup_age` | `check_full_backup_too_old` | no full backup, or the newest is older than the limit |
 //! | `backup_age` | `check_backup_too_old` | no backup, or the newest of any type is older than the limit |
+//! | `archive_continuity` | `check_wal_missing` | a repo's archive misses WAL along the cluster's history ([`crate::continuity`]) |
 //! | `window` | `check_window_empty` | no repo has a recoverable window |
 //!
 //! This module is pure: it judges facts ([`ArchiverStats`], an archive command, an info
@@ -46,8 +47,10 @@ use crate::names::BackupType;
 use crate::window::RecoverableWindow;
 
 mod archive;
+mod continuity;
 
 pub use archive::{ExpectedArchive, archive_command, redact_command, rendered_archive_command};
+pub use continuity::archive_continuity;
 
 /// pgBackRest's default config file, used when a command gives no `--config`.
 pub const PGBACKREST_DEFAULT_CONFIG: &str = "/etc/pgbackrest/pgbackrest.conf";
@@ -78,13 +81,16 @@ pub enum Check {
     FullBackupAge,
     /// The newest backup of any type is young enough.
     BackupAge,
+    /// No repo misses WAL along the cluster's history (before the window: a hole is the
+    /// cause an empty window is a symptom of).
+    ArchiveContinuity,
     /// Some repo has a recoverable window.
     Window,
 }
 
 impl Check {
     /// Every check, in the order they run.
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 10] = [
         Check::Database,
         Check::ArchiveMode,
         Check::ArchiveCommand,
@@ -93,6 +99,7 @@ impl Check {
         Check::StanzaStatus,
         Check::FullBackupAge,
         Check::BackupAge,
+        Check::ArchiveContinuity,
         Check::Window,
     ];
 
@@ -108,6 +115,7 @@ impl Check {
             Check::FullBackupAge => "full_backup_age",
             Check::BackupAge => "backup_age",
             Check::Window => "window",
+            Check::ArchiveContinuity => "archive_continuity",
         }
     }
 
@@ -123,6 +131,7 @@ impl Check {
             Check::FullBackupAge => "check_full_backup_too_old",
             Check::BackupAge => "check_backup_too_old",
             Check::Window => "check_window_empty",
+            Check::ArchiveContinuity => "check_wal_missing",
         }
     }
 }

@@ -153,3 +153,46 @@ fn the_first_failure_decides_the_report() {
     assert!(fine.ok);
     assert!(fine.into_result().is_ok());
 }
+
+#[test]
+fn archive_continuity_fails_naming_the_repo_and_segments() {
+    use crate::archive::parse_repo_ls;
+    use crate::continuity::{RepoContinuity, figure};
+    use crate::history::TimelineHistories;
+    use crate::names::{DEFAULT_SEGMENT_SIZE, RepoIndex};
+    let listing = parse_repo_ls(
+        r#"{"000000010000000000000002":{"type":"file","size":1,"time":1},
+            "000000010000000000000005":{"type":"file","size":1,"time":2}}"#,
+        DEFAULT_SEGMENT_SIZE,
+    )
+    .unwrap();
+    let holes = figure::measure(RepoIndex::of(1), &[], &TimelineHistories::new(), &listing);
+    let unknown = RepoContinuity::unknown(RepoIndex::of(2), "the archive could not be listed");
+    let r = archive_continuity(&[holes.clone(), unknown.clone()]);
+    assert_eq!(r.status, Status::Fail);
+    assert_eq!(r.code, "check_wal_missing");
+    assert!(
+        r.message.starts_with(
+            "repo1: 2 segment(s) missing from 000000010000000000000002 to \
+             000000010000000000000005 along timeline 1's history: 000000010000000000000003, \
+             000000010000000000000004; "
+        ) && r.message.contains("pitr continuity"),
+        "{}",
+        r.message
+    );
+    let whole = figure::measure(
+        RepoIndex::of(1),
+        &[],
+        &TimelineHistories::new(),
+        &parse_repo_ls(
+            r#"{"000000010000000000000002":{"type":"file","size":1,"time":1}}"#,
+            DEFAULT_SEGMENT_SIZE,
+        )
+        .unwrap(),
+    );
+    let r = archive_continuity(&[whole, unknown.clone()]);
+    assert_eq!(r.status, Status::Pass);
+    assert!(r.message.contains("repo2: unknown"), "{}", r.message);
+    assert_eq!(archive_continuity(&[unknown]).status, Status::Skip);
+    assert_eq!(archive_continuity(&[]).status, Status::Skip);
+}

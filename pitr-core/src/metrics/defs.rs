@@ -162,6 +162,8 @@ defs! {
         "Seconds since the newest WAL segment reached the repo (see pitr_wal_newest_archived_timestamp_seconds).";
     ARCHIVE_LISTED Gauge "pitr_archive_listed" ["repo_key", "stanza"]
         "Whether the repo's archive was listed (1), so holes and file times are known, or judged from pgbackrest info alone (0).";
+    ARCHIVE_MISSING Gauge "pitr_archive_missing_segments" ["repo_key", "stanza"]
+        "WAL segments missing from the repo's archive along the newest timeline's history, from the oldest backup set's first segment to the newest archived segment (0 whole; absent when the archive was not listed).";
 
     // ---- pitr: last `pitr check` ------------------------------------------------------------
     CHECK_SUCCESS Gauge "pitr_check_success" ["check", "code", "stanza"]

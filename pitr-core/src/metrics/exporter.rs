@@ -117,6 +117,7 @@ impl Gathered {
                 extras.windows.retain(|w| w.repo_key != key);
                 extras.newest_wal.remove(&key);
                 extras.listed.remove(&key);
+                extras.missing.remove(&key);
                 if let Some(p) = prev_extras {
                     extras
                         .windows
@@ -126,6 +127,9 @@ impl Gathered {
                     }
                     if p.listed.contains(&key) {
                         extras.listed.insert(key);
+                    }
+                    if let Some(m) = p.missing.get(&key) {
+                        extras.missing.insert(key, *m);
                     }
                 }
                 extras.windows.sort_by_key(|w| (w.repo_key, w.timeline));

@@ -16,8 +16,8 @@
 //!   and `pgbackrest_stanza_lock_status`, `pgbackrest_stanza_backup_complete_bytes` and
 //!   `pgbackrest_stanza_backup_compete_bytes`).
 //! * `pitr_*`: the recoverable window per stanza, repo and timeline (start and end, as a time
-//!   and as an LSN), the age of the newest archived WAL, the last `pitr check`, and the
-//!   exporter's own freshness.
+//!   and as an LSN), the age of the newest archived WAL, the WAL missing along the cluster's
+//!   history, the last `pitr check`, and the exporter's own freshness.
 //!
 //! The text is produced by the `prometheus` crate's `TextEncoder` from a registry built for
 //! each render: families sorted by name, series by label values, label values escaped.
@@ -70,6 +70,9 @@ pub struct StanzaExtras {
     pub newest_wal: BTreeMap<RepoIndex, u64>,
     /// Repos whose archive was listed.
     pub listed: BTreeSet<RepoIndex>,
+    /// WAL segments missing along the cluster's history per listed repo
+    /// ([`crate::continuity`]); repos whose figure is unknown are absent.
+    pub missing: BTreeMap<RepoIndex, u64>,
     /// Repos that could not be read at the last refresh and whose data is carried over from an
     /// earlier one (set by the exporter).
     pub stale: BTreeSet<RepoIndex>,
@@ -102,10 +105,15 @@ impl StanzaExtras {
                     .map(|t| (*key, t))
             })
             .collect();
+        let missing = crate::continuity::continuity(stanza, histories, listings)
+            .into_iter()
+            .filter_map(|c| Some((c.repo_key, c.missing?)))
+            .collect();
         StanzaExtras {
             windows: window::windows(stanza, histories, listings),
             newest_wal,
             listed: listings.keys().copied().collect(),
+            missing,
             stale: BTreeSet::new(),
         }
     }

@@ -1,4 +1,5 @@
-//! pitr's own families: recoverable windows, WAL archive freshness, the last `pitr check`.
+//! pitr's own families: recoverable windows, WAL archive freshness and continuity, the last
+//! `pitr check`.
 
 use std::collections::BTreeSet;
 
@@ -48,6 +49,9 @@ pub(super) fn stanza(stanza: &StanzaInfo, extras: &StanzaExtras, now: Timestamp,
             &l,
             f64::from(u8::from(extras.listed.contains(&key))),
         );
+        if let Some(&missing) = extras.missing.get(&key) {
+            out.set(&defs::ARCHIVE_MISSING, &l, num(missing));
+        }
         out.set(
             &defs::REPO_STALE,
             &l,

@@ -157,6 +157,37 @@ fn listings_give_window_end_times_and_wal_age() {
         (newest + age - 1_795_470_000.0).abs() < 1.0,
         "{newest} {age}"
     );
+    // Repo1's archive is whole; repo2's was not listed, so its figure is absent, not 0.
+    assert_eq!(
+        sample(&text, "pitr_archive_missing_segments", &r1),
+        Some(0.0)
+    );
+    assert!(
+        !text.contains("pitr_archive_missing_segments{repo_key=\"2\""),
+        "{text}"
+    );
+    let mut holed = listings.clone();
+    if let Some(l) = holed.get_mut(&crate::names::RepoIndex::FIRST) {
+        l.files
+            .retain(|f| !f.path.contains("/000000010000000000000008-"));
+    }
+    let extras_holed = BTreeMap::from([(
+        stanza.name.clone(),
+        StanzaExtras::from_listings(stanza, &histories, &holed),
+    )]);
+    let holed_text = render(&Sources {
+        info: &info,
+        extras: &extras_holed,
+        check: None,
+        pgbackrest_version: None,
+        now: now(),
+        time_zone: TimeZone::UTC,
+    })
+    .unwrap();
+    assert_eq!(
+        sample(&holed_text, "pitr_archive_missing_segments", &r1),
+        Some(1.0)
+    );
     let tl2 = [("repo_key", "1"), ("timeline", "2")];
     assert!(
         sample(&text, "pitr_window_end_timestamp_seconds", &tl2).is_some(),

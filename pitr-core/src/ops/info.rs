@@ -1,9 +1,11 @@
-//! `pitr info`: the backup sets, recoverable windows and marks of a node's stanza, as one
-//! document (the CLI's `--json`, Python's `pitr.info()`).
+//! `pitr info`: the backup sets, recoverable windows, WAL continuity, timeline history and
+//! marks of a node's stanza, as one document (the CLI's `--json`, Python's `pitr.info()`).
 
 use serde::Serialize;
 
+use crate::continuity::{self, RepoContinuity};
 use crate::error::Result;
+use crate::history::TimelineSwitch;
 use crate::info::{BackupInfo, RepoInfo, StanzaStatus};
 use crate::marks::MarkRecord;
 use crate::node::Node;
@@ -23,6 +25,11 @@ pub struct InfoDoc {
     pub sets: Vec<BackupInfo>,
     /// The recoverable windows per repo and timeline.
     pub windows: Vec<RecoverableWindow>,
+    /// Per repo, the WAL missing along the cluster's history (unknown for repos whose archive
+    /// could not be listed).
+    pub continuity: Vec<RepoContinuity>,
+    /// The timeline switches known from the archive's history files, by timeline.
+    pub timelines: Vec<TimelineSwitch>,
     /// Restore points recorded by `pitr mark`.
     pub marks: Vec<MarkRecord>,
     /// What could not be gathered (e.g. a repo whose archive could not be listed).
@@ -39,6 +46,8 @@ impl InfoDoc {
             repos: stanza.repo.clone(),
             sets: stanza.backup.clone(),
             windows: window::windows(stanza, &snapshot.histories, &snapshot.listings),
+            continuity: continuity::continuity(stanza, &snapshot.histories, &snapshot.listings),
+            timelines: snapshot.histories.switches(),
             marks: snapshot.marks.clone(),
             warnings: snapshot.warnings.clone(),
         })

@@ -9,6 +9,8 @@
 //! * [`render`](mod@render) — a spec's files, and writing one safely;
 //! * [`restore`] — select, check, plan ([`prepare_restore`]) and run ([`run_restore`]);
 //! * [`backup`] — plan and run a backup on the primary, skip on a replica;
+//! * [`continuity`](mod@continuity) — push from a new primary's `pg_wal` what the archive
+//!   lacks, by hand or from Patroni's `on_role_change` callback;
 //! * [`service`] — start or stop PostgreSQL around a restore;
 //! * [`mark`](mod@mark) — a restore point a restore can place;
 //! * [`info`](mod@info) — backup sets, windows and marks of a stanza;
@@ -19,6 +21,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod continuity;
 pub mod exporter;
 pub mod info;
 pub mod log;
@@ -29,6 +32,7 @@ pub mod sandbox;
 pub mod service;
 
 pub use backup::{BackupOutcome, prepare_backup, run_backup};
+pub use continuity::{ContinuityOutcome, continuity, patroni_callback};
 pub use info::{InfoDoc, info};
 pub use log::run_log;
 pub use mark::{MarkResult, mark};

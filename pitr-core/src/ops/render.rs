@@ -28,11 +28,21 @@ pub enum RenderWhat {
     Archive,
     /// Cron lines for scheduled backups.
     Cron,
+    /// Patroni's `on_role_change` callback running `pitr patroni-callback` (a `patroni.yml`
+    /// snippet).
+    #[serde(rename = "patroni-callback")]
+    PatroniCallback,
 }
 
 impl RenderWhat {
     /// Every kind of file, as its name.
-    pub const NAMES: [&'static str; 4] = ["pgbackrest", "restore", "archive", "cron"];
+    pub const NAMES: [&'static str; 5] = [
+        "pgbackrest",
+        "restore",
+        "archive",
+        "cron",
+        "patroni-callback",
+    ];
 
     /// Who owns the written file unless told otherwise: cron lines belong to root (cron
     /// refuses others'), the rest to the database superuser, who runs pgBackRest and
@@ -53,10 +63,11 @@ impl std::str::FromStr for RenderWhat {
             "restore" => Ok(RenderWhat::Restore),
             "archive" => Ok(RenderWhat::Archive),
             "cron" => Ok(RenderWhat::Cron),
+            "patroni-callback" => Ok(RenderWhat::PatroniCallback),
             _ => Err(Error::invalid(
                 "file to render",
                 s,
-                "expected one of: pgbackrest, restore, archive, cron",
+                "expected one of: pgbackrest, restore, archive, cron, patroni-callback",
             )),
         }
     }
@@ -81,6 +92,7 @@ pub fn render(
         RenderWhat::Restore => renderer.restore_conf(&RestoreConfig::from_spec(spec)),
         RenderWhat::Archive => renderer.archive_settings(spec),
         RenderWhat::Cron => renderer.crontab(spec),
+        RenderWhat::PatroniCallback => renderer.patroni_callback(spec),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Why a plan looks the way it does, typed per kind of plan.
 //!
-//! A plan serialises as `{"kind": "restore" | "backup" | "service", "summary": {...}, ...}`;
+//! A plan serialises as `{"kind": "restore" | "backup" | "service" | "continuity", "summary":
+//! {...}, ...}`;
 //! the fields of each summary are documented here and in `docs/cli.md`, and they are a
 //! contract: scripts, the Python module and the Ansible modules read them.
 
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::continuity::WalFile;
 use crate::names::{BackupLabel, BackupType, Lsn, RepoIndex, TimelineId};
 pub use crate::role::{Role, RoleSource};
 use crate::select::{Rule, SetRef};
@@ -23,6 +25,8 @@ pub enum Summary {
     Backup(BackupSummary),
     /// Starting or stopping PostgreSQL around a restore.
     Service(ServiceSummary),
+    /// Pushing WAL the archive lacks from a new primary's `pg_wal` (or its skip on a replica).
+    Continuity(ContinuitySummary),
 }
 
 /// The kind of a plan.
@@ -35,6 +39,8 @@ pub enum PlanKind {
     Backup,
     /// Starting or stopping PostgreSQL.
     Service,
+    /// Pushing WAL the archive lacks.
+    Continuity,
 }
 
 impl PlanKind {
@@ -44,6 +50,7 @@ impl PlanKind {
             PlanKind::Restore => "restore",
             PlanKind::Backup => "backup",
             PlanKind::Service => "service",
+            PlanKind::Continuity => "continuity",
         }
     }
 }
@@ -55,6 +62,7 @@ impl Summary {
             Summary::Restore(_) => PlanKind::Restore,
             Summary::Backup(_) => PlanKind::Backup,
             Summary::Service(_) => PlanKind::Service,
+            Summary::Continuity(_) => PlanKind::Continuity,
         }
     }
 }
@@ -164,4 +172,26 @@ pub struct ServiceSummary {
     pub pid: Option<i32>,
     /// Whether the plan changes anything.
     pub changed: bool,
+}
+
+/// What a continuity plan pushes, and what it found in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContinuitySummary {
+    /// The instance's role.
+    pub role: Role,
+    /// Whether nothing is done (on a replica).
+    pub skipped: bool,
+    /// Why it is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The timeline the primary writes.
+    pub timeline: Option<TimelineId>,
+    /// The `pg_wal` directory the files are pushed from.
+    pub pg_wal: Option<PathBuf>,
+    /// Files pushed (the history file first, then segments oldest first), each with the repos
+    /// that lack it.
+    pub push: Vec<WalFile>,
+    /// Files of the current timeline's history in `pg_wal` that every repo holds already,
+    /// with the same contents.
+    pub present: Vec<String>,
 }

@@ -47,15 +47,18 @@ pub enum TemplateId {
     ArchiveSettings,
     /// Cron lines for scheduled backups.
     Crontab,
+    /// Patroni's `on_role_change` callback (a `patroni.yml` snippet).
+    PatroniCallback,
 }
 
 impl TemplateId {
     /// Every template id.
-    pub const ALL: [TemplateId; 4] = [
+    pub const ALL: [TemplateId; 5] = [
         TemplateId::PgbackrestConf,
         TemplateId::RestoreConf,
         TemplateId::ArchiveSettings,
         TemplateId::Crontab,
+        TemplateId::PatroniCallback,
     ];
 
     /// The id, which is also the override file name without `.hbs`.
@@ -65,6 +68,7 @@ impl TemplateId {
             TemplateId::RestoreConf => "restore.conf",
             TemplateId::ArchiveSettings => "archive.conf",
             TemplateId::Crontab => "crontab",
+            TemplateId::PatroniCallback => "patroni-callback.yml",
         }
     }
 
@@ -74,6 +78,7 @@ impl TemplateId {
             TemplateId::RestoreConf => include_str!("templates/restore.conf.hbs"),
             TemplateId::ArchiveSettings => include_str!("templates/archive.conf.hbs"),
             TemplateId::Crontab => include_str!("templates/crontab.hbs"),
+            TemplateId::PatroniCallback => include_str!("templates/patroni-callback.yml.hbs"),
         }
     }
 }
@@ -253,6 +258,14 @@ impl Renderer {
     /// Renders cron lines for the spec's backup schedule.
     pub fn crontab(&self, spec: &ClusterSpec) -> Result<RenderedFile> {
         self.render_pair(TemplateId::Crontab, |_| views::CrontabView::new(spec))
+    }
+
+    /// Renders the `patroni.yml` snippet that makes Patroni run `pitr patroni-callback` when
+    /// a member's role changes.
+    pub fn patroni_callback(&self, spec: &ClusterSpec) -> Result<RenderedFile> {
+        self.render_pair(TemplateId::PatroniCallback, |_| {
+            views::PatroniCallbackView::new(spec)
+        })
     }
 }
 

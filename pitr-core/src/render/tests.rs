@@ -246,6 +246,27 @@ fn crontab_asks_patroni_when_the_spec_configures_it() {
 }
 
 #[test]
+fn patroni_callback_snippet() {
+    let r = Renderer::new();
+    let file = r
+        .patroni_callback(&spec(
+            "pitr_bin: /opt/pitr/bin/pitr\npgbackrest_config: /pg/conf/pgbackrest.conf",
+        ))
+        .unwrap();
+    insta::assert_snapshot!("patroni_callback", file.contents());
+    assert!(!file.has_secrets());
+    let other = r.patroni_callback(&spec("pg_dbsu: dba")).unwrap();
+    assert!(
+        other.contents().contains(
+            "    on_role_change: '/usr/local/bin/pitr --config /etc/pgbackrest/pgbackrest.conf \
+             patroni-callback --dbsu dba'\n"
+        ),
+        "{}",
+        other.contents()
+    );
+}
+
+#[test]
 fn process_max_follows_pigsty_formulas() {
     for (cpus, backup, restore) in [(1, 2, 1), (4, 2, 4), (12, 3, 8), (64, 4, 8)] {
         let spec = ClusterSpec {

@@ -450,3 +450,42 @@ fn patroni_args(spec: &ClusterSpec) -> String {
         None => format!(" {url}"),
     }
 }
+
+/// Patroni's `on_role_change` callback: `<pitr_bin> --config <conf> patroni-callback`, with
+/// `--dbsu` when the database superuser is not `postgres`. Every value is a [`SafePath`] or
+/// a validated name, so the command needs no quoting for `shlex.split` or YAML's single
+/// quotes; each word is passed through `shlex` all the same.
+///
+/// [`SafePath`]: crate::names::SafePath
+#[derive(Debug, Serialize)]
+pub(super) struct PatroniCallbackView {
+    stanza: String,
+    log_dir: String,
+    command: String,
+}
+
+impl PatroniCallbackView {
+    pub(super) fn new(spec: &ClusterSpec) -> Self {
+        let mut words = vec![
+            spec.pitr_bin.to_string(),
+            "--config".to_owned(),
+            spec.config_path.to_string(),
+            "patroni-callback".to_owned(),
+        ];
+        if spec.dbsu != "postgres" {
+            words.extend(["--dbsu".to_owned(), spec.dbsu.clone()]);
+        }
+        let command = words
+            .iter()
+            .map(|w| {
+                shlex::try_quote(w).map_or_else(|_| "''".to_owned(), |q| q.replace('\'', "''"))
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        PatroniCallbackView {
+            stanza: spec.cluster.to_string(),
+            log_dir: spec.log_dir.to_string(),
+            command,
+        }
+    }
+}

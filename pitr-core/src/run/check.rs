@@ -4,7 +4,8 @@
 //! Facts come from PostgreSQL (one query over the node's socket: recovery state,
 //! `archive_mode`, `archive_command`, `pg_stat_archiver`), from `pgbackrest check`, and from a
 //! repo snapshot (`pgbackrest info` plus archive listings, for the backup ages and the
-//! recoverable window). Checks that cannot be judged are skipped with the reason:
+//! recoverable window, and the WAL missing along the cluster's history). Checks that cannot be
+//! judged are skipped with the reason:
 //!
 //! * on a replica the archiving checks are skipped (the primary archives WAL);
 //! * when PostgreSQL does not answer, every check that needs it is skipped;
@@ -24,6 +25,7 @@ use super::user::OsUser;
 use crate::check::{
     self, AgeLimits, ArchiverStats, Check, CheckReport, CheckResult, ExpectedArchive, Status,
 };
+use crate::continuity;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::window;
@@ -171,7 +173,12 @@ pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
                 Check::StanzaStatus,
                 format!("cannot read the repo: {e}"),
             ));
-            for c in [Check::FullBackupAge, Check::BackupAge, Check::Window] {
+            for c in [
+                Check::FullBackupAge,
+                Check::BackupAge,
+                Check::ArchiveContinuity,
+                Check::Window,
+            ] {
                 results.push(CheckResult::skip(c, "pgbackrest info failed"));
             }
         }
@@ -179,6 +186,11 @@ pub fn run_checks(node: &Node, options: &CheckOptions) -> CheckReport {
             results.push(check::stanza_status(&stanza));
             let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
             results.extend(check::backup_ages(&stanza, now, options.limits));
+            results.push(check::archive_continuity(&continuity::continuity(
+                &stanza,
+                &snap.histories,
+                &snap.listings,
+            )));
             let windows = window::windows(&stanza, &snap.histories, &snap.listings);
             results.push(check::window(&stanza.name, &windows));
         }

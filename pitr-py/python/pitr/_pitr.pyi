@@ -12,7 +12,7 @@ _Request = Mapping[str, Any]
 # `pgbackrest info --output=json`: its text, or the parsed list of stanzas.
 _Info = str | list[Any]
 _Path = str | PathLike[str]
-_What = Literal["pgbackrest", "restore", "archive", "cron"]
+_What = Literal["pgbackrest", "restore", "archive", "cron", "patroni-callback"]
 _Mode = Literal["full", "diff", "incr"]
 _Role = Literal["primary", "replica"]
 
@@ -27,6 +27,7 @@ __all__ = [
     "__version__",
     "check_spec",
     "check_writable",
+    "continuity",
     "default_owner",
     "info",
     "mark",
@@ -72,7 +73,7 @@ class Plan:
     """What pitr will do, as data, before it does anything; its secrets stay inside."""
 
     @property
-    def kind(self) -> Literal["restore", "backup", "service"]: ...
+    def kind(self) -> Literal["restore", "backup", "service", "continuity"]: ...
     @property
     def stanza(self) -> str: ...
     @property
@@ -149,6 +150,9 @@ def write_file(
     path: _Path, contents: str, *, mode: int = 0o600, owner: str | None = None
 ) -> None: ...
 def mark(spec: _Spec, name: str) -> dict[str, Any]: ...
+def continuity(
+    spec: _Spec, *, dry_run: bool = False, echo: bool = False
+) -> dict[str, Any]: ...
 def check_spec(spec: _Spec) -> dict[str, Any]: ...
 def secret_values(spec: _Spec, request: _Request | None = None) -> list[str]: ...
 def redact_config(text: str) -> str: ...

@@ -34,6 +34,7 @@ pub struct PatroniBuilder {
     archive_mode: String,
     repos: Option<(String, String)>,
     failsafe_mode: bool,
+    role_change_callback: bool,
 }
 
 impl PatroniBuilder {
@@ -72,6 +73,16 @@ impl PatroniBuilder {
     /// member that takes the leader key once the DCS is back promotes on a new timeline.
     pub fn failsafe_mode(mut self, on: bool) -> Self {
         self.failsafe_mode = on;
+        self
+    }
+
+    /// Patroni's `postgresql.callbacks.on_role_change` on every member: the command `pitr
+    /// render --what patroni-callback` writes for the member's spec (`pitr patroni-callback`,
+    /// which pushes the WAL a dead leader could not archive when a member becomes the leader).
+    /// Off by default; [`PatroniCluster::set_role_change_callback`] changes it on a running
+    /// cluster.
+    pub fn role_change_callback(mut self, on: bool) -> Self {
+        self.role_change_callback = on;
         self
     }
 
@@ -131,6 +142,7 @@ impl PatroniBuilder {
             repos_yaml,
             archive_mode: self.archive_mode.clone(),
             failsafe_mode: self.failsafe_mode,
+            role_change_callback: self.role_change_callback,
         };
         let members = (1..=self.members)
             .map(|seq| Member::new(&root, &scope, seq))
@@ -184,6 +196,7 @@ impl PatroniCluster {
             archive_mode: "on".to_owned(),
             repos: None,
             failsafe_mode: true,
+            role_change_callback: false,
         }
     }
 
@@ -492,6 +505,38 @@ impl PatroniCluster {
             self.member_mut(name).reload_patroni(),
             "member {name}: Patroni does not run, nothing to reload"
         );
+    }
+
+    /// Sets or removes Patroni's `on_role_change` callback (see
+    /// [`PatroniBuilder::role_change_callback`]) in every member's `patroni.yml`, and has each
+    /// running member reload it (`POST /reload`; Patroni applies it within a `loop_wait`).
+    ///
+    /// # Panics
+    ///
+    /// When a running member refuses the reload.
+    pub fn set_role_change_callback(&mut self, on: bool) {
+        self.shared.role_change_callback = on;
+        for member in &self.members {
+            member.write_patroni_yml(&self.shared);
+        }
+        let running: Vec<String> = self
+            .members
+            .iter_mut()
+            .filter_map(|m| m.is_patroni_running().then(|| m.name().to_owned()))
+            .collect();
+        for name in running {
+            let member = self.member(&name);
+            let answer = member.rest("POST", "/reload", None);
+            assert!(
+                matches!(answer, Some((200 | 202, _))),
+                "member {name} refused POST /reload: {answer:?}\n{}",
+                member.log_tails()
+            );
+        }
+        // Patroni reads the file in its next HA loop.
+        std::thread::sleep(std::time::Duration::from_secs(u64::from(
+            2 * super::LOOP_WAIT,
+        )));
     }
 
     /// Pauses Patroni's automatic failover (`PATCH /config {"pause": true}`) and waits until

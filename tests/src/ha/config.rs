@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) archive_mode: String,
     /// Patroni's `failsafe_mode`.
     pub(crate) failsafe_mode: bool,
+    /// Whether `postgresql.callbacks.on_role_change` runs `pitr patroni-callback`.
+    pub(crate) role_change_callback: bool,
 }
 
 impl Member {
@@ -49,16 +51,39 @@ impl Member {
         let conf_arg = path_str(&conf);
         crate::pitr::pitr_ok(&["render", "--spec", spec_arg, "--output", conf_arg]);
         chown_to_postgres(&self.pgbackrest_conf());
+        self.write_patroni_yml(shared);
+    }
+
+    /// Writes `patroni.yml` from the member's spec: the archive settings (`pitr render --what
+    /// archive`) and, when the cluster has it, the `on_role_change` callback (`pitr render
+    /// --what patroni-callback`).
+    pub(crate) fn write_patroni_yml(&self, shared: &Shared) {
+        let spec = self.spec_path();
+        let spec_arg = path_str(&spec);
         let archive = crate::pitr::pitr_ok(&["render", "--spec", spec_arg, "--what", "archive"]);
         let archive_command = archive_command_of(&archive).unwrap_or_else(|| {
             panic!("`pitr render --what archive` printed no archive_command:\n{archive}")
         });
-        let config = self.patroni_config(shared, &archive_command);
+        let mut config = self.patroni_config(shared, &archive_command);
+        if shared.role_change_callback {
+            let snippet =
+                crate::pitr::pitr_ok(&["render", "--spec", spec_arg, "--what", "patroni-callback"]);
+            let command = yaml_value_of(&snippet, "on_role_change").unwrap_or_else(|| {
+                panic!(
+                    "`pitr render --what patroni-callback` printed no on_role_change:\n{snippet}"
+                )
+            });
+            config["postgresql"]["callbacks"] = json!({"on_role_change": command});
+        }
         let text = serde_json::to_string_pretty(&config).expect("JSON serializes");
         write_text(&self.patroni_yml(), &text, 0o600);
     }
 
     fn spec_text(&self, shared: &Shared) -> String {
+        // A spec's paths have no `..` (the target directory is found through one).
+        let pitr_bin = crate::pitr::pitr_bin();
+        let pitr_bin = fs::canonicalize(&pitr_bin)
+            .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", pitr_bin.display()));
         let mut spec = String::new();
         for (key, value) in [
             ("pg_cluster", shared.scope.clone()),
@@ -76,6 +101,7 @@ impl Member {
             ("pgbackrest_spool_dir", self.path_text("spool")),
             ("pgbackrest_lock_dir", self.path_text("lock")),
             ("pgbackrest_bin", path_str(&self.gate_path()).to_owned()),
+            ("pitr_bin", path_str(&pitr_bin).to_owned()),
             ("pgbackrest_method", shared.method.clone()),
             ("patroni_port", self.rest_port().to_string()),
         ] {
@@ -208,9 +234,31 @@ fn archive_command_of(rendered: &str) -> Option<String> {
     })
 }
 
+/// The value of `key: '...'` (a single-quoted YAML scalar) in rendered YAML.
+fn yaml_value_of(rendered: &str, key: &str) -> Option<String> {
+    rendered.lines().find_map(|line| {
+        let value = line.trim().strip_prefix(key)?.strip_prefix(':')?.trim();
+        let value = value.strip_prefix('\'')?.strip_suffix('\'')?;
+        Some(value.replace("''", "'"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::archive_command_of;
+    use super::{archive_command_of, yaml_value_of};
+
+    #[test]
+    fn callback_is_read_from_the_rendered_snippet() {
+        let rendered = "# comment\npostgresql:\n  callbacks:\n    on_role_change: '/x/pitr --config /x/p.conf patroni-callback'\n";
+        assert_eq!(
+            yaml_value_of(rendered, "on_role_change").as_deref(),
+            Some("/x/pitr --config /x/p.conf patroni-callback")
+        );
+        assert_eq!(
+            yaml_value_of("on_role_change: bare", "on_role_change"),
+            None
+        );
+    }
 
     #[test]
     fn archive_command_is_read_from_rendered_settings() {

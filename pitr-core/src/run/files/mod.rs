@@ -550,6 +550,80 @@ pub fn open_read(path: &Path, owner: Option<&OsUser>) -> Result<File> {
     Ok(File::from(fd))
 }
 
+/// What is at a name in a directory listed by [`list_dir`], as `lstat` sees it (a link is a
+/// link, never what it points at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Link,
+    /// Anything else (a socket, a FIFO, a device).
+    Other,
+}
+
+/// One entry of a directory listed by [`list_dir`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Its name (not UTF-8 names are given lossily; no name pitr looks for is one).
+    pub name: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Its size in bytes (of the link itself for a link).
+    pub size: u64,
+}
+
+/// Lists `dir` after the trusted walk of [`TrustedDir::open`] for `owner` (no link the
+/// database user made is followed on the way), with each entry's kind and size from
+/// `fstatat(AT_SYMLINK_NOFOLLOW)`: for directories the database user controls, such as
+/// `pg_wal`.
+pub fn list_dir(dir: &Path, owner: Option<&OsUser>) -> Result<Vec<DirEntry>> {
+    let trusted = TrustedDir::open(dir, owner, None)?;
+    let fd = nix::fcntl::openat(
+        &trusted.fd,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io("cannot open", dir, e))?;
+    let mut listing = nix::dir::Dir::from_fd(fd).map_err(|e| io("cannot list", dir, e))?;
+    let mut out = Vec::new();
+    for entry in listing.iter() {
+        let entry = entry.map_err(|e| io("cannot list", dir, e))?;
+        let raw = entry.file_name();
+        if matches!(raw.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        let st = match nix::sys::stat::fstatat(&trusted.fd, raw, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            // Removed since it was listed (PostgreSQL recycles segments).
+            Err(Errno::ENOENT) => continue,
+            Err(e) => {
+                return Err(io(
+                    "cannot stat",
+                    &dir.join(raw.to_string_lossy().as_ref()),
+                    e,
+                ));
+            }
+        };
+        let kind = match file_type(&st) {
+            SFlag::S_IFREG => EntryKind::File,
+            SFlag::S_IFDIR => EntryKind::Dir,
+            SFlag::S_IFLNK => EntryKind::Link,
+            _ => EntryKind::Other,
+        };
+        out.push(DirEntry {
+            name: raw.to_string_lossy().into_owned(),
+            kind,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
 /// Renames the directory `from` to `to` in the same parent directory (the safety copy of a
 /// data directory), refusing when `from` is not a real directory or anything is at `to`.
 /// `owner` owns the parent (the database superuser).

@@ -216,3 +216,36 @@ fn only_directories_of_the_owner_are_moved_or_removed() {
     // Nothing there is fine.
     remove_dir(&data, Some(&s.postgres)).unwrap();
 }
+
+#[test]
+fn listing_a_directory_of_postgres_reports_links_as_links() {
+    let s = Scratch::new();
+    std::fs::create_dir(s.path("pg/wal")).unwrap();
+    std::fs::write(s.path("pg/wal/000000010000000000000001"), "wal").unwrap();
+    std::fs::create_dir(s.path("pg/wal/archive_status")).unwrap();
+    // A link to root's victim, named like a segment: listed as a link, never its target's size.
+    s.plant_link("pg/wal/000000010000000000000002", &s.path("victim"));
+    let entries = list_dir(&s.path("pg/wal"), Some(&s.postgres)).unwrap();
+    let seen: Vec<(&str, EntryKind, u64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.kind,
+                if e.kind == EntryKind::File { e.size } else { 0 },
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("000000010000000000000001", EntryKind::File, 3),
+            ("000000010000000000000002", EntryKind::Link, 0),
+            ("archive_status", EntryKind::Dir, 0),
+        ]
+    );
+    // pg_wal itself a link made by postgres (to root's directory): refused, not followed.
+    s.plant_link("pg/wal2", s.root.path());
+    let e = list_dir(&s.path("pg/wal2"), Some(&s.postgres)).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path");
+}
