@@ -18,6 +18,10 @@
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
+use std::process::Output;
+use std::time::Duration;
+
+use pitr_tests::ha::poll_until;
 use pitr_tests::{CloneServer, Member, PatroniCluster, free_port, output_text, tick};
 
 /// Inserts batch `n`: ten rows `((n-1)*10+1 .. n*10, n)`.
@@ -38,6 +42,13 @@ fn now(member: &Member) -> String {
     t
 }
 
+/// `pitr check` on member `name` with its spec (which knows the harness's archive gate).
+fn check(ha: &PatroniCluster, name: &str) -> Output {
+    let spec = ha.member(name).spec_path();
+    ha.member(name)
+        .pitr(&["check", "--spec", spec.to_str().unwrap()])
+}
+
 #[test]
 fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_closed_hole() {
     let mut ha = PatroniCluster::builder("ha-restore").members(2).start();
@@ -45,8 +56,7 @@ fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_
     ha.stanza_create();
     let out = ha.member(&a).pitr(&["backup", "full"]);
     assert!(out.status.success(), "{}", output_text(&out));
-    ha.member(&a)
-        .psql("CREATE TABLE t (id int, batch int)");
+    ha.member(&a).psql("CREATE TABLE t (id int, batch int)");
     tick();
     batch(ha.member(&a), 1);
     let t_before_switchover = now(ha.member(&a));
@@ -69,6 +79,13 @@ fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_
     let t_in_hole = now(ha.member(&b));
     batch(ha.member(&b), 6);
     let unarchived = ha.member(&b).switch_wal();
+    let failed = poll_until(Duration::from_secs(60), || {
+        (ha.member(&b)
+            .psql("SELECT last_failed_wal FROM pg_stat_archiver")
+            == unarchived)
+            .then_some(())
+    });
+    assert!(failed.is_some(), "{b} did not fail to archive {unarchived}");
     ha.wait_streaming(&a);
     ha.failover_kill(&b);
     ha.wait_leader_is(&a);
@@ -79,10 +96,13 @@ fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_
     );
 
     // The hole is named, then closed from a's pg_wal.
-    let out = ha.member(&a).pitr(&["check"]);
+    let out = check(&ha, &a);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains(&unarchived), "{text}");
+    assert!(
+        text.contains("check_wal_missing") && text.contains(&unarchived),
+        "{text}"
+    );
     let out = ha.member(&a).pitr(&["continuity"]);
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(ha.archived_wal().contains(&unarchived));
@@ -93,7 +113,7 @@ fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_
     batch(ha.member(&a), 8);
     let last = ha.member(&a).switch_wal();
     ha.member(&a).wait_postgres_archived(&last);
-    let out = ha.member(&a).pitr(&["check"]);
+    let out = check(&ha, &a);
     assert!(out.status.success(), "{}", output_text(&out));
 
     let listing_before = ha.archived_wal();
@@ -113,7 +133,12 @@ fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_
     };
     // (name, target, batches, timeline chosen)
     let cases: [(&str, Vec<&str>, u32, &str); 5] = [
-        ("before-switchover", vec!["-t", &t_before_switchover], 1, "3"),
+        (
+            "before-switchover",
+            vec!["-t", &t_before_switchover],
+            1,
+            "3",
+        ),
         ("between", vec!["-t", &t_between], 3, "3"),
         ("in-hole", vec!["-t", &t_in_hole], 5, "3"),
         ("after-failover", vec!["-t", &t_after_failover], 7, "3"),
@@ -150,7 +175,11 @@ fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_
             && text.contains("where timeline 2 took over"),
         "{text}"
     );
-    assert!(!clone.data.exists(), "a refused restore created {}", clone.data.display());
+    assert!(
+        !clone.data.exists(),
+        "a refused restore created {}",
+        clone.data.display()
+    );
 
     // Restores read the archive and never write to it.
     assert_eq!(ha.archived_wal(), listing_before);

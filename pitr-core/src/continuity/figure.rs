@@ -10,8 +10,10 @@
 //! * **from** the first segment of the oldest backup set whose WAL starts on the lineage (WAL
 //!   before it serves no restore), or, with no such set, from the oldest archived segment on
 //!   the lineage;
-//! * **to** the newest complete segment archived on the lineage (or the set's first segment,
-//!   if that is newer: a set whose WAL is not archived yet misses it).
+//! * **to** the newest complete segment archived on the lineage, and at least the last segment
+//!   before the newest switch point (a failover's new timeline may not have archived a segment
+//!   yet, and the segments before the switch are history all the same), or the set's first
+//!   segment, if that is newer: a set whose WAL is not archived yet misses it.
 //!
 //! A repo that could not be listed has an unknown figure (`missing: None`), never 0.
 
@@ -227,6 +229,15 @@ pub fn measure(
             &format!("no WAL is archived along timeline {newest}'s history yet"),
         );
     };
+    // The WAL before the newest switch point is history even when the new timeline has
+    // archived nothing yet (right after a failover): a hole just before the switch is counted.
+    let before_switch = parts
+        .len()
+        .checked_sub(2)
+        .map(|i| WalSegment::new(parts[i].0, parts[i].2, size));
+    let last = before_switch
+        .filter(|b| b.segno() > last.segno())
+        .unwrap_or(last);
     let set = sets
         .iter()
         .filter(|s| histories.contains_point(newest, s.segment.timeline(), s.segment.start_lsn()))

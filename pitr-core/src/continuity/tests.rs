@@ -170,6 +170,30 @@ fn set(label: &str, start: &str) -> SetStart {
 }
 
 #[test]
+fn right_after_a_failover_the_segments_before_the_switch_are_counted() {
+    // Timeline 2 began at 0/6000100 and has archived nothing but its history file; timeline
+    // 1's last complete segments (4, 5) reached the new primary by streaming only.
+    let h = histories(&[(2, "1\t0/6000100\tx")]);
+    let l = listing(&[
+        "000000010000000000000002",
+        "000000010000000000000003",
+        "000000010000000000000006.partial",
+        "00000002.history",
+    ]);
+    let c = measure(
+        RepoIndex::of(1),
+        &[set("20260101-000000F", "000000010000000000000002")],
+        &h,
+        &l,
+    );
+    assert_eq!(c.to, Some(seg("000000010000000000000005")));
+    assert_eq!(
+        names(&c.first_missing),
+        ["000000010000000000000004", "000000010000000000000005"]
+    );
+}
+
+#[test]
 fn synthetic_holes_on_both_sides_of_two_switches() {
     // 1 ─0/4000000 (boundary)─► 2 ─0/7000100 (mid segment 7)─► 3
     let h = histories(&[(3, "1\t0/4000000\tx\n2\t0/7000100\ty")]);
