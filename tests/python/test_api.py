@@ -281,7 +281,9 @@ def test_plans_and_their_shell_form_hold_no_secrets() -> None:
     assert "repo1-cipher-pass=<redacted>" in plan.to_dict()["steps"][0]["action"]["contents"]
     script = plan.to_shell()
     assert "pitr.Cipher-Pass-42" not in script
-    assert re.search(r"pgbackrest .*'--type=lsn' '--target=0/3000000' restore\n", script)
+    assert re.search(
+        r"pgbackrest .*'--type=lsn' '--target=0/3000000' '--target-timeline=1' restore\n", script
+    )
 
 
 def test_a_plan_that_lost_its_secrets_does_not_run(tmp_path: Path) -> None:
