@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := $(CURDIR)/.venv
 
-.PHONY: setup build demo test wheel test-python lint fmt bench
+.PHONY: setup build demo demo-ha test wheel test-python lint fmt bench
 
 ## setup: install missing Debian packages and the Python virtualenv (.venv); idempotent
 setup:
@@ -21,6 +21,13 @@ demo: export PATH := $(VENV)/bin:$(PATH)
 demo: setup
 	$(CARGO) build -p pitr-cli
 	target/debug/pitr sandbox
+
+## demo-ha: the high-availability demo on a throwaway Patroni cluster (etcd + two members): backups
+## from every member, a switchover, a kill -9 failover, continuity, restores across them
+demo-ha: export PATH := $(VENV)/bin:$(PATH)
+demo-ha: setup
+	$(CARGO) build -p pitr-cli
+	target/debug/pitr sandbox --ha
 
 ## test: every test: build all targets, unit and end-to-end tests
 test: export PATH := $(VENV)/bin:$(PATH)

@@ -54,7 +54,8 @@ pub(crate) enum Command {
     /// Point-in-time restore: choose the set, check, restore, and prove the target was reached.
     #[command(visible_alias = "pitr")]
     Restore(Box<RestoreArgs>),
-    /// Throwaway demo: a local cluster, a backup, changes, and restores to every target type.
+    /// Throwaway demo: a local cluster, a backup, changes, and restores to every target type;
+    /// with --ha, a Patroni cluster through a switchover and a failover.
     Sandbox(SandboxArgs),
     /// Check that this node could be restored now: archiving, backup ages, recoverable window.
     Check(CheckArgs),
@@ -267,9 +268,14 @@ pub(crate) struct SandboxArgs {
     /// Where to create the sandbox [default: a new directory under the system temp dir].
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<std::path::PathBuf>,
-    /// Port of the sandbox cluster.
-    #[arg(long, default_value_t = 6544)]
+    /// Port of the sandbox cluster (not with --ha, whose ports the kernel hands out).
+    #[arg(long, default_value_t = 6544, conflicts_with = "ha")]
     pub(crate) port: u16,
+    /// The high-availability demo: etcd and two Patroni members sharing a repo; backups from
+    /// every member, a switchover, a kill -9 failover, continuity, and restores across them.
+    /// Needs etcd, etcdctl and patroni (Debian: etcd-server, etcd-client, patroni).
+    #[arg(long)]
+    pub(crate) ha: bool,
 }
 
 fn render_what() -> impl clap::builder::TypedValueParser<Value = RenderWhat> {

@@ -253,6 +253,11 @@ pub enum Error {
     #[error("recovery did not reach {target}: {reason}")]
     RecoveryFailed { target: String, reason: String },
 
+    /// A claim of the sandbox (`pitr sandbox`) turned out false: it printed the claim and
+    /// checked it against what happened.
+    #[error("sandbox: {claim} is false: {seen}")]
+    SandboxClaim { claim: String, seen: String },
+
     /// Recovery did not finish in time.
     #[error(
         "recovery did not finish within {seconds} s (last log line: {last_line}); raise the timeout or check the server log"
@@ -357,6 +362,7 @@ impl Error {
             Error::NotEnoughSpace { .. } => "not_enough_space",
             Error::RecoveryFailed { .. } => "recovery_failed",
             Error::RecoveryTimeout { .. } => "recovery_timeout",
+            Error::SandboxClaim { .. } => "sandbox_claim_failed",
             Error::Step { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",
             Error::CheckFailed { code, .. } => code,

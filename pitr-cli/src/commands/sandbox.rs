@@ -1,4 +1,5 @@
-//! `pitr sandbox`: the demo `make demo` runs (see `pitr_core::ops::sandbox`).
+//! `pitr sandbox`: the demo `make demo` runs, and with `--ha` the one `make demo-ha` runs (see
+//! `pitr_core::ops::sandbox`).
 
 use std::process::ExitCode;
 
@@ -12,6 +13,12 @@ pub(crate) fn run(_global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Ex
         dir: args.dir.clone(),
         keep: args.keep,
         port: args.port,
+        ha: args.ha,
+        pitr_bin: if args.ha {
+            Some(std::env::current_exe()?.canonicalize()?)
+        } else {
+            None
+        },
     };
     sandbox(&options, &RunLog::terminal(true).echo_output(false))?;
     Ok(ExitCode::SUCCESS)

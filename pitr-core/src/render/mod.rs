@@ -18,6 +18,7 @@
 //! assert!(conf.contents().contains("[pg-meta]\npg1-path=/pg/data\n"));
 //! ```
 
+pub mod patroni;
 mod views;
 
 use std::borrow::Cow;
@@ -258,6 +259,12 @@ impl Renderer {
     /// Renders cron lines for the spec's backup schedule.
     pub fn crontab(&self, spec: &ClusterSpec) -> Result<RenderedFile> {
         self.render_pair(TemplateId::Crontab, |_| views::CrontabView::new(spec))
+    }
+
+    /// The command of Patroni's `on_role_change` callback for `spec` (what the snippet of
+    /// [`Renderer::patroni_callback`] holds, unquoted for YAML).
+    pub fn on_role_change_command(spec: &ClusterSpec) -> String {
+        views::on_role_change_command(spec)
     }
 
     /// Renders the `patroni.yml` snippet that makes Patroni run `pitr patroni-callback` when

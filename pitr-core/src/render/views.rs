@@ -464,24 +464,29 @@ pub(super) struct PatroniCallbackView {
     command: String,
 }
 
+/// `<pitr_bin> --config <conf> patroni-callback [--dbsu USER]`, each word quoted for
+/// `shlex.split` where it needs it (see [`PatroniCallbackView`]).
+pub(super) fn on_role_change_command(spec: &ClusterSpec) -> String {
+    let mut words = vec![
+        spec.pitr_bin.to_string(),
+        "--config".to_owned(),
+        spec.config_path.to_string(),
+        "patroni-callback".to_owned(),
+    ];
+    if spec.dbsu != "postgres" {
+        words.extend(["--dbsu".to_owned(), spec.dbsu.clone()]);
+    }
+    words
+        .iter()
+        .map(|w| shlex::try_quote(w).map_or_else(|_| "'".to_owned(), std::borrow::Cow::into_owned))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl PatroniCallbackView {
     pub(super) fn new(spec: &ClusterSpec) -> Self {
-        let mut words = vec![
-            spec.pitr_bin.to_string(),
-            "--config".to_owned(),
-            spec.config_path.to_string(),
-            "patroni-callback".to_owned(),
-        ];
-        if spec.dbsu != "postgres" {
-            words.extend(["--dbsu".to_owned(), spec.dbsu.clone()]);
-        }
-        let command = words
-            .iter()
-            .map(|w| {
-                shlex::try_quote(w).map_or_else(|_| "''".to_owned(), |q| q.replace('\'', "''"))
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
+        // In YAML's single quotes a quote is doubled.
+        let command = on_role_change_command(spec).replace('\'', "''");
         PatroniCallbackView {
             stanza: spec.cluster.to_string(),
             log_dir: spec.log_dir.to_string(),

@@ -3,7 +3,7 @@
 //! a data directory ([`facts`]), reading `pg_wal` without following links ([`pgwal`]), asking
 //! PostgreSQL ([`probe`]) and Patroni ([`patroni`]), executing plans ([`runner`]), following
 //! recovery ([`watch`]), gathering `pitr check` ([`check`]) and the exporter's refresh
-//! ([`exporter`]).
+//! ([`exporter`]), and the processes of a throwaway etcd + Patroni stack ([`ha`]).
 //!
 //! The rest of the library decides; this module acts. Outside it, only the parsers read the
 //! files they are given (a spec, a config, templates), and [`crate::ops`] composes these
@@ -17,6 +17,7 @@ pub mod exec;
 pub mod exporter;
 pub mod facts;
 pub mod files;
+pub mod ha;
 pub mod log;
 pub mod patroni;
 pub mod pgbackrest;

@@ -48,17 +48,63 @@ pub fn ask_primary(api: &PatroniApi) -> Result<PatroniAnswer, String> {
     PatroniAnswer::parse(status, &body)
 }
 
-/// An agent for `api`: timeouts, no proxy, no redirects, HTTP statuses as answers, and for
-/// HTTPS the CA file's certificates as the only roots.
-fn agent(api: &PatroniApi) -> Result<ureq::Agent, String> {
-    let mut config = ureq::Agent::config_builder()
+/// One request to a Patroni REST API on loopback, `http://127.0.0.1:<port><path>` (no TLS),
+/// with an optional JSON body: `GET`, `POST`, `PATCH` or `DELETE`. Returns the status and the
+/// body as text; `Err` says, on one line, why there is no answer. For the sandbox and the
+/// tests, which drive the members they started (switchover, reload, pause); `timeout` bounds
+/// the whole request (a switchover answers when it is done).
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    json_body: Option<&str>,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
+    let agent: ureq::Agent = base_config(timeout).build().into();
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let one_line = |e: ureq::Error| crate::error::one_line(&e.to_string());
+    let body = json_body.unwrap_or("");
+    let sent = match method {
+        "GET" => agent.get(&url).call(),
+        "DELETE" => agent.delete(&url).call(),
+        "POST" => agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(body),
+        "PATCH" => agent
+            .patch(&url)
+            .header("Content-Type", "application/json")
+            .send(body),
+        other => return Err(format!("unsupported HTTP method {other}")),
+    };
+    let mut response = sent.map_err(one_line)?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(|e| crate::error::one_line(&format!("reading the answer: {e}")))?;
+    Ok((status, text))
+}
+
+/// Timeouts (connect, and `timeout` for the whole request), no proxy, no redirects, HTTP
+/// statuses as answers.
+fn base_config(timeout: Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
         .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(REQUEST_TIMEOUT))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
         .proxy(None)
-        .user_agent(concat!("pitr/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("pitr/", env!("CARGO_PKG_VERSION")))
+}
+
+/// An agent for `api`: timeouts, no proxy, no redirects, HTTP statuses as answers, and for
+/// HTTPS the CA file's certificates as the only roots.
+fn agent(api: &PatroniApi) -> Result<ureq::Agent, String> {
+    let mut config = base_config(REQUEST_TIMEOUT);
     if api.url.is_tls() {
         let Some(ca_file) = &api.ca_file else {
             return Err("no CA file to verify the HTTPS certificate with".into());
@@ -118,6 +164,24 @@ mod tests {
         let answer = ask_primary(&PatroniApi::local(port).unwrap()).unwrap();
         assert_eq!(answer.status, 503);
         assert_eq!(answer.doc.role.as_deref(), Some("replica"));
+    }
+
+    #[test]
+    fn requests_return_status_and_body_and_refuse_other_methods() {
+        let port = serve_once("HTTP/1.0 200 OK\r\n\r\nSuccessfully switched over");
+        let answer = request(
+            port,
+            "POST",
+            "/switchover",
+            Some(r#"{"leader": "a", "candidate": "b"}"#),
+            Duration::from_secs(5),
+        );
+        assert_eq!(answer, Ok((200, "Successfully switched over".to_owned())));
+        let port = serve_once("HTTP/1.0 503 Service Unavailable\r\nContent-Length: 2\r\n\r\n{}");
+        let answer = request(port, "GET", "/replica", None, Duration::from_secs(5));
+        assert_eq!(answer, Ok((503, "{}".to_owned())));
+        let e = request(port, "TRACE", "/", None, Duration::from_secs(1)).unwrap_err();
+        assert!(e.contains("TRACE"), "{e}");
     }
 
     #[test]

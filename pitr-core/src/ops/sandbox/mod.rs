@@ -6,6 +6,13 @@
 //! rows; then point-in-time restores to a time, a restore point created before the newest
 //! backup (where pgBackRest alone picks the newest set and fails), an LSN, a transaction and
 //! the end of the archive — each printed with its plan and checked by counting rows.
+//!
+//! With [`SandboxOptions::ha`], the high-availability demo instead ([`ha`]): a throwaway
+//! Patroni cluster on etcd ([`launcher`]), backups from every member, a switchover, a failover
+//! and restores across them.
+
+pub mod ha;
+pub mod launcher;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,8 +42,12 @@ pub struct SandboxOptions {
     pub dir: Option<PathBuf>,
     /// Keep the directory afterwards.
     pub keep: bool,
-    /// Port of the sandbox cluster.
+    /// Port of the sandbox cluster (the single-node one; `--ha` takes ports from the kernel).
     pub port: u16,
+    /// Run the high-availability demo instead ([`ha`]).
+    pub ha: bool,
+    /// The `pitr` executable Patroni's `on_role_change` callback runs (`--ha` only).
+    pub pitr_bin: Option<PathBuf>,
 }
 
 /// The sandbox's directory; removed on drop unless kept.
@@ -92,6 +103,9 @@ fn spec_text(root: &Path, port: u16) -> String {
 
 /// Runs the demo, narrating into `log`: fails when a restore lands on other rows than expected.
 pub fn sandbox(args: &SandboxOptions, log: &RunLog) -> Result<()> {
+    if args.ha {
+        return ha::sandbox_ha(args, log);
+    }
     let say = |text: &str| log.line(&format!("\n### {text}"));
     let dbsu = OsUser::lookup("postgres")?;
     let root = args.dir.clone().unwrap_or_else(|| {
