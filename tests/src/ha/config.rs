@@ -6,7 +6,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use pitr_core::render::patroni::{PatroniMember, PatroniTiming};
+use serde_json::Value;
 
 use super::member::{Member, path_str};
 use super::{LOOP_WAIT, RETRY_TIMEOUT, TTL};
@@ -64,17 +65,16 @@ impl Member {
         let archive_command = archive_command_of(&archive).unwrap_or_else(|| {
             panic!("`pitr render --what archive` printed no archive_command:\n{archive}")
         });
-        let mut config = self.patroni_config(shared, &archive_command);
-        if shared.role_change_callback {
+        let callback = shared.role_change_callback.then(|| {
             let snippet =
                 crate::pitr::pitr_ok(&["render", "--spec", spec_arg, "--what", "patroni-callback"]);
-            let command = yaml_value_of(&snippet, "on_role_change").unwrap_or_else(|| {
+            yaml_value_of(&snippet, "on_role_change").unwrap_or_else(|| {
                 panic!(
                     "`pitr render --what patroni-callback` printed no on_role_change:\n{snippet}"
                 )
-            });
-            config["postgresql"]["callbacks"] = json!({"on_role_change": command});
-        }
+            })
+        });
+        let config = self.patroni_config(shared, &archive_command, callback.as_deref());
         let text = serde_json::to_string_pretty(&config).expect("JSON serializes");
         write_text(&self.patroni_yml(), &text, 0o600);
     }
@@ -113,75 +113,45 @@ impl Member {
         spec
     }
 
-    /// Patroni's configuration: the shared part under `bootstrap.dcs`, the member's own
-    /// addresses, paths and archive settings under `restapi` and `postgresql`.
-    fn patroni_config(&self, shared: &Shared, archive_command: &str) -> Value {
-        let rest = format!("127.0.0.1:{}", self.rest_port());
-        let pg = format!("127.0.0.1:{}", self.pg_port());
-        json!({
-            "scope": shared.scope,
-            "name": self.name(),
-            "log": {"level": "INFO"},
-            "restapi": {"listen": rest, "connect_address": rest},
-            "etcd3": {"hosts": [shared.etcd_endpoint]},
-            "bootstrap": {
-                "dcs": {
-                    "ttl": TTL,
-                    "loop_wait": LOOP_WAIT,
-                    "retry_timeout": RETRY_TIMEOUT,
-                    "maximum_lag_on_failover": 1_048_576,
-                    "failsafe_mode": shared.failsafe_mode,
-                    "postgresql": {
-                        "use_pg_rewind": true,
-                        "use_slots": true,
-                        "remove_data_directory_on_rewind_failure": true,
-                        "remove_data_directory_on_diverged_timelines": true,
-                        "parameters": {
-                            "wal_level": "replica",
-                            "hot_standby": "on",
-                            "wal_log_hints": "on",
-                            "max_connections": 30,
-                            "max_wal_senders": 10,
-                            "max_replication_slots": 10,
-                            "wal_keep_size": "128MB",
-                            "shared_buffers": "32MB",
-                            "fsync": "off",
-                        },
-                    },
-                },
-                "initdb": ["data-checksums", {"encoding": "UTF8"}, "no-locale"],
+    /// Patroni's configuration (`pitr_core::render::patroni`): the shared part under
+    /// `bootstrap.dcs`, the member's own addresses, paths and archive settings under `restapi`
+    /// and `postgresql`.
+    fn patroni_config(
+        &self,
+        shared: &Shared,
+        archive_command: &str,
+        on_role_change: Option<&str>,
+    ) -> Value {
+        let (data, bin, pgpass, sock, logs) = (
+            self.data_dir(),
+            pg_bin_dir(),
+            self.root().join("pgpass"),
+            self.socket_dir(),
+            self.log_dir(),
+        );
+        PatroniMember {
+            scope: &shared.scope,
+            name: self.name(),
+            rest_port: self.rest_port(),
+            pg_port: self.pg_port(),
+            etcd_endpoint: &shared.etcd_endpoint,
+            data_dir: &data,
+            bin_dir: &bin,
+            pgpass: &pgpass,
+            socket_dir: &sock,
+            log_dir: &logs,
+            password: "pitr-tests",
+            archive_mode: &shared.archive_mode,
+            archive_command,
+            on_role_change,
+            failsafe_mode: shared.failsafe_mode,
+            timing: PatroniTiming {
+                ttl: TTL,
+                loop_wait: LOOP_WAIT,
+                retry_timeout: RETRY_TIMEOUT,
             },
-            "postgresql": {
-                "listen": pg,
-                "connect_address": pg,
-                "data_dir": path_str(&self.data_dir()),
-                "bin_dir": path_str(&pg_bin_dir()),
-                "pgpass": self.path_text("pgpass"),
-                "use_unix_socket": true,
-                "authentication": {
-                    "superuser": {"username": "postgres", "password": "pitr-tests"},
-                    "replication": {"username": "replicator", "password": "pitr-tests"},
-                },
-                "parameters": {
-                    "unix_socket_directories": path_str(&self.socket_dir()),
-                    "archive_mode": shared.archive_mode,
-                    "archive_command": archive_command,
-                    "logging_collector": "on",
-                    "log_directory": path_str(&self.log_dir()),
-                    "log_filename": "postgresql.log",
-                    "log_rotation_age": 0,
-                    "log_rotation_size": 0,
-                    "log_line_prefix": "%m [%p] %q%u@%d ",
-                },
-                "pg_hba": [
-                    "local all all trust",
-                    "local replication all trust",
-                    "host all all 127.0.0.1/32 trust",
-                    "host replication all 127.0.0.1/32 trust",
-                ],
-            },
-            "watchdog": {"mode": "off"},
-        })
+        }
+        .config()
     }
 
     /// Writes `bin/pgbackrest-gate`, owned by the test's user (root: `postgres` can run it but not

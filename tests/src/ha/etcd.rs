@@ -1,9 +1,8 @@
 //! [`Etcd`]: a one-member etcd 3.4 server in a private directory, the DCS of a Patroni cluster.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -88,25 +87,15 @@ impl Etcd {
         let err = log
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot dup {}: {e}", log_path.display()));
-        let client = format!("http://127.0.0.1:{}", self.client_port);
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let mut cmd = Command::new(ha_tool("etcd", "etcd-server"));
-        cmd.arg("--name")
-            .arg("e1")
-            .arg("--data-dir")
-            .arg(self.root.join("data"))
-            .args(["--listen-client-urls", &client])
-            .args(["--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer])
-            .args(["--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &format!("e1={peer}")])
-            .args(["--logger", "zap", "--log-outputs", "stderr"])
-            .current_dir(&self.root)
-            .stdin(Stdio::null())
+        let mut cmd = pitr_core::run::ha::etcd_command(
+            &ha_tool("etcd", "etcd-server"),
+            &self.root.join("data"),
+            self.client_port,
+            self.peer_port,
+        );
+        cmd.current_dir(&self.root)
             .stdout(Stdio::from(log))
-            .stderr(Stdio::from(err))
-            .process_group(0);
-        clear_etcd_env(&mut cmd);
+            .stderr(Stdio::from(err));
         let log_start = fs::metadata(&log_path).map_or(0, |m| m.len());
         let mut child = cmd
             .spawn()
@@ -214,12 +203,11 @@ impl Etcd {
     ///
     /// When `etcdctl` cannot be started.
     pub fn etcdctl(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(ha_tool("etcdctl", "etcd-client"));
-        clear_etcd_env(&mut cmd);
-        cmd.env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.endpoint()))
-            .args(args)
-            .stdin(Stdio::null());
+        let mut cmd = pitr_core::run::ha::etcdctl_command(
+            &ha_tool("etcdctl", "etcd-client"),
+            &self.endpoint(),
+        );
+        cmd.args(args);
         cmd.output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", describe(&cmd)))
     }
@@ -283,17 +271,5 @@ impl Drop for Etcd {
 
 /// `SIGKILL` to the process group a child leads.
 fn kill_group(child: &Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-    }
-}
-
-/// Removes `ETCD*` variables (etcd reads its flags from `ETCD_<FLAG>`, etcdctl from
-/// `ETCDCTL_*`), so a developer's environment cannot change a test's etcd.
-fn clear_etcd_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        if key.as_encoded_bytes().starts_with(b"ETCD") {
-            cmd.env_remove(key);
-        }
-    }
+    pitr_core::run::ha::kill_group(child.id());
 }

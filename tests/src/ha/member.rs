@@ -1,12 +1,11 @@
 //! [`Member`]: one Patroni member — its files, its Patroni process, and its PostgreSQL.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
@@ -111,17 +110,11 @@ impl Member {
         let err = log
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot dup {}: {e}", log_path.display()));
-        let mut cmd = cmd_as_postgres(ha_tool("patroni", "patroni"));
-        for (key, _) in std::env::vars_os() {
-            if key.as_encoded_bytes().starts_with(b"PATRONI") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.arg(self.patroni_yml())
-            .env("PYTHONUNBUFFERED", "1")
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(err))
-            .process_group(0);
+        let mut cmd = pitr_core::run::ha::patroni_command(
+            cmd_as_postgres(ha_tool("patroni", "patroni")),
+            &self.patroni_yml(),
+        );
+        cmd.stdout(Stdio::from(log)).stderr(Stdio::from(err));
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", describe(&cmd)));
@@ -140,13 +133,11 @@ impl Member {
     /// command line names a file in it (pgBackRest). Like a power loss of the member's node.
     pub(crate) fn kill_all(&mut self) {
         if let Some(mut child) = self.patroni.take() {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
+            pitr_core::run::ha::kill_group(child.id());
             let _ = child.wait();
         }
         if let Some(pid) = self.postmaster_pid() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            pitr_core::run::ha::kill_pid(pid);
         }
         let survivors = kill_processes_of(&self.root);
         if !survivors.is_empty() {
@@ -315,13 +306,7 @@ impl Member {
 
     /// The pid in `data/postmaster.pid`, if the file exists.
     pub fn postmaster_pid(&self) -> Option<i32> {
-        fs::read_to_string(self.data_dir().join("postmaster.pid"))
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
+        pitr_core::run::ha::postmaster_pid(&self.data_dir())
     }
 
     /// The last lines of the member's Patroni log and server log, for failure messages.

@@ -83,10 +83,6 @@ mod member;
 mod procs;
 mod rest;
 
-use std::collections::BTreeSet;
-use std::fs;
-use std::io::{Read, Seek, SeekFrom};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -160,39 +156,21 @@ static SLOT_FREED: Condvar = Condvar::new();
 /// Panics, saying to run `make setup`, unless etcd, etcdctl, patroni and patronictl are
 /// installed.
 pub(crate) fn require_ha_tools() {
-    for (tool, package) in [
-        ("etcd", "etcd-server"),
-        ("etcdctl", "etcd-client"),
-        ("patroni", "patroni"),
-        ("patronictl", "patroni"),
-    ] {
+    for (tool, package) in pitr_core::run::ha::HA_TOOLS {
         ha_tool(tool, package);
     }
 }
 
 /// A loopback TCP port nothing listens on right now, never handed out before in this process,
-/// and not the port of a PostgreSQL socket in the system socket directories.
+/// and not the port of a PostgreSQL socket in the system socket directories
+/// ([`pitr_core::run::ha::free_port`]).
+///
+/// # Panics
+///
+/// When the kernel hands out none.
 pub fn free_port() -> u16 {
-    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    for _ in 0..200 {
-        let port = TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .map_or_else(
-                |e| panic!("cannot find a free loopback port: {e}"),
-                |a| a.port(),
-            );
-        let socket = format!(".s.PGSQL.{port}");
-        let socket_busy = ["/tmp", "/var/run/postgresql"]
-            .iter()
-            .any(|dir| Path::new(dir).join(&socket).exists());
-        let mut handed = HANDED_OUT
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if port != 5432 && !socket_busy && handed.insert(port) {
-            return port;
-        }
-    }
-    panic!("no free loopback port found in 200 attempts");
+    pitr_core::run::ha::free_port()
+        .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"))
 }
 
 /// A Debian tool of the HA stack: on `PATH`, else in `/usr/bin`.
@@ -201,76 +179,30 @@ pub fn free_port() -> u16 {
 ///
 /// When it is not installed: the message names the package and says to run `make setup`.
 pub(crate) fn ha_tool(name: &str, package: &str) -> PathBuf {
-    which::which(name)
-        .ok()
-        .or_else(|| Some(Path::new("/usr/bin").join(name)).filter(|p| p.is_file()))
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} not found on PATH nor in /usr/bin; run `make setup` (installs the Debian \
-                 package {package})"
-            )
-        })
+    pitr_core::run::ha::ha_tool(name, package).unwrap_or_else(|_| {
+        panic!(
+            "{name} not found on PATH nor in /usr/bin; run `make setup` (installs the Debian \
+             package {package})"
+        )
+    })
 }
 
 /// The last `lines` lines of a text file (read from at most its last 256 KiB), or a note that
 /// it cannot be read.
 pub(crate) fn tail(path: &Path, lines: usize) -> String {
-    const MAX: u64 = 256 * 1024;
-    let read = || -> std::io::Result<String> {
-        let mut file = fs::File::open(path)?;
-        let len = file.metadata()?.len();
-        file.seek(SeekFrom::Start(len.saturating_sub(MAX)))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    };
-    match read() {
-        Ok(text) => {
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
-    }
+    pitr_core::run::ha::tail(path, lines)
 }
 
 /// Calls `probe` every 200 ms until it returns `Some`, for at most `timeout`; `None` when time
 /// ran out.
-pub fn poll_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(POLL);
-    }
+pub fn poll_until<T>(timeout: Duration, probe: impl FnMut() -> Option<T>) -> Option<T> {
+    pitr_core::run::ha::poll_until(timeout, probe)
 }
 
 /// Removes a test directory, retrying for a few seconds: pgBackRest's asynchronous
 /// archive-push may still write into a spool directory for a moment after a kill.
 pub(crate) fn remove_dir_patiently(path: &Path, what: &str) {
-    let mut result = fs::remove_dir_all(path);
-    for _ in 0..20 {
-        if result.is_ok() || !path.exists() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-        result = fs::remove_dir_all(path);
-    }
-    if let Err(e) = result {
+    if let Err(e) = pitr_core::run::ha::remove_dir_patiently(path) {
         eprintln!("{what}: cannot remove {}: {e}", path.display());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::free_port;
-
-    #[test]
-    fn ports_are_never_handed_out_twice() {
-        let ports: std::collections::BTreeSet<u16> = (0..50).map(|_| free_port()).collect();
-        assert_eq!(ports.len(), 50);
     }
 }

@@ -4,54 +4,13 @@
 use std::fs;
 use std::path::Path;
 use std::sync::Once;
-use std::time::Duration;
-
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 use super::remove_dir_patiently;
 
-/// Processes (other than this one) whose working directory is inside `dir` or whose command line
-/// has an argument naming something inside it.
-fn processes_of(dir: &Path) -> Vec<i32> {
-    let own = std::process::id();
-    let needle = format!("{}/", dir.display());
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != own)
-        .filter(|pid| {
-            let proc_dir = Path::new("/proc").join(pid.to_string());
-            let cwd_inside =
-                fs::read_link(proc_dir.join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir));
-            cwd_inside
-                || fs::read(proc_dir.join("cmdline")).is_ok_and(|cmdline| {
-                    cmdline
-                        .split(|&b| b == 0)
-                        .any(|arg| arg.windows(needle.len()).any(|w| w == needle.as_bytes()))
-                })
-        })
-        .filter_map(|pid| i32::try_from(pid).ok())
-        .collect()
-}
-
-/// `SIGKILL` to every process of [`processes_of`] `dir`, until none is left (for at most 5 s);
-/// returns the survivors.
+/// `SIGKILL` to every process whose working directory or command line is in `dir`, until none is
+/// left (for at most 5 s); returns the survivors.
 pub(crate) fn kill_processes_of(dir: &Path) -> Vec<i32> {
-    for _ in 0..100 {
-        let pids = processes_of(dir);
-        if pids.is_empty() {
-            return pids;
-        }
-        for pid in pids {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    processes_of(dir)
+    pitr_core::run::ha::kill_processes_of(dir)
 }
 
 /// The file in a test directory naming the test process that owns it.
