@@ -82,7 +82,8 @@ fn shown(file: &pitr_core::render::RenderedFile, reveal_secrets: bool) -> String
 ///     spec: the cluster spec, a dict of Pigsty variables (`pg_cluster`, `pg_data`,
 ///         `pgbackrest_repo`, ...).
 ///     what: `"pgbackrest"` (pgbackrest.conf), `"restore"` (the restore config of the spec's
-///         own cluster), `"archive"` (archive_mode and archive_command) or `"cron"`.
+///         own cluster), `"archive"` (archive_mode and archive_command), `"cron"` or
+///         `"patroni-callback"` (the patroni.yml snippet running `pitr patroni-callback`).
 ///     templates: a directory of `<id>.hbs` files overriding the embedded templates.
 ///     reveal_secrets: return the contents to write, secrets included, instead of the
 ///         redacted text. Write them with mode 0600 and never print them.

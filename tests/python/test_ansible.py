@@ -277,3 +277,39 @@ def test_the_docs_playbook_runs(site: Site, tmp_path: Path) -> None:
     assert run.returncode == 0, str(run)
     assert run.result("Keep pgbackrest.conf current")["_status"] == "ok"
     assert run.result("Show the choice")["msg"].startswith("would restore ")
+
+
+def test_config_writes_the_patroni_callback_snippet(tmp_path: Path) -> None:
+    """``what=patroni-callback`` writes what ``pitr render --what patroni-callback`` prints:
+    nothing in check mode, the file (mode 0600, the database superuser's) once, ``ok`` after."""
+    spec = {"pg_cluster": "pg-meta", "patroni_port": 8008, "pitr_bin": "/opt/pitr/bin/pitr",
+            "pgbackrest_config": "/etc/pgbackrest/pgbackrest.conf"}
+    dest = tmp_path / "patroni-callback.yml"
+    book = tmp_path / "callback.yml"
+    book.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"name": "callback", "pitr.pgsql.pgbackrest_config": {
+            "spec": spec, "what": "patroni-callback", "dest": str(dest)}}],
+    }]))
+    inventory = write_inventory(tmp_path / "inventory.yml", {})
+
+    run = playbook(inventory, str(book), "--check")
+    assert run.returncode == 0, str(run)
+    assert run.result("callback")["_status"] == "changed"
+    assert not dest.exists()
+
+    run = playbook(inventory, str(book))
+    assert run.returncode == 0, str(run)
+    result = run.result("callback")
+    assert result["_status"] == "changed" and result["what"] == "patroni-callback"
+    written = dest.read_text()
+    assert written == pitr.render_config(spec, "patroni-callback") == result["contents"]
+    assert yaml.safe_load(written)["postgresql"]["callbacks"]["on_role_change"] == (
+        "/opt/pitr/bin/pitr --config /etc/pgbackrest/pgbackrest.conf patroni-callback")
+    info = dest.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert pwd.getpwuid(info.st_uid).pw_name == "postgres"
+
+    run = playbook(inventory, str(book))
+    assert run.returncode == 0, str(run)
+    assert run.result("callback")["_status"] == "ok"

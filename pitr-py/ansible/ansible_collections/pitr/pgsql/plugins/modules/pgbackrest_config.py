@@ -20,7 +20,9 @@ description:
   - C(what=pgbackrest) is the node's C(pgbackrest.conf); C(what=restore) the config a
     point-in-time restore of O(pg_pitr) writes (the same file the restore plan writes);
     C(what=archive) PostgreSQL's C(archive_mode) and C(archive_command); C(what=cron) cron
-    lines for O(spec.pitr_backup_schedule).
+    lines for O(spec.pitr_backup_schedule); C(what=patroni-callback) the C(patroni.yml) snippet
+    whose C(on_role_change) callback runs C(pitr patroni-callback) (merge it into every member's
+    C(patroni.yml) and reload Patroni; see pitr's docs/ha.md).
   - Secrets (cipher passphrases, S3 keys) are written to the file only. In the diff, the
     returned contents and every other output they are replaced by C(<redacted>), including
     secrets of the file on disk that the spec no longer knows.
@@ -38,7 +40,7 @@ options:
   what:
     description: Which file to render.
     type: str
-    choices: [pgbackrest, restore, archive, cron]
+    choices: [pgbackrest, restore, archive, cron, patroni-callback]
     default: pgbackrest
   pg_pitr:
     description:
@@ -102,6 +104,13 @@ EXAMPLES = r"""
     dest: /pg/data/conf.d/archive.conf
     owner: postgres
     mode: "0640"
+
+- name: The Patroni callback snippet, to merge into patroni.yml
+  pitr.pgsql.pgbackrest_config:
+    spec: "{{ pitr_spec }}"
+    what: patroni-callback
+    dest: /etc/patroni/pitr-callback.yml
+    owner: postgres
 """
 
 RETURN = r"""
@@ -228,7 +237,8 @@ def main():
         argument_spec=dict(
             spec=SPEC_ARG,
             what=dict(type="str", default="pgbackrest",
-                      choices=["pgbackrest", "restore", "archive", "cron"]),
+                      choices=["pgbackrest", "restore", "archive", "cron",
+                               "patroni-callback"]),
             pg_pitr=dict(type="dict"),
             zone=dict(type="str"),
             dest=dict(type="path"),
