@@ -60,9 +60,9 @@ pub fn sandbox_ha(args: &SandboxOptions, log: &RunLog) -> Result<()> {
         context: "pitr sandbox --ha".into(),
         message: "missing: the pitr executable Patroni's callback runs".into(),
     })?;
-    let root = args.dir.clone().unwrap_or_else(|| {
+    let root = super::launcher::check_root(&args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("pitr-sandbox-ha-{}", std::process::id()))
-    });
+    }))?;
     say("etcd, two Patroni members (PostgreSQL as postgres) and one local repo");
     let mut stack = HaStack::create(&root, args.keep, SCOPE, 2, &pitr_bin, log)?;
     for m in &stack.members {

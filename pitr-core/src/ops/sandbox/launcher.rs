@@ -160,22 +160,11 @@ impl<'a> HaStack<'a> {
             pg: Tools::locate(None, None)?,
         };
         let dbsu = OsUser::lookup("postgres")?;
-        SafePath::from_path("--dir", "pitr sandbox", root)?;
-        if files::exists_nofollow(root) {
-            return Err(Error::InvalidSetting {
-                key: "--dir".into(),
-                context: "pitr sandbox --ha".into(),
-                message: format!(
-                    "'{}' exists; the sandbox makes a new directory and removes it afterwards: \
-                     name one that does not exist",
-                    root.display()
-                ),
-            });
-        }
-        files::ensure_dir(root, 0o755, None)?;
+        let root = check_root(root)?;
+        files::ensure_dir(&root, 0o755, None)?;
         let mut stack = HaStack {
             log,
-            root: root.to_path_buf(),
+            root: root.clone(),
             keep,
             dbsu,
             tools,
@@ -522,6 +511,25 @@ impl Drop for HaStack<'_> {
     }
 }
 
+/// `root` without a trailing `/` or `.` components, when it is a [safe](SafePath) absolute path
+/// that does not exist: the stack makes it, finds its processes by it and removes it.
+pub fn check_root(root: &Path) -> Result<PathBuf> {
+    SafePath::from_path("--dir", "pitr sandbox", root)?;
+    let root: PathBuf = root.components().collect();
+    if files::exists_nofollow(&root) {
+        return Err(Error::InvalidSetting {
+            key: "--dir".into(),
+            context: "pitr sandbox --ha".into(),
+            message: format!(
+                "'{}' exists; the sandbox makes a new directory and removes it afterwards: name \
+                 one that does not exist",
+                root.display()
+            ),
+        });
+    }
+    Ok(root)
+}
+
 /// Kills every process of `root` and removes it, unless `keep`; says what it could not do.
 fn teardown(root: &Path, keep: bool, log: &RunLog) {
     let survivors = ha::kill_processes_of(root);
@@ -582,4 +590,60 @@ fn wait_for(
         claim: format!("{who} {what} within {}", secs(timeout)),
         seen: format!("{seen}\n{}", details()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_is_new_absolute_safe_and_normalised() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("sandbox");
+        let with_slash = PathBuf::from(format!("{}/./", new.display()));
+        assert_eq!(check_root(&with_slash).unwrap(), new);
+        let e = check_root(dir.path()).unwrap_err();
+        assert_eq!(e.code(), "invalid_setting");
+        assert!(e.to_string().contains("exists"), "{e}");
+        assert_eq!(
+            check_root(Path::new("relative")).unwrap_err().code(),
+            "invalid_setting"
+        );
+        assert_eq!(
+            check_root(Path::new("/tmp/a b")).unwrap_err().code(),
+            "unsafe_characters"
+        );
+    }
+
+    #[test]
+    fn members_get_the_timing_of_the_sandbox() {
+        let member = PatroniMember {
+            scope: "s",
+            name: "s-1",
+            rest_port: 1,
+            pg_port: 2,
+            etcd_endpoint: "127.0.0.1:3",
+            data_dir: Path::new("/r/s-1/data"),
+            bin_dir: Path::new("/usr/lib/postgresql/15/bin"),
+            pgpass: Path::new("/r/s-1/pgpass"),
+            socket_dir: Path::new("/r/sock"),
+            log_dir: Path::new("/r/s-1/log"),
+            password: "p",
+            archive_mode: "on",
+            archive_command: "/usr/bin/pgbackrest --stanza=s archive-push %p",
+            on_role_change: Some("/x/pitr --config /r/s-1/pgbackrest.conf patroni-callback"),
+            failsafe_mode: true,
+            timing: TIMING,
+        }
+        .config();
+        assert_eq!(member["bootstrap"]["dcs"]["ttl"], 10);
+        assert_eq!(
+            member["postgresql"]["callbacks"]["on_role_change"],
+            "/x/pitr --config /r/s-1/pgbackrest.conf patroni-callback"
+        );
+        assert_eq!(
+            member["postgresql"]["parameters"]["unix_socket_directories"],
+            "/r/sock"
+        );
+    }
 }
