@@ -16,7 +16,8 @@
 //! * [`info`](mod@info) — backup sets, windows and marks of a stanza;
 //! * [`check`] — could this node be restored now;
 //! * [`log`] — the run log, secrets masked;
-//! * [`sandbox`] — the demo `make demo` runs, on a throwaway cluster;
+//! * [`sandbox`] — the demos `make demo` and `make demo-ha` run, on a throwaway cluster (with
+//!   `--ha` a Patroni cluster on etcd);
 //! * [`exporter`] — the metrics refresh `pitr exporter` serves.
 
 pub mod backup;
