@@ -176,9 +176,7 @@ impl Etcd {
 
     /// Whether `etcdctl endpoint health` passes (within 2 s).
     pub fn is_healthy(&self) -> bool {
-        self.etcdctl(&["--command-timeout=2s", "endpoint", "health"])
-            .status
-            .success()
+        pitr_core::run::ha::etcd_is_healthy(&ha_tool("etcdctl", "etcd-client"), &self.endpoint())
     }
 
     /// Waits until the server is healthy, for at most `timeout`.

@@ -48,8 +48,10 @@ const ETCD_READY: Duration = Duration::from_secs(30);
 pub const MEMBER_READY: Duration = Duration::from_secs(120);
 /// How long a switchover or failover may take.
 pub const LEADER_CHANGE: Duration = Duration::from_secs(60);
-/// How long one REST request may take (a switchover answers when it is done).
-const REST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a REST request other than a switchover may take.
+const REST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a switchover request may take (Patroni answers when it is done).
+const SWITCHOVER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a log quoted when something does not come up.
 const TAIL_LINES: usize = 25;
 
@@ -455,7 +457,7 @@ impl<'a> HaStack<'a> {
             "POST",
             "/switchover",
             Some(&body),
-            REST_TIMEOUT,
+            SWITCHOVER_TIMEOUT,
         );
         match answer {
             Ok((200, _)) => self.wait_leads(candidate, timeline),
