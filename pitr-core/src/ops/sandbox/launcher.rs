@@ -22,18 +22,16 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::names::SafePath;
-use crate::node::Node;
-use crate::patroni::PatroniAnswer;
-use crate::render::Renderer;
-use crate::render::patroni::{PatroniMember, PatroniTiming};
+use crate::render::patroni::PatroniTiming;
 use crate::run::files;
 use crate::run::ha::{self, HA_TOOLS};
 use crate::run::log::RunLog;
 use crate::run::patroni::request;
-use crate::run::probe::Endpoint;
 use crate::run::tools::Tools;
+
+pub use super::member::HaMember;
+use super::member::Layout;
 use crate::run::user::OsUser;
-use crate::spec::ClusterSpec;
 
 /// Patroni's timing: a failover after `kill -9` takes about `ttl` seconds.
 pub const TIMING: PatroniTiming = PatroniTiming {
@@ -49,68 +47,11 @@ pub const MEMBER_READY: Duration = Duration::from_secs(120);
 /// How long a switchover or failover may take.
 pub const LEADER_CHANGE: Duration = Duration::from_secs(60);
 /// How long a REST request other than a switchover may take.
-const REST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const REST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a switchover request may take (Patroni answers when it is done).
 const SWITCHOVER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a log quoted when something does not come up.
-const TAIL_LINES: usize = 25;
-
-/// One member: its files, ports, spec and node, and its Patroni while it runs.
-#[derive(Debug)]
-pub struct HaMember {
-    /// `<scope>-<n>`, Patroni's name (Pigsty's instance name).
-    pub name: String,
-    /// Its directory.
-    pub dir: PathBuf,
-    /// PostgreSQL's port.
-    pub pg_port: u16,
-    /// The REST API's port.
-    pub rest_port: u16,
-    /// Its cluster spec (`spec.yml`).
-    pub spec: ClusterSpec,
-    /// The node pitr works on, from the spec (roles from its Patroni).
-    pub node: Node,
-    patroni: Option<Child>,
-}
-
-impl HaMember {
-    /// Its PostgreSQL.
-    pub fn db(&self) -> Endpoint {
-        Endpoint::of(&self.node)
-    }
-
-    /// `GET /primary`, parsed: whether it holds the leader lock, its role and timeline; `Err`
-    /// when the REST API does not answer usefully.
-    pub fn state(&self) -> std::result::Result<PatroniAnswer, String> {
-        let (status, body) = request(self.rest_port, "GET", "/primary", None, REST_TIMEOUT)?;
-        PatroniAnswer::parse(status, &body)
-    }
-
-    /// Whether it leads: `GET /primary` answers 200.
-    pub fn leads(&self) -> bool {
-        self.state().is_ok_and(|a| a.holds_leader_lock())
-    }
-
-    /// The timeline Patroni reports.
-    pub fn timeline(&self) -> Option<u64> {
-        self.state().ok()?.doc.timeline
-    }
-
-    fn patroni_log(&self) -> PathBuf {
-        self.dir.join("log/patroni.log")
-    }
-
-    /// The last lines of its Patroni and server logs.
-    pub fn log_tails(&self) -> String {
-        format!(
-            "--- {}: log/patroni.log ---\n{}\n--- {}: log/postgresql.log ---\n{}",
-            self.name,
-            ha::tail(&self.patroni_log(), TAIL_LINES),
-            self.name,
-            ha::tail(&self.dir.join("log/postgresql.log"), TAIL_LINES)
-        )
-    }
-}
+pub(super) const TAIL_LINES: usize = 25;
 
 /// Paths of the tools the stack runs.
 #[derive(Debug, Clone)]
@@ -240,94 +181,17 @@ impl<'a> HaStack<'a> {
     }
 
     fn configure_member(&self, scope: &str, seq: usize, pitr_bin: &Path) -> Result<HaMember> {
-        let name = format!("{scope}-{seq}");
-        let dir = self.root.join(&name);
-        let dbsu = &self.dbsu;
-        files::ensure_dir(&dir, 0o700, Some(dbsu))?;
-        for sub in ["log", "spool", "lock", "pgbackrest-log"] {
-            files::ensure_dir(&dir.join(sub), 0o700, Some(dbsu))?;
-        }
-        let pg_port = ha::free_port()?;
-        let rest_port = ha::free_port()?;
-        let p = |rel: &str| dir.join(rel).display().to_string();
-        let spec_text = format!(
-            "pg_cluster: {scope}\n\
-             pg_data: {data}\n\
-             pg_port: {pg_port}\n\
-             pg_socket_dir: {sock}\n\
-             pg_bin_dir: {bin}\n\
-             node_cpu: 2\n\
-             pitr_bin: {pitr}\n\
-             patroni_port: {rest_port}\n\
-             pgbackrest_config: {conf}\n\
-             pgbackrest_log_dir: {log}\n\
-             pgbackrest_spool_dir: {spool}\n\
-             pgbackrest_lock_dir: {lock}\n\
-             pgbackrest_method: local\n\
-             pgbackrest_repo:\n  local: {{ path: {repo}, retention_full: 4 }}\n",
-            data = p("data"),
-            sock = self.root.join("sock").display(),
-            bin = self.tools.pg.pg_bin_dir.display(),
-            pitr = pitr_bin.display(),
-            conf = p("pgbackrest.conf"),
-            log = p("pgbackrest-log"),
-            spool = p("spool"),
-            lock = p("lock"),
-            repo = self.root.join("repo").display(),
-        );
-        let spec_path = dir.join("spec.yml");
-        files::write_atomic(&spec_path, spec_text.as_bytes(), 0o600, Some(dbsu))?;
-        let spec = ClusterSpec::from_file(&spec_path)?;
-        let renderer = Renderer::new();
-        let conf = renderer.pgbackrest_conf(&spec)?;
-        files::write_atomic(
-            &spec.config_path,
-            conf.contents().as_bytes(),
-            0o600,
-            Some(dbsu),
-        )?;
-        let archive_command = crate::check::rendered_archive_command(&spec)?;
-        let callback = Renderer::on_role_change_command(&spec);
-        let (data, sock, pgpass, logs) = (
-            dir.join("data"),
-            self.root.join("sock"),
-            dir.join("pgpass"),
-            dir.join("log"),
-        );
-        let yml = PatroniMember {
+        HaMember::configure(
+            &Layout {
+                root: &self.root,
+                dbsu: &self.dbsu,
+                pg_bin_dir: &self.tools.pg.pg_bin_dir,
+                etcd_endpoint: &self.etcd_endpoint,
+                pitr_bin,
+            },
             scope,
-            name: &name,
-            rest_port,
-            pg_port,
-            etcd_endpoint: &self.etcd_endpoint,
-            data_dir: &data,
-            bin_dir: &self.tools.pg.pg_bin_dir,
-            pgpass: &pgpass,
-            socket_dir: &sock,
-            log_dir: &logs,
-            password: "pitr-sandbox",
-            archive_mode: "on",
-            archive_command: &archive_command,
-            on_role_change: Some(&callback),
-            failsafe_mode: true,
-            timing: TIMING,
-        }
-        .config();
-        let text = serde_json::to_string_pretty(&yml).map_err(|e| Error::Template {
-            id: "patroni.yml".into(),
-            message: e.to_string(),
-        })?;
-        files::write_atomic(&dir.join("patroni.yml"), text.as_bytes(), 0o600, Some(dbsu))?;
-        let node = Node::from_spec(&spec);
-        Ok(HaMember {
-            name,
-            dir,
-            pg_port,
-            rest_port,
-            spec,
-            node,
-            patroni: None,
-        })
+            seq,
+        )
     }
 
     /// Starts the Patroni of member `index` as the database superuser, output appended to its
@@ -597,6 +461,7 @@ fn wait_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::patroni::PatroniMember;
 
     #[test]
     fn the_root_is_new_absolute_safe_and_normalised() {

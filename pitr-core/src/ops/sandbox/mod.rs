@@ -13,6 +13,7 @@
 
 pub mod ha;
 pub mod launcher;
+mod member;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
