@@ -88,7 +88,7 @@ fn the_ha_demo_holds_every_claim_and_leaves_nothing_behind() {
         "=> 100 rows, batches 1 to 1 (expected 100 rows, batches 1 to 1)",
         "=> 500 rows, batches 1 to 5 (expected 500 rows, batches 1 to 5)",
         "the repo's archive lists the same files before and after the restores",
-        "### every claim held",
+        "s] every claim held",
     ] {
         assert!(text.contains(expected), "missing {expected:?}:\n{text}");
     }

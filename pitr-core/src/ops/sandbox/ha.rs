@@ -54,7 +54,13 @@ fn claim_failed(claim: impl Into<String>, seen: impl Into<String>) -> Error {
 
 /// Runs the demo, narrating into `log`.
 pub fn sandbox_ha(args: &SandboxOptions, log: &RunLog) -> Result<()> {
-    let say = |text: &str| log.line(&format!("\n### {text}"));
+    let started = std::time::Instant::now();
+    let say = |text: &str| {
+        log.line(&format!(
+            "\n### [{:.0} s] {text}",
+            started.elapsed().as_secs_f64()
+        ));
+    };
     let pitr_bin = args.pitr_bin.clone().ok_or_else(|| Error::InvalidSetting {
         key: "pitr_bin".into(),
         context: "pitr sandbox --ha".into(),
