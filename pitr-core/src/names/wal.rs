@@ -139,10 +139,7 @@ impl WalSegment {
     /// (`…FFFFFFFF000000FF` with 16 MiB segments) ends at 2^64, which an LSN cannot hold: its
     /// end is the last location, `FFFFFFFF/FFFFFFFF`, never a wrap to `0/0`.
     pub fn end_lsn(self) -> Lsn {
-        Lsn(self
-            .segno
-            .saturating_add(1)
-            .saturating_mul(self.size.0))
+        Lsn(self.segno.saturating_add(1).saturating_mul(self.size.0))
     }
 
     /// The next segment on the same timeline.
@@ -296,7 +293,8 @@ mod tests {
     /// debug builds, a wrap to 0/0 in release).
     #[test]
     fn the_last_segment_of_a_timeline_ends_at_the_last_lsn_without_wrapping() {
-        let last = WalSegment::parse_name("00000001FFFFFFFF000000FF", DEFAULT_SEGMENT_SIZE).unwrap();
+        let last =
+            WalSegment::parse_name("00000001FFFFFFFF000000FF", DEFAULT_SEGMENT_SIZE).unwrap();
         assert_eq!(last.start_lsn().to_string(), "FFFFFFFF/FF000000");
         assert_eq!(last.end_lsn(), Lsn(u64::MAX));
         assert!(last.end_lsn() > last.start_lsn());

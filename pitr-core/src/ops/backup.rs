@@ -104,8 +104,9 @@ pub fn skips(plan: &Plan) -> bool {
     matches!(&plan.summary, Summary::Backup(b) if b.skipped)
 }
 
-/// Runs a backup plan unless it skips.
-pub fn run_backup(plan: Plan, log: &RunLog) -> Result<BackupOutcome> {
+/// Runs a backup plan unless it skips, under the stanza's lock.
+pub fn run_backup(plan: Plan, log: &RunLog, locked: &super::Locked) -> Result<BackupOutcome> {
+    locked.check(&plan.stanza)?;
     if skips(&plan) {
         return Ok(BackupOutcome {
             skipped: true,

@@ -1,4 +1,13 @@
 //! Running programs: argv only, output streamed line by line into the run log.
+//!
+//! Every child is tied to pitr's lifetime ([`tie_to_pitr`]): it runs in a process group of its
+//! own (a Ctrl+C at the terminal reaches pitr, not the child behind its back) and gets
+//! `SIGKILL` from the kernel when pitr dies, `kill -9` included (`PR_SET_PDEATHSIG`, armed
+//! after the user switch, which would clear it). So no `pgbackrest restore` runs on unobserved
+//! while a re-run starts. A process the child itself forks is not covered: PostgreSQL's
+//! postmaster, which `pg_ctl start` leaves running in a session of its own, survives pitr on
+//! purpose — a re-run finds it recovering, follows it and verifies where it stopped (see
+//! [`super::journal`]).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -15,9 +24,31 @@ fn program_name(cmd: &Command) -> String {
     cmd.get_program().to_string_lossy().into_owned()
 }
 
+/// Ties `cmd`'s child to pitr's lifetime: own process group, `SIGKILL` when pitr dies.
+pub fn tie_to_pitr(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::getpid();
+    cmd.process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec; it makes two system calls
+    // (prctl, getppid), allocates nothing and takes no lock, as `pre_exec` requires. std runs it
+    // after switching the user, so the switch does not clear the parent-death signal.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            if nix::unistd::getppid() != parent {
+                // pitr died before the signal was armed: do not run on alone.
+                return Err(nix::errno::Errno::ESRCH.into());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Runs `cmd`, streaming its stdout and stderr into `log`; succeeds when the exit status is in
 /// `ok` (`[0]` when empty). `what` names the command in errors.
 pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> Result<()> {
+    tie_to_pitr(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -73,6 +104,7 @@ pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> 
 
 /// Runs `cmd` and returns its output; a non-zero exit status is an error quoting stderr.
 pub fn run_capture(mut cmd: Command, what: &str) -> Result<Output> {
+    tie_to_pitr(&mut cmd);
     cmd.stdin(Stdio::null());
     let output = cmd.output().map_err(|source| Error::Spawn {
         program: program_name(&cmd),
@@ -118,5 +150,24 @@ mod tests {
         run_streaming(two, "ls", &log, &[2]).unwrap();
         let e = run_capture(Command::new("/no/such/program"), "x").unwrap_err();
         assert_eq!(e.code(), "spawn_failed");
+    }
+
+    #[test]
+    fn children_run_in_a_process_group_of_their_own() {
+        // /proc/self/stat of `cat` itself: pid, (comm), state, ppid, pgrp, ...
+        let mut cmd = Command::new("cat");
+        cmd.arg("/proc/self/stat");
+        let out = run_capture(cmd, "stat").unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let after_comm = text.rsplit_once(") ").unwrap().1;
+        let fields: Vec<&str> = text
+            .split_whitespace()
+            .take(1)
+            .chain(after_comm.split_whitespace())
+            .collect();
+        let (own, parent, group) = (fields[0], fields[2], fields[3]);
+        assert_eq!(own, group, "{text}");
+        assert_eq!(parent, std::process::id().to_string(), "{text}");
+        assert_ne!(group, nix::unistd::getpgrp().to_string());
     }
 }

@@ -139,6 +139,9 @@ pub struct TrustedDir {
     fd: OwnedFd,
     path: PathBuf,
     trust: Trust,
+    /// Who owns the files created in it: the trusted owner, or pitr itself for its private
+    /// files ([`write_private`], [`open_lock`]).
+    file_owner: Trust,
 }
 
 impl TrustedDir {
@@ -227,7 +230,19 @@ impl TrustedDir {
             fd,
             path: dir.to_path_buf(),
             trust,
+            file_owner: trust,
         })
+    }
+
+    /// Files created from now on belong to pitr's own user (root), mode as given: the
+    /// database user can neither read nor change them, only remove them from a directory it
+    /// owns.
+    fn private(mut self) -> Self {
+        self.file_owner = Trust {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+        };
+        self
     }
 
     fn target(&self, name: &OsStr) -> PathBuf {
@@ -276,11 +291,11 @@ impl TrustedDir {
     }
 
     fn set_owner_and_mode(&self, fd: &OwnedFd, mode: u32, path: &Path) -> Result<()> {
-        if nix::unistd::geteuid().as_raw() != self.trust.uid {
+        if nix::unistd::geteuid().as_raw() != self.file_owner.uid {
             nix::unistd::fchown(
                 fd,
-                Some(Uid::from_raw(self.trust.uid)),
-                Some(Gid::from_raw(self.trust.gid)),
+                Some(Uid::from_raw(self.file_owner.uid)),
+                Some(Gid::from_raw(self.file_owner.gid)),
             )
             .map_err(|e| io("cannot change the owner of", path, e))?;
         }
@@ -468,7 +483,94 @@ fn temp_name(name: &OsStr, attempt: u32) -> OsString {
 /// `None`), as described in the module docs.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, owner: Option<&OsUser>) -> Result<()> {
     let (dir, name) = split(path)?;
-    let dir = TrustedDir::open(dir, owner, None)?;
+    write_in(
+        &TrustedDir::open(dir, owner, None)?,
+        path,
+        name,
+        contents,
+        mode,
+    )
+}
+
+/// Writes `contents` to `path` like [`write_atomic`], owned by pitr's own user with mode 0600,
+/// in a directory trusted for (and, when missing, made for) `dir_owner`: pitr's private
+/// records in directories the database user owns (the run journal). That user can remove
+/// such a file, never read or change it.
+pub fn write_private(path: &Path, contents: &[u8], dir_owner: Option<&OsUser>) -> Result<()> {
+    let (dir, name) = split(path)?;
+    let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?.private();
+    write_in(&trusted, path, name, contents, 0o600)
+}
+
+/// Reads a file [`write_private`] wrote; `None` when nothing is at the name. Refused
+/// (`unsafe_path`) when it is not a regular file of pitr's own user with one link: a file the
+/// database user put there is not pitr's record.
+pub fn read_private(path: &Path, dir_owner: Option<&OsUser>) -> Result<Option<Vec<u8>>> {
+    let mut file = match open_read(path, dir_owner) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        other => other?,
+    };
+    check_own_file(&file, path)?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut out)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    Ok(Some(out))
+}
+
+/// Refuses a file not owned by pitr's own user or with more than one name (a hard link the
+/// database user made to another file).
+fn check_own_file(file: &File, path: &Path) -> Result<()> {
+    let st = nix::sys::stat::fstat(file).map_err(|e| io("cannot stat", path, e))?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if file_type(&st) != SFlag::S_IFREG {
+        return Err(unsafe_path(path, "it is not a regular file"));
+    }
+    if st.st_uid != euid {
+        return Err(unsafe_path(
+            path,
+            format!(
+                "it is owned by {}, not by {}: pitr did not write it; remove it, and find out \
+                 who put it there",
+                describe_uid(st.st_uid),
+                describe_uid(euid)
+            ),
+        ));
+    }
+    if st.st_nlink != 1 {
+        return Err(unsafe_path(
+            path,
+            "it has more than one name (a hard link): remove it, and find out who made it",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the lock file `path` for reading and writing, creating it (owned by pitr's own user,
+/// mode 0600) when missing, in a directory trusted for (and, when missing, made for)
+/// `dir_owner`. A link at the name, anything but a regular file, a file of another user (who
+/// could hold a lock on it) or one with another name (a hard link to a file elsewhere) is
+/// refused (`unsafe_path`), so writing the holder into it never writes anywhere else.
+pub fn open_lock(path: &Path, dir_owner: Option<&OsUser>) -> Result<File> {
+    let (dir, name) = split(path)?;
+    let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?.private();
+    let fd = nix::fcntl::openat(
+        &trusted.fd,
+        name,
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| match e {
+        Errno::ELOOP => unsafe_path(path, "a symbolic link is at this name"),
+        e => io("cannot open", path, e),
+    })?;
+    let file = File::from(fd);
+    check_own_file(&file, path)?;
+    Ok(file)
+}
+
+fn write_in(dir: &TrustedDir, path: &Path, name: &OsStr, contents: &[u8], mode: u32) -> Result<()> {
     dir.check_final_name(name)?;
     let mut attempt = 0;
     let (tmp, mut file) = loop {
