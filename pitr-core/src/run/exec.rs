@@ -2,8 +2,10 @@
 //!
 //! Every child is tied to pitr's lifetime ([`tie_to_pitr`]): it runs in a process group of its
 //! own (a Ctrl+C at the terminal reaches pitr, not the child behind its back) and gets
-//! `SIGKILL` from the kernel when pitr dies, `kill -9` included (`PR_SET_PDEATHSIG`, armed
-//! after the user switch, which would clear it). So no `pgbackrest restore` runs on unobserved
+//! `SIGTERM` from the kernel when pitr dies, `kill -9` included (`PR_SET_PDEATHSIG`, armed
+//! after the user switch, which would clear it). `SIGTERM` rather than `SIGKILL`: pgBackRest
+//! then ends the worker processes it started (`restore:local`), which `SIGKILL` of their parent
+//! would leave running. So no `pgbackrest restore` runs on unobserved
 //! while a re-run starts. A process the child itself forks is not covered: PostgreSQL's
 //! postmaster, which `pg_ctl start` leaves running in a session of its own, survives pitr on
 //! purpose — a re-run finds it recovering, follows it and verifies where it stopped (see
@@ -24,7 +26,7 @@ fn program_name(cmd: &Command) -> String {
     cmd.get_program().to_string_lossy().into_owned()
 }
 
-/// Ties `cmd`'s child to pitr's lifetime: own process group, `SIGKILL` when pitr dies.
+/// Ties `cmd`'s child to pitr's lifetime: own process group, `SIGTERM` when pitr dies.
 pub fn tie_to_pitr(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     let parent = nix::unistd::getpid();
@@ -35,13 +37,60 @@ pub fn tie_to_pitr(cmd: &mut Command) {
     #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
             if nix::unistd::getppid() != parent {
                 // pitr died before the signal was armed: do not run on alone.
                 return Err(nix::errno::Errno::ESRCH.into());
             }
             Ok(())
         });
+    }
+}
+
+/// A small process forked from pitr that kills a child's whole process group when pitr dies:
+/// the kernel sends it `SIGTERM` then (`PR_SET_PDEATHSIG`), and it answers with `SIGKILL` to the
+/// group — the child and whatever the child started in it (pgBackRest's `restore:local`
+/// workers, which outlive their parent otherwise). Killed quietly once the child is done.
+#[derive(Debug)]
+struct Guardian(nix::unistd::Pid);
+
+impl Guardian {
+    /// Watches the process group `group` (a child started by [`tie_to_pitr`]: its pid).
+    fn watch(group: u32) -> Option<Guardian> {
+        use nix::sys::signal::{SigSet, Signal};
+        let group = nix::unistd::Pid::from_raw(i32::try_from(group).ok()?);
+        let parent = nix::unistd::getpid();
+        let mut term = SigSet::empty();
+        term.add(Signal::SIGTERM);
+        // SAFETY: pitr may have other threads; between fork and _exit the child makes only
+        // system calls (sigprocmask, prctl, getppid, sigwait, kill, _exit), allocates nothing
+        // and takes no lock.
+        #[allow(unsafe_code)]
+        let forked = unsafe { nix::unistd::fork() };
+        match forked {
+            Ok(nix::unistd::ForkResult::Child) => {
+                let _ = term.thread_block();
+                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+                if nix::unistd::getppid() == parent {
+                    let _ = term.wait();
+                }
+                let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+                // SAFETY: ends the forked child without running the parent's exit handlers.
+                #[allow(unsafe_code)]
+                unsafe {
+                    nix::libc::_exit(0)
+                }
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => Some(Guardian(child)),
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Guardian {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.0, None);
     }
 }
 
@@ -56,6 +105,7 @@ pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> 
         program: program_name(&cmd),
         source,
     })?;
+    let _guardian = Guardian::watch(child.id());
     let tail = Mutex::new(VecDeque::with_capacity(TAIL_LINES));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -105,11 +155,18 @@ pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> 
 /// Runs `cmd` and returns its output; a non-zero exit status is an error quoting stderr.
 pub fn run_capture(mut cmd: Command, what: &str) -> Result<Output> {
     tie_to_pitr(&mut cmd);
-    cmd.stdin(Stdio::null());
-    let output = cmd.output().map_err(|source| Error::Spawn {
-        program: program_name(&cmd),
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let program = program_name(&cmd);
+    let spawn_error = |source| Error::Spawn {
+        program: program.clone(),
         source,
-    })?;
+    };
+    let child = cmd.spawn().map_err(spawn_error)?;
+    let guardian = Guardian::watch(child.id());
+    let output = child.wait_with_output().map_err(spawn_error)?;
+    drop(guardian);
     if output.status.success() {
         return Ok(output);
     }

@@ -109,7 +109,16 @@ impl StanzaLock {
         let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(l) => l,
             Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
-                let holder = describe(read_holder(&mut file).as_ref());
+                // A holder that has just taken the lock writes who it is a moment later.
+                let mut holder = read_holder(&mut file);
+                for _ in 0..20 {
+                    if holder.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    holder = read_holder(&mut file);
+                }
+                let holder = describe(holder.as_ref());
                 if wait == Wait::No {
                     return Err(Error::StanzaLocked {
                         stanza: stanza.to_owned(),
@@ -130,11 +139,13 @@ impl StanzaLock {
             command: command.to_owned(),
             started: jiff::Timestamp::now().to_string(),
         };
-        let text = serde_json::to_string(&holder).unwrap_or_default();
+        // Written over the previous holder in one write, then cut to length: a reader never
+        // finds the file empty.
+        let text = format!("{}\n", serde_json::to_string(&holder).unwrap_or_default());
         locked
-            .set_len(0)
-            .and_then(|()| locked.seek(SeekFrom::Start(0)).map(drop))
-            .and_then(|()| locked.write_all(format!("{text}\n").as_bytes()))
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| locked.write_all(text.as_bytes()))
+            .and_then(|()| locked.set_len(text.len() as u64))
             .and_then(|()| locked.sync_data())
             .map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(StanzaLock {
