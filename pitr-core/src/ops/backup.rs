@@ -19,7 +19,7 @@ use crate::role::{self, PatroniFacts, Role, RoleFinding};
 use crate::run::log::RunLog;
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::probe::Endpoint;
-use crate::run::runner::{self, RunReport};
+use crate::run::runner::RunReport;
 use crate::run::tools;
 
 /// The role of `node`'s instance: from Patroni when the node has it configured, checked
@@ -106,7 +106,6 @@ pub fn skips(plan: &Plan) -> bool {
 
 /// Runs a backup plan unless it skips, under the stanza's lock.
 pub fn run_backup(plan: Plan, log: &RunLog, locked: &super::Locked) -> Result<BackupOutcome> {
-    locked.check(&plan.stanza)?;
     if skips(&plan) {
         return Ok(BackupOutcome {
             skipped: true,
@@ -114,7 +113,7 @@ pub fn run_backup(plan: Plan, log: &RunLog, locked: &super::Locked) -> Result<Ba
             report: None,
         });
     }
-    let report = runner::run_plan(&plan, log)?;
+    let report = locked.run_plan(&plan, log)?;
     Ok(BackupOutcome {
         skipped: false,
         plan,

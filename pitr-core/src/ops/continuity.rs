@@ -29,7 +29,7 @@ use crate::run::log::RunLog;
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::pgwal::PgWal;
 use crate::run::probe::Endpoint;
-use crate::run::runner::{self, RunReport};
+use crate::run::runner::RunReport;
 use crate::run::tools;
 use crate::run::user::OsUser;
 
@@ -150,7 +150,6 @@ pub fn run_continuity(
     log: &RunLog,
     locked: &super::Locked,
 ) -> Result<ContinuityOutcome> {
-    locked.check(&plan.stanza)?;
     if skips(&plan) {
         return Ok(ContinuityOutcome {
             skipped: true,
@@ -159,7 +158,7 @@ pub fn run_continuity(
             report: None,
         });
     }
-    let report = runner::run_plan(&plan, log).map_err(conflict_of)?;
+    let report = locked.run_plan(&plan, log).map_err(conflict_of)?;
     Ok(ContinuityOutcome {
         skipped: false,
         dry_run: false,

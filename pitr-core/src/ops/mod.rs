@@ -102,6 +102,22 @@ impl Locked {
         journal::load(&self.journal, self.owner.as_ref())
     }
 
+    /// Runs `plan` recorded in the stanza's run journal, as a new run of its kind whose request
+    /// is the plan's summary (for plans whose re-run is simply another run: backups, pushes).
+    pub fn run_plan(
+        &self,
+        plan: &crate::plan::Plan,
+        log: &crate::run::log::RunLog,
+    ) -> Result<crate::run::runner::RunReport> {
+        self.check(&plan.stanza)?;
+        let request = serde_json::to_value(&plan.summary).unwrap_or_default();
+        let mut record = RunRecord::new(plan.kind().as_str(), &plan.stanza, request);
+        record.set_plan(plan);
+        record.log_offsets = crate::run::runner::log_offsets(plan);
+        let mut journal = journal::Journal::begin(&self.journal, self.owner.clone(), record)?;
+        crate::run::runner::run_journaled(plan, log, Some(&mut journal))
+    }
+
     /// Refuses while a restore of the stanza is interrupted: nothing may run against a
     /// half-restored data directory.
     pub fn check_no_interrupted_restore(&self) -> Result<()> {
