@@ -11,12 +11,13 @@
 //!
 //! The lock path is pgBackRest's `lock-path` (`/tmp/pgbackrest` unless configured), a directory
 //! the database OS user owns. The file is opened without following links, must be a regular
-//! file of pitr's own user with a single name, and is created mode 0600
+//! file of pitr's own user (or of the database user, when pitr ran as that user and made it)
+//! with a single name, and is created mode 0600
 //! ([`files::open_lock`]), so writing the holder into it never writes anywhere else. What that
 //! user can still do: remove or rename the file while a run holds it, after which a second run
 //! makes a new file and is not stopped — the user who owns the data directory can damage it
-//! without pitr's help anyway; it gains no right it did not have. It cannot hold the lock
-//! itself (it cannot open the file) nor change what it says.
+//! without pitr's help anyway; it gains no right it did not have. It cannot hold a lock file
+//! root made (it cannot open it) nor change what it says.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};

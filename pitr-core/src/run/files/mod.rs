@@ -502,9 +502,10 @@ pub fn write_private(path: &Path, contents: &[u8], dir_owner: Option<&OsUser>) -
     write_in(&trusted, path, name, contents, 0o600)
 }
 
-/// Reads a file [`write_private`] wrote; `None` when nothing is at the name. Refused
-/// (`unsafe_path`) when it is not a regular file of pitr's own user with one link: a file the
-/// database user put there is not pitr's record.
+/// Reads a file [`write_private`] wrote; `None` when nothing is at the name, or when the file
+/// belongs to another user than pitr's own (the database user's, or one pitr wrote running
+/// as that user): it is no record pitr running as this user may trust. Refused
+/// (`unsafe_path`) when it is not a regular file, or has a second name.
 pub fn read_private(path: &Path, dir_owner: Option<&OsUser>) -> Result<Option<Vec<u8>>> {
     let mut file = match open_read(path, dir_owner) {
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -512,22 +513,26 @@ pub fn read_private(path: &Path, dir_owner: Option<&OsUser>) -> Result<Option<Ve
         }
         other => other?,
     };
-    check_own_file(&file, path)?;
+    let st = nix::sys::stat::fstat(&file).map_err(|e| io("cannot stat", path, e))?;
+    if st.st_uid != nix::unistd::geteuid().as_raw() {
+        return Ok(None);
+    }
+    check_own_file(&file, path, &[])?;
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut out)
         .map_err(|e| Error::io("cannot read", path, e))?;
     Ok(Some(out))
 }
 
-/// Refuses a file not owned by pitr's own user or with more than one name (a hard link the
-/// database user made to another file).
-fn check_own_file(file: &File, path: &Path) -> Result<()> {
+/// Refuses a file not owned by pitr's own user (or one of `also`) or with more than one name
+/// (a hard link the database user made to another file).
+fn check_own_file(file: &File, path: &Path, also: &[u32]) -> Result<()> {
     let st = nix::sys::stat::fstat(file).map_err(|e| io("cannot stat", path, e))?;
     let euid = nix::unistd::geteuid().as_raw();
     if file_type(&st) != SFlag::S_IFREG {
         return Err(unsafe_path(path, "it is not a regular file"));
     }
-    if st.st_uid != euid {
+    if st.st_uid != euid && !also.contains(&st.st_uid) {
         return Err(unsafe_path(
             path,
             format!(
@@ -549,9 +554,10 @@ fn check_own_file(file: &File, path: &Path) -> Result<()> {
 
 /// Opens the lock file `path` for reading and writing, creating it (owned by pitr's own user,
 /// mode 0600) when missing, in a directory trusted for (and, when missing, made for)
-/// `dir_owner`. A link at the name, anything but a regular file, a file of another user (who
-/// could hold a lock on it) or one with another name (a hard link to a file elsewhere) is
-/// refused (`unsafe_path`), so writing the holder into it never writes anywhere else.
+/// `dir_owner`. A link at the name, anything but a regular file, a file of a user other than
+/// pitr's own and `dir_owner` (pitr running as the database user creates it as that user), or
+/// one with another name (a hard link to a file elsewhere) is refused (`unsafe_path`), so
+/// writing the holder into it never writes anywhere else.
 pub fn open_lock(path: &Path, dir_owner: Option<&OsUser>) -> Result<File> {
     let (dir, name) = split(path)?;
     let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?.private();
@@ -566,7 +572,8 @@ pub fn open_lock(path: &Path, dir_owner: Option<&OsUser>) -> Result<File> {
         e => io("cannot open", path, e),
     })?;
     let file = File::from(fd);
-    check_own_file(&file, path)?;
+    let also: Vec<u32> = dir_owner.map(|o| o.uid).into_iter().collect();
+    check_own_file(&file, path, &also)?;
     Ok(file)
 }
 
