@@ -8,12 +8,13 @@
 //! directories the run moved (the guards of [`super::runner`] allow removing only what the
 //! run itself put in place), and where the recovery logs ended when it began.
 //!
-//! Every change is a [`files::write_private`]: a new file owned by pitr's own user, mode 0600,
-//! fsynced and renamed into place, the directory fsynced — a crash leaves the old record or the
-//! new one, never half of one. The log path belongs to the database OS user, who can remove the
-//! journal (pitr then knows of no interrupted run, and its checks before planning apply as for
-//! a first run: an existing `<data>-backup` is refused) but cannot read it or change it; a file
-//! of another user in its place is no record pitr trusts ([`files::read_private`] ignores it).
+//! Every change is a [`files::write_private`]: a new file owned by pitr's own user and the
+//! database user's group, mode 0640 (it holds no secret: the plan is redacted), fsynced and
+//! renamed into place, the directory fsynced — a crash leaves the old record or the new one,
+//! never half of one. The log path belongs to the database OS user, who can read the journal
+//! and remove it (pitr then knows of no interrupted run, and its checks before planning apply
+//! as for a first run: an existing `<data>-backup` is refused) but cannot change it; a file of
+//! another user in its place is no record pitr trusts ([`files::read_private`] ignores it).
 //!
 //! The API is small and generic: [`Journal::begin`] a record, [`Journal::enter`] each step,
 //! [`Journal::moved`] after a directory move, [`Journal::rolling_back`], [`Journal::finish`];
@@ -268,7 +269,7 @@ mod tests {
             std::os::unix::fs::PermissionsExt::mode(
                 &std::fs::metadata(&path).unwrap().permissions()
             ) & 0o777,
-            0o600
+            0o640
         );
         // A file of another user (here: given away) is no record pitr trusts.
         #[allow(clippy::disallowed_methods)]

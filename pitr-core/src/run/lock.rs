@@ -10,14 +10,13 @@
 //! command, start time) for the next one to quote.
 //!
 //! The lock path is pgBackRest's `lock-path` (`/tmp/pgbackrest` unless configured), a directory
-//! the database OS user owns. The file is opened without following links, must be a regular
-//! file of pitr's own user (or of the database user, when pitr ran as that user and made it)
-//! with a single name, and is created mode 0600
+//! the database OS user owns. The file belongs to that user, mode 0600 (pitr runs as root from
+//! cron and as that user from Patroni's callback: both must open it), is opened without
+//! following links, and must be a regular file of that user or pitr's own with a single name
 //! ([`files::open_lock`]), so writing the holder into it never writes anywhere else. What that
-//! user can still do: remove or rename the file while a run holds it, after which a second run
-//! makes a new file and is not stopped — the user who owns the data directory can damage it
-//! without pitr's help anyway; it gains no right it did not have. It cannot hold a lock file
-//! root made (it cannot open it) nor change what it says.
+//! user can do: hold the lock itself, or remove the file while a run holds it (a second run
+//! then makes a new one and is not stopped) — keeping pitr out, or letting two in, is no more
+//! than it can do to its own cluster without pitr; it gains no right it did not have.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -234,13 +234,13 @@ impl TrustedDir {
         })
     }
 
-    /// Files created from now on belong to pitr's own user (root), mode as given: the
-    /// database user can neither read nor change them, only remove them from a directory it
-    /// owns.
+    /// Files created from now on belong to pitr's own user (root) and the trusted owner's
+    /// group, mode as given: with 0640 the database user can read them, never change them,
+    /// only remove them from a directory it owns.
     fn private(mut self) -> Self {
         self.file_owner = Trust {
             uid: nix::unistd::geteuid().as_raw(),
-            gid: nix::unistd::getegid().as_raw(),
+            gid: self.trust.gid,
         };
         self
     }
@@ -291,7 +291,9 @@ impl TrustedDir {
     }
 
     fn set_owner_and_mode(&self, fd: &OwnedFd, mode: u32, path: &Path) -> Result<()> {
-        if nix::unistd::geteuid().as_raw() != self.file_owner.uid {
+        if nix::unistd::geteuid().as_raw() != self.file_owner.uid
+            || nix::unistd::getegid().as_raw() != self.file_owner.gid
+        {
             nix::unistd::fchown(
                 fd,
                 Some(Uid::from_raw(self.file_owner.uid)),
@@ -492,19 +494,19 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, owner: Option<&OsUs
     )
 }
 
-/// Writes `contents` to `path` like [`write_atomic`], owned by pitr's own user with mode 0600,
-/// in a directory trusted for (and, when missing, made for) `dir_owner`: pitr's private
-/// records in directories the database user owns (the run journal). That user can remove
-/// such a file, never read or change it.
+/// Writes `contents` to `path` like [`write_atomic`], owned by pitr's own user and the group
+/// of `dir_owner`, mode 0640, in a directory trusted for (and, when missing, made for)
+/// `dir_owner`: pitr's own records in directories the database user owns (the run journal,
+/// which holds no secret). That user can read such a file and remove it, never change it.
 pub fn write_private(path: &Path, contents: &[u8], dir_owner: Option<&OsUser>) -> Result<()> {
     let (dir, name) = split(path)?;
     let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?.private();
-    write_in(&trusted, path, name, contents, 0o600)
+    write_in(&trusted, path, name, contents, 0o640)
 }
 
 /// Reads a file [`write_private`] wrote; `None` when nothing is at the name, or when the file
-/// belongs to another user than pitr's own (the database user's, or one pitr wrote running
-/// as that user): it is no record pitr running as this user may trust. Refused
+/// belongs to another user than pitr's own and root (to root, one the database user wrote,
+/// perhaps as pitr run by Patroni's callback): it is no record pitr may trust. Refused
 /// (`unsafe_path`) when it is not a regular file, or has a second name.
 pub fn read_private(path: &Path, dir_owner: Option<&OsUser>) -> Result<Option<Vec<u8>>> {
     let mut file = match open_read(path, dir_owner) {
@@ -514,10 +516,10 @@ pub fn read_private(path: &Path, dir_owner: Option<&OsUser>) -> Result<Option<Ve
         other => other?,
     };
     let st = nix::sys::stat::fstat(&file).map_err(|e| io("cannot stat", path, e))?;
-    if st.st_uid != nix::unistd::geteuid().as_raw() {
+    if st.st_uid != nix::unistd::geteuid().as_raw() && st.st_uid != 0 {
         return Ok(None);
     }
-    check_own_file(&file, path, &[])?;
+    check_own_file(&file, path, &[0])?;
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut out)
         .map_err(|e| Error::io("cannot read", path, e))?;
@@ -552,15 +554,15 @@ fn check_own_file(file: &File, path: &Path, also: &[u32]) -> Result<()> {
     Ok(())
 }
 
-/// Opens the lock file `path` for reading and writing, creating it (owned by pitr's own user,
-/// mode 0600) when missing, in a directory trusted for (and, when missing, made for)
-/// `dir_owner`. A link at the name, anything but a regular file, a file of a user other than
-/// pitr's own and `dir_owner` (pitr running as the database user creates it as that user), or
-/// one with another name (a hard link to a file elsewhere) is refused (`unsafe_path`), so
-/// writing the holder into it never writes anywhere else.
+/// Opens the lock file `path` for reading and writing, creating it (owned by `dir_owner`, mode
+/// 0600, so that pitr running as root and as the database user share it) when missing, in a
+/// directory trusted for (and, when missing, made for) `dir_owner`. A link at the name,
+/// anything but a regular file, a file of a user other than pitr's own and `dir_owner`, or one
+/// with another name (a hard link to a file elsewhere) is refused (`unsafe_path`), so writing
+/// the holder into it never writes anywhere else.
 pub fn open_lock(path: &Path, dir_owner: Option<&OsUser>) -> Result<File> {
     let (dir, name) = split(path)?;
-    let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?.private();
+    let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?;
     let fd = nix::fcntl::openat(
         &trusted.fd,
         name,
@@ -571,6 +573,11 @@ pub fn open_lock(path: &Path, dir_owner: Option<&OsUser>) -> Result<File> {
         Errno::ELOOP => unsafe_path(path, "a symbolic link is at this name"),
         e => io("cannot open", path, e),
     })?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| io("cannot stat", path, e))?;
+    if st.st_uid == nix::unistd::geteuid().as_raw() && st.st_uid != trusted.trust.uid {
+        // Made just now (or by an earlier pitr as root): give it to the database user.
+        trusted.set_owner_and_mode(&fd, 0o600, path)?;
+    }
     let file = File::from(fd);
     let also: Vec<u32> = dir_owner.map(|o| o.uid).into_iter().collect();
     check_own_file(&file, path, &also)?;
