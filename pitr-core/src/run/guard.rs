@@ -245,4 +245,29 @@ mod tests {
         let e = check(&mv, &plan, &[]).unwrap_err();
         assert_eq!(e.code(), "plan_not_runnable", "{e}");
     }
+
+    /// A rollback whose stop step failed must not remove the directory a server still runs in.
+    #[test]
+    fn a_directory_a_server_runs_in_is_neither_removed_nor_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        crate::run::files::ensure_dir(&data, 0o700, None).unwrap();
+        crate::run::files::write_atomic(&data.join("PG_VERSION"), b"15\n", 0o600, None).unwrap();
+        crate::run::files::write_atomic(
+            &data.join("postmaster.pid"),
+            format!("{}\n", std::process::id()).as_bytes(),
+            0o600,
+            None,
+        )
+        .unwrap();
+        let moved = [(data.clone(), dir.path().join("data-backup"))];
+        let e = check(
+            &remove(&data.display().to_string()),
+            &plan_of(vec![]),
+            &moved,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "data_directory", "{e}");
+        assert!(e.to_string().contains("runs in it"), "{e}");
+    }
 }
