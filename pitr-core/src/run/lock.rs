@@ -85,10 +85,22 @@ fn read_holder(file: &mut File) -> Option<Holder> {
 }
 
 fn describe(holder: Option<&Holder>) -> String {
-    holder.map_or_else(
-        || "another pitr (it has not said who yet)".to_owned(),
-        ToString::to_string,
-    )
+    let alive = |pid: u32| {
+        i32::try_from(pid).is_ok_and(|p| {
+            matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None),
+                Ok(()) | Err(nix::errno::Errno::EPERM)
+            )
+        })
+    };
+    match holder {
+        None => "another pitr (it has not said who yet)".to_owned(),
+        Some(h) if alive(h.pid) => h.to_string(),
+        // The file names an earlier holder: whoever holds the lock now did not write it.
+        Some(h) => format!(
+            "a process that did not say who it is (the last pitr to hold it was {h}, which has ended)"
+        ),
+    }
 }
 
 impl StanzaLock {
