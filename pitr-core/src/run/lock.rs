@@ -205,6 +205,27 @@ mod tests {
     }
 
     #[test]
+    fn a_holder_that_is_not_the_pitr_the_file_names_is_not_taken_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = lock_path(dir.path(), "pg-s");
+        let stale =
+            r#"{"pid": 2147483647, "command": "backup", "started": "2026-01-01T00:00:00Z"}"#;
+        files::write_atomic(&path, stale.as_bytes(), 0o600, None).unwrap();
+        // Someone holds the lock without writing who it is (flock through another opening).
+        let other = Flock::lock(
+            files::open_lock(&path, None).unwrap(),
+            FlockArg::LockExclusive,
+        )
+        .unwrap();
+        let e = StanzaLock::acquire(dir.path(), "pg-s", "restore", Wait::No, None, &|_| {})
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("did not say who it is"), "{text}");
+        assert!(text.contains("pitr backup (pid 2147483647"), "{text}");
+        drop(other);
+    }
+
+    #[test]
     fn a_waiter_queues_until_the_holder_is_done() {
         let dir = tempfile::tempdir().unwrap();
         let first =
