@@ -99,6 +99,10 @@ pub(crate) struct BackupArgs {
     /// Print the plan instead of running it.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// When another pitr holds the stanza's lock (a restore, say), wait for it instead of
+    /// exiting with error[stanza_locked].
+    #[arg(long)]
+    pub(crate) wait: bool,
     #[command(flatten)]
     pub(crate) node: NodeArgs,
 }
@@ -107,6 +111,10 @@ pub(crate) struct BackupArgs {
 pub(crate) struct MarkArgs {
     /// Restore point name (under 64 bytes).
     pub(crate) name: String,
+    /// When another pitr holds the stanza's lock, wait for it instead of exiting with
+    /// error[stanza_locked].
+    #[arg(long)]
+    pub(crate) wait: bool,
     #[command(flatten)]
     pub(crate) node: NodeArgs,
 }
@@ -250,6 +258,17 @@ pub(crate) struct RestoreArgs {
     /// Seconds to wait for recovery to reach the target.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub(crate) timeout: u64,
+    /// When another pitr holds the stanza's lock, wait for it instead of exiting with
+    /// error[stanza_locked].
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Put back the safety copy of an interrupted restore (pitr was killed, the machine
+    /// stopped) and end that run; no target is needed.
+    #[arg(long, conflicts_with_all = ["abandon", "dry_run"])]
+    pub(crate) undo: bool,
+    /// Forget an interrupted restore and leave everything as it is (the safety copy too).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) abandon: bool,
     #[command(flatten)]
     pub(crate) node: NodeArgs,
     /// Extra pgBackRest restore options, from an allow-list: --buffer-size, --io-timeout,
@@ -362,6 +381,10 @@ pub(crate) struct ContinuityArgs {
     /// Print what would be pushed (a shell script, or JSON with --json) and push nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// When another pitr holds the stanza's lock, wait for it instead of exiting with
+    /// error[stanza_locked].
+    #[arg(long)]
+    pub(crate) wait: bool,
     #[command(flatten)]
     pub(crate) node: NodeArgs,
 }

@@ -264,14 +264,43 @@ pub enum Error {
     )]
     RecoveryTimeout { seconds: u64, last_line: String },
 
-    /// A plan step failed; the source says why.
-    #[error("step '{step}' failed{}: {source}", if *.rolled_back { " (rolled back: the data directory is as it was before the restore)" } else { "" })]
+    /// A plan step failed; the source says why. `rolled_back`: the plan's `on_failure` steps
+    /// put the safety copy back; `rollback_stopped`: they began and stopped at a step that
+    /// failed (e.g. the restored server would not stop), leaving everything else as it was.
+    #[error("step '{step}' failed{}: {source}", rollback_text(*.rolled_back, .rollback_stopped.as_deref()))]
     Step {
         step: String,
         rolled_back: bool,
+        rollback_stopped: Option<String>,
         #[source]
         source: Box<Error>,
     },
+
+    /// Another pitr holds the stanza's lock on this node; nothing was done.
+    #[error(
+        "stanza '{stanza}' is busy on this node: {holder} holds the lock {}; nothing was done: wait for it to finish, or queue behind it with --wait (Python: wait=True)",
+        path.display()
+    )]
+    StanzaLocked {
+        stanza: String,
+        path: PathBuf,
+        holder: String,
+    },
+
+    /// A run of the stanza was interrupted (pitr was killed, the machine stopped) and the
+    /// request is not the same as that run's; nothing was done. `hint` gives the way out.
+    #[error("run {run_id} ({what}) of stanza '{stanza}' was interrupted at step '{step}'; {hint}")]
+    RunInterrupted {
+        run_id: String,
+        stanza: String,
+        what: String,
+        step: String,
+        hint: String,
+    },
+
+    /// An interrupted run could not be completed and was undone: its safety copy is back.
+    #[error("run {run_id} was undone: {reason}")]
+    RunUndone { run_id: String, reason: String },
 
     /// A plan cannot be executed as given.
     #[error("cannot run this plan: {reason}")]
@@ -305,6 +334,18 @@ pub enum Error {
     /// Metrics could not be rendered in Prometheus text format (a bug in pitr: please report it).
     #[error("cannot render metrics: {message}")]
     Metrics { message: String },
+}
+
+fn rollback_text(rolled_back: bool, stopped: Option<&str>) -> String {
+    match (rolled_back, stopped) {
+        (_, Some(why)) => format!(
+            " (rollback stopped: {why}; everything is left as it is, the safety copy included)"
+        ),
+        (true, None) => {
+            " (rolled back: the data directory is as it was before the restore)".to_owned()
+        }
+        (false, None) => String::new(),
+    }
 }
 
 fn output_text(output: &str) -> String {
@@ -365,6 +406,9 @@ impl Error {
             Error::SandboxClaim { .. } => "sandbox_claim_failed",
             Error::Step { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",
+            Error::StanzaLocked { .. } => "stanza_locked",
+            Error::RunInterrupted { .. } => "run_interrupted",
+            Error::RunUndone { .. } => "run_undone",
             Error::CheckFailed { code, .. } => code,
             Error::Metrics { .. } => "metrics_error",
         }

@@ -220,3 +220,101 @@ fn an_old_timeline_is_refused_for_a_target_after_its_fork_and_followed_before_it
     let argv = serde_json::to_value(&p).unwrap().to_string();
     assert!(argv.contains("--target-timeline=2"), "{argv}");
 }
+
+/// What a re-run of the same restore does after a crash at each step (issue 14): complete once
+/// recovery had begun, redo (putting the safety copy back first when it was moved) before,
+/// undo while rolling back; the undo steps follow what is on disk, not the step index.
+#[test]
+fn a_re_run_after_a_crash_completes_redoes_or_undoes() {
+    use pitr_core::plan::Action;
+    use pitr_core::plan::resume::{Decision, Interrupted, Next, decide};
+    let original = plan(
+        serde_json::json!({"time": "2026-11-23 20:27:46+00", "backup": true}),
+        &running(),
+    );
+    let index = |id: &str| original.steps.iter().position(|s| s.id == id).unwrap();
+    let ids = |p: &Plan| p.steps.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+    let stopped = NodeFacts {
+        postmaster_pid: None,
+        ..running()
+    };
+    let copy_there = |p: &Path| p == Path::new("/pg/data-backup") || p == Path::new("/pg/data");
+    let no_copy = |p: &Path| p == Path::new("/pg/data");
+    let at = |id: &str, rolling_back: bool, facts: &NodeFacts, exists: &dyn Fn(&Path) -> bool| {
+        let current = if rolling_back {
+            original.on_failure.iter().position(|s| s.id == id)
+        } else {
+            Some(index(id))
+        };
+        decide(
+            Interrupted {
+                run_id: "r1",
+                plan: &original,
+                current,
+                rolling_back,
+            },
+            facts,
+            exists,
+        )
+    };
+
+    // Recovery had begun, the server runs: follow it, do not start another.
+    for step in ["await-recovery", "verify", "paused"] {
+        let (r, next) = at(step, false, &running(), &copy_there);
+        assert_eq!(
+            (r.decision, r.interrupted_at.as_str()),
+            (Decision::Complete, step)
+        );
+        let Next::Plan(p) = next else {
+            panic!("{step}")
+        };
+        assert_eq!(ids(&p)[0], "await-recovery", "{step}");
+        assert_eq!(p.on_failure, original.on_failure);
+    }
+    // Killed at `start` with no server up: start it.
+    let (_, next) = at("start", false, &stopped, &copy_there);
+    let Next::Plan(p) = next else { panic!() };
+    assert_eq!(ids(&p)[..2], ["start", "await-recovery"]);
+
+    // Before recovery, the copy moved: put it back, then plan anew as a stopped cluster.
+    let (r, next) = at("restore", false, &stopped, &copy_there);
+    assert_eq!(r.decision, Decision::Redo);
+    assert!(r.why.contains("/pg/data-backup"), "{}", r.why);
+    let Next::Redo { undo, facts } = next else {
+        panic!()
+    };
+    assert_eq!(
+        undo.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["rollback-remove", "rollback-restore"]
+    );
+    assert_eq!(
+        (facts.data_state, facts.postmaster_pid),
+        (DataState::Cluster, None)
+    );
+    assert!(!facts.safety_copy_exists);
+    // Killed before the move: nothing to put back.
+    let (r, next) = at("safety-copy", false, &stopped, &no_copy);
+    assert_eq!(r.decision, Decision::Redo);
+    let Next::Redo { undo, .. } = next else {
+        panic!()
+    };
+    assert!(undo.is_empty());
+
+    // Rolling back: what remains to put back, judged from the disk.
+    let (r, next) = at("rollback-remove", true, &stopped, &copy_there);
+    assert_eq!(r.decision, Decision::Undo);
+    let Next::Plan(p) = next else { panic!() };
+    assert_eq!(
+        ids(&p),
+        ["rollback-remove", "rollback-restore", "rollback-start"]
+    );
+    // The copy already went back: never remove the data directory again.
+    let (_, next) = at("rollback-start", true, &stopped, &no_copy);
+    let Next::Plan(p) = next else { panic!() };
+    assert_eq!(ids(&p), ["rollback-start"]);
+    assert!(
+        !p.steps
+            .iter()
+            .any(|s| matches!(s.action, Action::RemoveDir { .. } | Action::MoveDir { .. }))
+    );
+}

@@ -319,11 +319,7 @@ fn plan_restore(
         .map(RepoSnapshot::from_info);
     let options = restore_options(restore_config, timeout)?;
     let prepared = py.detach(|| ops::prepare_restore(&node, &request, &options, snapshot))?;
-    Ok(Plan::new(
-        prepared.plan,
-        Some(prepared.selection),
-        Some(node),
-    ))
+    Ok(Plan::restore(prepared, node))
 }
 
 /// Plans starting or stopping the spec's PostgreSQL as the database superuser (the `up` and
@@ -390,17 +386,19 @@ fn info(py: Python<'_>, spec: &Bound<'_, PyAny>) -> Result<Py<PyAny>> {
 ///     PitrError: code `archive_conflict` when a repo holds a copy of a file that differs from
 ///         pg_wal's (nothing is pushed then).
 #[pyfunction]
-#[pyo3(signature = (spec, *, dry_run = false, echo = false))]
+#[pyo3(signature = (spec, *, dry_run = false, echo = false, wait = false))]
 fn continuity(
     py: Python<'_>,
     spec: &Bound<'_, PyAny>,
     dry_run: bool,
     echo: bool,
+    wait: bool,
 ) -> Result<Py<PyAny>> {
     let node = Node::from_spec(&self::spec(spec)?);
     let outcome = py.detach(|| {
         let log = ops::run_log(&node, "continuity", echo, false);
-        ops::continuity(&node, dry_run, &log)
+        let locked = ops::lock_stanza(&node, "continuity", wait, &|m| log.line(m))?;
+        ops::continuity(&node, dry_run, &log, &locked)
     })?;
     py_data(py, &outcome)
 }
@@ -430,12 +428,17 @@ fn write_file(path: PathBuf, contents: &str, mode: u32, owner: Option<&str>) -> 
 }
 
 /// Creates a restore point, records it on the newest backup set of every repo, and waits
-/// until its WAL is archived, like `pitr mark NAME --json`.
+/// until its WAL is archived, like `pitr mark NAME --json`. Takes the stanza's lock first
+/// (code `stanza_locked` while another pitr holds it, unless `wait=True`).
 #[pyfunction]
-fn mark(py: Python<'_>, spec: &Bound<'_, PyAny>, name: &str) -> Result<Py<PyAny>> {
+#[pyo3(signature = (spec, name, *, wait = false))]
+fn mark(py: Python<'_>, spec: &Bound<'_, PyAny>, name: &str, wait: bool) -> Result<Py<PyAny>> {
     let name: RestorePointName = name.parse()?;
     let node = Node::from_spec(&self::spec(spec)?);
-    let result = py.detach(|| ops::mark(&node, &name))?;
+    let result = py.detach(|| {
+        let locked = ops::lock_stanza(&node, "mark", wait, &|_| {})?;
+        ops::mark(&node, &name, &locked)
+    })?;
     py_data(py, &result)
 }
 

@@ -29,7 +29,11 @@ use crate::py_data;
 pub(crate) struct Plan {
     inner: CorePlan,
     selection: Option<Selection>,
-    /// The node it was planned for: its log directory and secrets; `None` from a dict.
+    /// For a restore: the request as the run journal records it, and the interrupted run the
+    /// plan continues.
+    request: serde_json::Value,
+    resumed: Option<pitr_core::plan::resume::Resumed>,
+    /// The node it was planned for: its log directory, lock and secrets; `None` from a dict.
     node: Option<Node>,
 }
 
@@ -38,7 +42,19 @@ impl Plan {
         Plan {
             inner: plan,
             selection,
+            request: serde_json::Value::Null,
+            resumed: None,
             node,
+        }
+    }
+
+    pub(crate) fn restore(prepared: ops::PreparedRestore, node: Node) -> Self {
+        Plan {
+            inner: prepared.plan,
+            selection: Some(prepared.selection),
+            request: prepared.request,
+            resumed: prepared.resumed,
+            node: Some(node),
         }
     }
 
@@ -122,39 +138,66 @@ impl Plan {
         pitr_core::plan::shell::to_shell(&self.inner)
     }
 
+    /// For a restore that continues an interrupted run: `{"run_id", "interrupted_at",
+    /// "decision", "why"}` (`decision`: `complete`, `redo` or `undo`); `None` otherwise.
+    #[getter]
+    fn resumed(&self, py: Python<'_>) -> Result<Option<Py<PyAny>>> {
+        self.resumed.as_ref().map(|r| py_data(py, r)).transpose()
+    }
+
     /// Runs the plan. The GIL is released while it runs.
+    ///
+    /// A restore or backup planned from a spec first takes the stanza's lock on this node:
+    /// while another pitr holds it, raises `PitrError` with code `stanza_locked` (naming the
+    /// holder), or with `wait=True` waits for it. A plan read back with `from_dict` knows no
+    /// node and runs without the lock and the run journal.
     ///
     /// Args:
     ///     echo: print progress to stderr.
     ///     verbose: also print pgBackRest's and PostgreSQL's output.
     ///     log_dir: write the run log there instead of the node's pgBackRest log directory.
+    ///     wait: queue behind another pitr holding the stanza's lock instead of failing.
     ///
     /// Returns:
-    ///     For a restore `{"plan", "selection", "report"}` — the document
-    ///     `pitr restore --json` prints; for a backup `{"skipped", "plan", "report"}`; for a
-    ///     service plan `{"plan", "report"}`. `report` holds the `completed` step ids, the
-    ///     `verified` stop point of a restore and the `log_file`.
-    #[pyo3(signature = (*, echo = true, verbose = false, log_dir = None))]
+    ///     For a restore `{"plan", "selection", "report"}` (and `"resumed"` when it continued
+    ///     an interrupted run) — the document `pitr restore --json` prints; for a backup
+    ///     `{"skipped", "plan", "report"}`; for a service plan `{"plan", "report"}`. `report`
+    ///     holds the `completed` step ids, the `verified` stop point of a restore and the
+    ///     `log_file`.
+    #[pyo3(signature = (*, echo = true, verbose = false, log_dir = None, wait = false))]
     fn run(
         &self,
         py: Python<'_>,
         echo: bool,
         verbose: bool,
         log_dir: Option<PathBuf>,
+        wait: bool,
     ) -> Result<Py<PyAny>> {
         let log = self.log(log_dir, echo, verbose)?;
         let plan = self.inner.clone();
-        match (plan.kind(), &self.selection) {
-            (PlanKind::Restore, Some(selection)) => {
+        let kind = plan.kind();
+        let node = self.node.as_ref();
+        let lock = |command: &str| {
+            node.map(|n| {
+                py.detach(|| {
+                    ops::lock_stanza(n, command, wait, &|m| log.line(&format!("pitr: {m}")))
+                })
+            })
+            .transpose()
+        };
+        match (kind, &self.selection, lock(kind.as_str())?) {
+            (PlanKind::Restore, Some(selection), Some(locked)) => {
                 let prepared = ops::PreparedRestore {
                     plan,
                     selection: selection.clone(),
+                    request: self.request.clone(),
+                    resumed: self.resumed.clone(),
                 };
-                let outcome = py.detach(|| ops::run_restore(prepared, &log))?;
+                let outcome = py.detach(|| ops::run_restore(prepared, &log, &locked))?;
                 py_data(py, &outcome)
             }
-            (PlanKind::Backup, _) => {
-                let outcome = py.detach(|| ops::run_backup(plan, &log))?;
+            (PlanKind::Backup, _, Some(locked)) => {
+                let outcome = py.detach(|| ops::run_backup(plan, &log, &locked))?;
                 py_data(py, &outcome)
             }
             _ => {

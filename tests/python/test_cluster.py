@@ -6,6 +6,7 @@ The tests in this file share one cluster and run in order: the read-only ones fi
 
 from __future__ import annotations
 
+import fcntl
 import http.server
 import json
 import subprocess
@@ -136,6 +137,23 @@ def test_the_gil_is_released_while_pitr_works(history: History) -> None:
     worker.join()
     assert done and done[0]["mark"]["name"] == "gil-check"
     assert ticks >= 10, f"the main thread ran {ticks} times while mark() ran"
+
+
+def test_a_held_stanza_lock_stops_pitr_or_makes_it_wait(history: History) -> None:
+    # Whoever holds the stanza's lock (here: this test, through the kernel's flock), pitr
+    # refuses at once with stanza_locked, or with wait=True runs once it is free.
+    lock = history.cluster.root / "lock" / f"{history.cluster.name}-pitr.lock"
+    with open(lock, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(pitr.PitrError) as refused:
+            pitr.mark(history.spec, "locked-out")
+        assert refused.value.code == "stanza_locked"
+        assert str(lock) in str(refused.value)
+        threading.Timer(1.0, lambda: fcntl.flock(held, fcntl.LOCK_UN)).start()
+        started = time.monotonic()
+        waited = pitr.mark(history.spec, "waited", wait=True)
+        assert time.monotonic() - started >= 0.9
+    assert waited["mark"]["name"] == "waited"
 
 
 def test_windows_and_selection_from_live_info(history: History) -> None:

@@ -18,11 +18,14 @@ pub(crate) fn run(global: &GlobalArgs, args: &BackupArgs) -> anyhow::Result<Exit
         BackupKind::Diff => BackupType::Diff,
         BackupKind::Incr => BackupType::Incr,
     });
-    let plan = ops::prepare_backup(&node, kind, args.repo, None)?;
     if args.dry_run {
+        let plan = ops::prepare_backup(&node, kind, args.repo, None)?;
         output::print_plan(&plan, global.json)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Before anything is asked: a restore in progress makes the role meaningless.
+    let locked = super::lock(&node, "backup", args.wait)?;
+    let plan = ops::prepare_backup(&node, kind, args.repo, None)?;
     if skips(&plan) {
         let reason = match &plan.summary {
             Summary::Backup(b) => b.reason.clone(),
@@ -34,7 +37,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &BackupArgs) -> anyhow::Result<Exit
             reason.as_deref().unwrap_or("this instance is a replica")
         );
     }
-    let outcome = ops::run_backup(plan, &ops::run_log(&node, "backup", true, false))?;
+    let outcome = ops::run_backup(plan, &ops::run_log(&node, "backup", true, false), &locked)?;
     if global.json {
         output::print_json(&outcome)?;
     }

@@ -10,6 +10,8 @@ use crate::{output, text};
 
 pub(crate) fn run(global: &GlobalArgs, args: &ContinuityArgs) -> anyhow::Result<ExitCode> {
     let node = super::node(global, &args.node)?;
+    // Dry runs too: pg_wal and the archive of a stanza being restored say nothing true.
+    let locked = super::lock(&node, "continuity", args.wait)?;
     let plan = prepare_continuity(&node)?;
     if args.dry_run {
         if global.json {
@@ -30,7 +32,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ContinuityArgs) -> anyhow::Result<
             node.stanza
         );
     }
-    let outcome = run_continuity(plan, &run_log(&node, "continuity", true, false))?;
+    let outcome = run_continuity(plan, &run_log(&node, "continuity", true, false), &locked)?;
     if global.json {
         output::print_json(&outcome)?;
     } else if !outcome.skipped {

@@ -10,7 +10,8 @@ use crate::{output, text};
 pub(crate) fn run(global: &GlobalArgs, args: &MarkArgs) -> anyhow::Result<ExitCode> {
     let name: RestorePointName = args.name.parse()?;
     let node = super::node(global, &args.node)?;
-    let result = pitr_core::ops::mark(&node, &name)?;
+    let locked = super::lock(&node, "mark", args.wait)?;
+    let result = pitr_core::ops::mark(&node, &name, &locked)?;
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }

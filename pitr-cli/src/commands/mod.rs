@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use pitr_core::names::SafePath;
 use pitr_core::node::Node;
+use pitr_core::ops;
 use pitr_core::patroni::PatroniApi;
 
 use crate::cli::{Cli, Command, GlobalArgs, NodeArgs};
@@ -57,4 +58,12 @@ pub(crate) fn node(global: &GlobalArgs, args: &NodeArgs) -> anyhow::Result<Node>
     let mut node = Node::from_conf(&global.config, global.stanza.as_deref(), &args.dbsu)?;
     node.patroni = patroni;
     Ok(node)
+}
+
+/// The stanza's lock on this node for `command` (see `pitr_core::run::lock`); with `wait`,
+/// says on stderr whom it waits for.
+pub(crate) fn lock(node: &Node, command: &str, wait: bool) -> anyhow::Result<ops::Locked> {
+    Ok(ops::lock_stanza(node, command, wait, &|m| {
+        eprintln!("pitr {command}: {m}");
+    })?)
 }

@@ -96,7 +96,35 @@ fn countdown(data: &str) {
     eprintln!();
 }
 
+/// `--undo` and `--abandon`: what to do with an interrupted restore.
+fn interrupted(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    let node = super::node(global, &args.node)?;
+    let locked = super::lock(&node, "restore", args.wait)?;
+    let outcome = if args.undo {
+        let log = ops::run_log(&node, "restore-undo", true, args.verbose)
+            .show_progress(std::io::stderr().is_terminal());
+        ops::restore::undo_restore(&node, &log, &locked)?
+    } else {
+        ops::restore::abandon_restore(&locked)?
+    };
+    if global.json {
+        output::print_json(&outcome)?;
+    } else {
+        output::print(&format!(
+            "run {} (interrupted at step '{}'): {}: {}\n",
+            outcome.run_id,
+            outcome.interrupted_at,
+            if args.undo { "undone" } else { "abandoned" },
+            outcome.message
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    if args.undo || args.abandon {
+        return interrupted(global, args);
+    }
     let request = request(args)?;
     let options = RestoreOptions {
         restore_config_path: args
@@ -107,11 +135,18 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
         timeout_secs: args.timeout,
     };
     let node = super::node(global, &args.node)?;
+    // A real run locks the stanza before it looks at anything, so what it plans from stays
+    // true while it runs.
+    let locked = if args.dry_run {
+        None
+    } else {
+        Some(super::lock(&node, "restore", args.wait)?)
+    };
     let prepared = ops::prepare_restore(&node, &request, &options, None)?;
-    if args.dry_run {
+    let Some(locked) = locked else {
         output::print_plan(&prepared.plan, global.json)?;
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     eprintln!("pitr restore: {}", prepared.selection.reason);
     for w in &prepared.plan.warnings {
         eprintln!("warning: {w}");
@@ -130,7 +165,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
     if let Some(path) = log.path() {
         eprintln!("pitr restore: logging to {}", path.display());
     }
-    let outcome = ops::run_restore(prepared, &log)?;
+    let outcome = ops::run_restore(prepared, &log, &locked)?;
     if global.json {
         output::print_json(&outcome)?;
     } else {

@@ -132,12 +132,14 @@ impl WalSegment {
 
     /// The first WAL location in this segment.
     pub fn start_lsn(self) -> Lsn {
-        Lsn(self.segno * self.size.0)
+        Lsn(self.segno.saturating_mul(self.size.0))
     }
 
-    /// The first WAL location after this segment.
+    /// The first WAL location after this segment. The last segment of the WAL space
+    /// (`…FFFFFFFF000000FF` with 16 MiB segments) ends at 2^64, which an LSN cannot hold: its
+    /// end is the last location, `FFFFFFFF/FFFFFFFF`, never a wrap to `0/0`.
     pub fn end_lsn(self) -> Lsn {
-        Lsn((self.segno + 1) * self.size.0)
+        Lsn(self.segno.saturating_add(1).saturating_mul(self.size.0))
     }
 
     /// The next segment on the same timeline.
@@ -285,6 +287,21 @@ mod tests {
             WalSegment::containing(tli(1), lsn, DEFAULT_SEGMENT_SIZE).name(),
             "000000010000000000000009"
         );
+    }
+
+    /// Regression (issue 14): the last segment of a timeline overflowed `end_lsn` (a panic in
+    /// debug builds, a wrap to 0/0 in release).
+    #[test]
+    fn the_last_segment_of_a_timeline_ends_at_the_last_lsn_without_wrapping() {
+        let last =
+            WalSegment::parse_name("00000001FFFFFFFF000000FF", DEFAULT_SEGMENT_SIZE).unwrap();
+        assert_eq!(last.start_lsn().to_string(), "FFFFFFFF/FF000000");
+        assert_eq!(last.end_lsn(), Lsn(u64::MAX));
+        assert!(last.end_lsn() > last.start_lsn());
+        let size = SegmentSize::new(1 << 30).unwrap();
+        let last = WalSegment::parse_name("00000003FFFFFFFF00000003", size).unwrap();
+        assert_eq!(last.end_lsn(), Lsn(u64::MAX));
+        assert_eq!(last.start_lsn().to_string(), "FFFFFFFF/C0000000");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::role::{self, PatroniFacts, Role, RoleFinding};
 use crate::run::log::RunLog;
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::probe::Endpoint;
-use crate::run::runner::{self, RunReport};
+use crate::run::runner::RunReport;
 use crate::run::tools;
 
 /// The role of `node`'s instance: from Patroni when the node has it configured, checked
@@ -104,8 +104,8 @@ pub fn skips(plan: &Plan) -> bool {
     matches!(&plan.summary, Summary::Backup(b) if b.skipped)
 }
 
-/// Runs a backup plan unless it skips.
-pub fn run_backup(plan: Plan, log: &RunLog) -> Result<BackupOutcome> {
+/// Runs a backup plan unless it skips, under the stanza's lock.
+pub fn run_backup(plan: Plan, log: &RunLog, locked: &super::Locked) -> Result<BackupOutcome> {
     if skips(&plan) {
         return Ok(BackupOutcome {
             skipped: true,
@@ -113,7 +113,7 @@ pub fn run_backup(plan: Plan, log: &RunLog) -> Result<BackupOutcome> {
             report: None,
         });
     }
-    let report = runner::run_plan(&plan, log)?;
+    let report = locked.run_plan(&plan, log)?;
     Ok(BackupOutcome {
         skipped: false,
         plan,

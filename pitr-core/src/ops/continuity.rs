@@ -29,7 +29,7 @@ use crate::run::log::RunLog;
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::pgwal::PgWal;
 use crate::run::probe::Endpoint;
-use crate::run::runner::{self, RunReport};
+use crate::run::runner::RunReport;
 use crate::run::tools;
 use crate::run::user::OsUser;
 
@@ -145,7 +145,11 @@ pub fn skips(plan: &Plan) -> bool {
 
 /// Runs a continuity plan unless it skips. A push pgBackRest refuses with `[045]` (the repo
 /// holds a different copy) is [`Error::ArchiveConflict`].
-pub fn run_continuity(plan: Plan, log: &RunLog) -> Result<ContinuityOutcome> {
+pub fn run_continuity(
+    plan: Plan,
+    log: &RunLog,
+    locked: &super::Locked,
+) -> Result<ContinuityOutcome> {
     if skips(&plan) {
         return Ok(ContinuityOutcome {
             skipped: true,
@@ -154,7 +158,7 @@ pub fn run_continuity(plan: Plan, log: &RunLog) -> Result<ContinuityOutcome> {
             report: None,
         });
     }
-    let report = runner::run_plan(&plan, log).map_err(conflict_of)?;
+    let report = locked.run_plan(&plan, log).map_err(conflict_of)?;
     Ok(ContinuityOutcome {
         skipped: false,
         dry_run: false,
@@ -164,7 +168,12 @@ pub fn run_continuity(plan: Plan, log: &RunLog) -> Result<ContinuityOutcome> {
 }
 
 /// Plans, and runs unless `dry_run`.
-pub fn continuity(node: &Node, dry_run: bool, log: &RunLog) -> Result<ContinuityOutcome> {
+pub fn continuity(
+    node: &Node,
+    dry_run: bool,
+    log: &RunLog,
+    locked: &super::Locked,
+) -> Result<ContinuityOutcome> {
     let plan = prepare_continuity(node)?;
     if dry_run {
         return Ok(ContinuityOutcome {
@@ -174,7 +183,7 @@ pub fn continuity(node: &Node, dry_run: bool, log: &RunLog) -> Result<Continuity
             report: None,
         });
     }
-    run_continuity(plan, log)
+    run_continuity(plan, log, locked)
 }
 
 /// A failed push whose output holds pgBackRest's `[045]` ("WAL file 'X' already exists in
@@ -232,7 +241,8 @@ pub enum CallbackOutcome {
 
 /// Patroni's `on_role_change` callback: `action`, `role` and `scope` as Patroni appends them.
 /// When the member became the primary, waits up to `wait` for PostgreSQL to leave recovery
-/// (polling every second), then runs the continuity step. Every step is logged in `log`.
+/// (polling every second), then runs the continuity step. Every step is logged in `log`. It
+/// queues behind another pitr holding the stanza's lock (a backup, say) rather than fail.
 pub fn patroni_callback(
     node: &Node,
     action: &str,
@@ -260,6 +270,10 @@ pub fn patroni_callback(
             node.stanza
         ));
     }
+    // A backup or a restore of the stanza may be running: the callback queues behind it.
+    let locked = super::lock_stanza(node, "patroni-callback", true, &|m| {
+        log.line(&format!("  {m}"));
+    })?;
     let since = Instant::now();
     loop {
         let last = match prepare_continuity(node) {
@@ -269,7 +283,8 @@ pub fn patroni_callback(
                      lacks",
                     since.elapsed().as_secs_f64()
                 ));
-                return run_continuity(plan, log).map(|o| CallbackOutcome::Ran(Box::new(o)));
+                return run_continuity(plan, log, &locked)
+                    .map(|o| CallbackOutcome::Ran(Box::new(o)));
             }
             Ok(_) => "PostgreSQL is still in recovery".to_owned(),
             // The server may be restarting: ask again.
@@ -299,6 +314,7 @@ mod tests {
         let e = Error::Step {
             step: "push-000000010000000000000004".into(),
             rolled_back: false,
+            rollback_stopped: None,
             source: Box::new(Error::CommandFailed {
                 what: "push-000000010000000000000004".into(),
                 status: "exit status: 45".into(),

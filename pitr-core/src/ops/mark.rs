@@ -22,8 +22,9 @@ pub struct MarkResult {
 }
 
 /// Creates a restore point, records it on the newest backup set of every repo, and waits until
-/// its WAL is archived (`pgbackrest check`).
-pub fn mark(node: &Node, name: &RestorePointName) -> Result<MarkResult> {
+/// its WAL is archived (`pgbackrest check`), under the stanza's lock.
+pub fn mark(node: &Node, name: &RestorePointName, locked: &super::Locked) -> Result<MarkResult> {
+    locked.check(node.stanza.as_str())?;
     let bin = tools::pgbackrest()?;
     let record = Endpoint::of(node).create_restore_point(name)?;
     let pgb = PgBackRest::of(node, &bin)?;

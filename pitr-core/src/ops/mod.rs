@@ -19,6 +19,13 @@
 //! * [`sandbox`] — the demos `make demo` and `make demo-ha` run, on a throwaway cluster (with
 //!   `--ha` a Patroni cluster on etcd);
 //! * [`exporter`] — the metrics refresh `pitr exporter` serves.
+//!
+//! Whatever acts on a stanza — restore, backup, mark, continuity — first takes the stanza's
+//! lock on this node ([`lock_stanza`], see [`crate::run::lock`]) and hands the [`Locked`] proof
+//! to the operation; a second one fails at once with `stanza_locked` (or queues, asked to
+//! wait). Under the lock, an interrupted restore recorded in the run journal
+//! ([`crate::run::journal`]) stops every other command with `run_interrupted` until it is
+//! completed, undone or abandoned ([`restore`]).
 
 pub mod backup;
 pub mod check;
@@ -41,10 +48,138 @@ pub use render::{RenderWhat, render};
 pub use restore::{PreparedRestore, RestoreOptions, RestoreOutcome, prepare_restore, run_restore};
 pub use service::prepare_service;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::run::journal::{self, RunRecord};
+use crate::run::lock::{self, StanzaLock, Wait};
+use crate::run::user::OsUser;
 use crate::spec::ClusterSpec;
 use crate::version::Version;
+
+/// The stanza's lock on this node, held: what every operation that acts takes as proof. It
+/// also knows where the stanza's run journal is.
+#[derive(Debug)]
+pub struct Locked {
+    lock: StanzaLock,
+    journal: PathBuf,
+    owner: Option<OsUser>,
+}
+
+impl Locked {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        self.lock.path()
+    }
+
+    /// The run journal of the stanza.
+    pub fn journal_path(&self) -> &Path {
+        &self.journal
+    }
+
+    /// Who owns the directories of the lock and the journal besides root (the database
+    /// superuser).
+    pub fn owner(&self) -> Option<&OsUser> {
+        self.owner.as_ref()
+    }
+
+    /// Refuses a plan for another stanza than the one locked.
+    pub fn check(&self, stanza: &str) -> Result<()> {
+        if self.lock.stanza() == stanza {
+            Ok(())
+        } else {
+            Err(Error::PlanNotRunnable {
+                reason: format!(
+                    "the plan is for stanza '{stanza}' but the lock held is stanza '{}''s",
+                    self.lock.stanza()
+                ),
+            })
+        }
+    }
+
+    /// The journal's record of the stanza's last run, if any.
+    pub fn last_run(&self) -> Result<Option<RunRecord>> {
+        journal::load(&self.journal, self.owner.as_ref())
+    }
+
+    /// Runs `plan` recorded in the stanza's run journal, as a new run of its kind whose request
+    /// is the plan's summary (for plans whose re-run is simply another run: backups, pushes).
+    pub fn run_plan(
+        &self,
+        plan: &crate::plan::Plan,
+        log: &crate::run::log::RunLog,
+    ) -> Result<crate::run::runner::RunReport> {
+        self.check(&plan.stanza)?;
+        let request = serde_json::to_value(&plan.summary).unwrap_or_default();
+        let mut record = RunRecord::new(plan.kind().as_str(), &plan.stanza, request);
+        record.set_plan(plan);
+        record.log_offsets = crate::run::runner::log_offsets(plan);
+        let mut journal = journal::Journal::begin(&self.journal, self.owner.clone(), record)?;
+        crate::run::runner::run_journaled(plan, log, Some(&mut journal))
+    }
+
+    /// Refuses while a restore of the stanza is interrupted: nothing may run against a
+    /// half-restored data directory.
+    pub fn check_no_interrupted_restore(&self) -> Result<()> {
+        match self.last_run()? {
+            Some(r) if r.is_interrupted() && r.kind == "restore" => Err(interrupted(&r)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The error for an interrupted run that blocks what was asked.
+pub fn interrupted(r: &RunRecord) -> Error {
+    Error::RunInterrupted {
+        run_id: r.run_id.clone(),
+        stanza: r.stanza.clone(),
+        what: format!("pitr {} started {} by pid {}", r.kind, r.started, r.pid),
+        step: r
+            .current_step()
+            .unwrap_or("before its first step")
+            .to_owned(),
+        hint: "nothing was done. Re-run the same restore to complete it (or, when it cannot be \
+               completed, put its safety copy back), or run `pitr restore --undo` to put the \
+               safety copy back now, or `pitr restore --abandon` to leave everything as it is \
+               and forget the run (see docs/restore.md)"
+            .into(),
+    }
+}
+
+/// Takes the lock of `node`'s stanza on this node for `command` (see [`crate::run::lock`]):
+/// fails with `stanza_locked` when another pitr holds it, unless `wait`, when `on_wait` is told
+/// who holds it and the call blocks until it is free. Commands other than `restore` are then
+/// refused while a restore of the stanza is interrupted (`run_interrupted`).
+pub fn lock_stanza(
+    node: &Node,
+    command: &str,
+    wait: bool,
+    on_wait: &dyn Fn(&str),
+) -> Result<Locked> {
+    let owner = OsUser::lookup(&node.dbsu).ok();
+    let dir = node
+        .lock_dir
+        .as_deref()
+        .map_or_else(|| PathBuf::from(lock::DEFAULT_LOCK_DIR), Path::to_path_buf);
+    let lock = StanzaLock::acquire(
+        &dir,
+        node.stanza.as_str(),
+        command,
+        if wait { Wait::Yes } else { Wait::No },
+        owner.as_ref(),
+        on_wait,
+    )?;
+    let locked = Locked {
+        lock,
+        journal: journal::journal_path(&node.log_dir, node.stanza.as_str()),
+        owner,
+    };
+    if command != "restore" {
+        locked.check_no_interrupted_restore()?;
+    }
+    Ok(locked)
+}
 
 /// The version of the pgBackRest executable `bin`, when it answers.
 pub fn pgbackrest_version(bin: &Path) -> Option<Version> {

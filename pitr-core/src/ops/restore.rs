@@ -1,5 +1,11 @@
 //! A point-in-time restore: gather what pgBackRest and the node say, select, check, plan
-//! ([`prepare_restore`]); then run the plan and prove the target ([`run_restore`]).
+//! ([`prepare_restore`]); then run the plan under the stanza's lock, recorded in the run
+//! journal, and prove the target ([`run_restore`]).
+//!
+//! When the journal holds an interrupted restore, the same request (equal as JSON) plans what
+//! completes or undoes it ([`crate::plan::resume`]) and says so in `resumed`; another request
+//! is refused with `run_interrupted`. [`undo_restore`] and [`abandon_restore`] are the other
+//! ways out.
 
 use serde::Serialize;
 
@@ -8,15 +14,20 @@ use crate::info::StatusCode;
 use crate::names::{RepoIndex, SafePath};
 use crate::node::Node;
 use crate::plan::Plan;
+use crate::plan::resume::{self, Decision, Interrupted, Next, Resumed};
 use crate::render::Renderer;
 use crate::run::facts;
+use crate::run::journal::{self, Journal, Phase, RunRecord};
 use crate::run::log::RunLog;
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::runner::{self, RunReport};
 use crate::run::tools::{self, Tools};
+use crate::run::user::OsUser;
 use crate::select::{RepoState, Selection, select};
 use crate::snapshot::RepoSnapshot;
 use crate::target::{RepoChoice, RestoreRequest};
+
+use super::Locked;
 
 /// Knobs of a restore that are not part of the request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -34,6 +45,24 @@ pub struct PreparedRestore {
     pub plan: Plan,
     /// The chosen set and why.
     pub selection: Selection,
+    /// What was asked, as the run journal records it ([`request_identity`]).
+    #[serde(skip)]
+    pub request: serde_json::Value,
+    /// When the plan continues an interrupted run: which, and what it does with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<Resumed>,
+}
+
+/// A request as the run journal records it: a re-run with an equal one continues an
+/// interrupted run.
+pub fn request_identity(request: &RestoreRequest) -> serde_json::Value {
+    serde_json::to_value(request).unwrap_or_default()
+}
+
+fn interrupted_restore(node: &Node) -> Result<Option<RunRecord>> {
+    let owner = OsUser::lookup(&node.dbsu).ok();
+    let path = journal::journal_path(&node.log_dir, node.stanza.as_str());
+    Ok(journal::load(&path, owner.as_ref())?.filter(|r| r.is_interrupted() && r.kind == "restore"))
 }
 
 /// The node to restore with, after the request's `cluster` and `repo` are applied.
@@ -150,13 +179,59 @@ pub fn prepare_restore(
         options.restore_config_path.clone(),
         timeout,
     );
-    let mut plan =
-        crate::plan::restore::plan_restore(&site, request, &selection, &facts, &Renderer::new())?;
+    let identity = request_identity(request);
+    let plan_with = |facts: &crate::plan::restore::NodeFacts| {
+        crate::plan::restore::plan_restore(&site, request, &selection, facts, &Renderer::new())
+    };
+    let (mut plan, resumed) = match interrupted_restore(&node)? {
+        None => (plan_with(&facts)?, None),
+        Some(r) if r.request != identity => return Err(super::interrupted(&r)),
+        Some(r) => {
+            let original = r.plan()?.ok_or_else(|| Error::PlanNotRunnable {
+                reason: format!("the run journal of run {} holds no plan", r.run_id),
+            })?;
+            let (resumed, next) = resume::decide(
+                Interrupted {
+                    run_id: &r.run_id,
+                    plan: &original,
+                    current: r.current,
+                    rolling_back: r.phase == Phase::RollingBack,
+                },
+                &facts,
+                &|p| crate::run::files::exists_nofollow(p),
+            );
+            let plan = match next {
+                Next::Plan(plan) => plan,
+                Next::Redo { undo, facts } => {
+                    let mut fresh = plan_with(&facts)?;
+                    fresh.steps.splice(0..0, undo);
+                    fresh
+                }
+            };
+            (plan, Some(resumed))
+        }
+    };
+    if let Some(r) = &resumed {
+        plan.warnings.insert(
+            0,
+            format!(
+                "continuing interrupted run {} ({}): {}",
+                r.run_id,
+                r.decision.as_str(),
+                r.why
+            ),
+        );
+    }
     runner::check_paths(&plan)?;
     // E.g. a repo whose archive could not be listed: holes in it would go unnoticed.
     plan.warnings
         .splice(0..0, snapshot.warnings.iter().cloned());
-    Ok(PreparedRestore { plan, selection })
+    Ok(PreparedRestore {
+        plan,
+        selection,
+        request: identity,
+        resumed,
+    })
 }
 
 /// What a restore did; the document `pitr restore --json` prints and Python's `Plan.run()`
@@ -169,14 +244,231 @@ pub struct RestoreOutcome {
     pub selection: Selection,
     /// The steps that ran and the verified stop point.
     pub report: RunReport,
+    /// When the run continued an interrupted one: which, and what it did with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<Resumed>,
 }
 
-/// Runs a prepared restore, logging into `log`.
-pub fn run_restore(prepared: PreparedRestore, log: &RunLog) -> Result<RestoreOutcome> {
-    let report = runner::run_plan(&prepared.plan, log)?;
+/// The journal record a run of `prepared` continues or begins, checked against what the
+/// journal holds now (under the lock).
+fn record_for(prepared: &PreparedRestore, locked: &Locked) -> Result<RunRecord> {
+    let interrupted = locked
+        .last_run()?
+        .filter(|r| r.is_interrupted() && r.kind == "restore");
+    let mut record = match (interrupted, &prepared.resumed) {
+        (None, None) => RunRecord::new("restore", &prepared.plan.stanza, prepared.request.clone()),
+        (Some(r), Some(res)) if r.run_id == res.run_id => r,
+        (Some(r), _) => return Err(super::interrupted(&r)),
+        (None, Some(res)) => {
+            return Err(Error::PlanNotRunnable {
+                reason: format!(
+                    "the plan continues run {}, which is no longer interrupted (another pitr \
+                     completed or undid it): plan again",
+                    res.run_id
+                ),
+            });
+        }
+    };
+    // A move the run made just before it was killed may be missing from the journal: its
+    // effect on disk says it happened.
+    if let Some(original) = record.plan()? {
+        let upto = record
+            .current
+            .map_or(0, |c| c + 1)
+            .min(original.steps.len());
+        for step in &original.steps[..upto] {
+            if let crate::plan::Action::MoveDir { from, to, .. } = &step.action {
+                let known = record.moved.iter().any(|(f, t)| f == from && t == to);
+                let done = !crate::run::files::exists_nofollow(from)
+                    && crate::run::files::exists_nofollow(to);
+                if !known && done {
+                    record.moved.push((from.clone(), to.clone()));
+                }
+            }
+        }
+    }
+    match prepared.resumed.as_ref().map(|r| r.decision) {
+        // Undoing: the record stays the rolling-back forward run it was.
+        Some(Decision::Undo) => {}
+        // Completing: recovery is followed from where the log stood when the run began.
+        Some(Decision::Complete) => record.set_plan(&prepared.plan),
+        None | Some(Decision::Redo) => {
+            record.set_plan(&prepared.plan);
+            record.log_offsets = runner::log_offsets(&prepared.plan);
+        }
+    }
+    record.phase = if prepared
+        .resumed
+        .as_ref()
+        .is_some_and(|r| r.decision == Decision::Undo)
+    {
+        Phase::RollingBack
+    } else {
+        Phase::Running
+    };
+    Ok(record)
+}
+
+/// Runs a prepared restore under the stanza's lock, logging into `log` and recording each step
+/// in the run journal. A plan that continues an interrupted run must still find that run
+/// interrupted; a fresh one must find none (`run_interrupted` otherwise).
+pub fn run_restore(
+    prepared: PreparedRestore,
+    log: &RunLog,
+    locked: &Locked,
+) -> Result<RestoreOutcome> {
+    locked.check(&prepared.plan.stanza)?;
+    let record = record_for(&prepared, locked)?;
+    let mut journal = Journal::begin(locked.journal_path(), locked.owner().cloned(), record)?;
+    if let Some(r) = &prepared.resumed {
+        log.line(&format!(
+            "continuing interrupted run {}: {}",
+            r.run_id, r.why
+        ));
+    }
+    let report = runner::run_journaled(&prepared.plan, log, Some(&mut journal))?;
+    if let Some(r) = prepared
+        .resumed
+        .as_ref()
+        .filter(|r| r.decision == Decision::Undo)
+    {
+        journal.finish(Phase::Undone, &r.why)?;
+        return Err(Error::RunUndone {
+            run_id: r.run_id.clone(),
+            reason: format!(
+                "{}; the safety copy is back in place. Restore again when the cause is fixed",
+                r.why
+            ),
+        });
+    }
     Ok(RestoreOutcome {
         plan: prepared.plan,
         selection: prepared.selection,
         report,
+        resumed: prepared.resumed,
+    })
+}
+
+/// What `pitr restore --undo` / `--abandon` did with an interrupted run.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterruptedOutcome {
+    /// The run.
+    pub run_id: String,
+    /// `undone` or `abandoned`.
+    pub outcome: Phase,
+    /// The step it had been interrupted in.
+    pub interrupted_at: String,
+    /// What was done, and where things are.
+    pub message: String,
+    /// The steps that ran (undo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<RunReport>,
+}
+
+fn the_interrupted(locked: &Locked) -> Result<RunRecord> {
+    locked
+        .last_run()?
+        .filter(|r| r.is_interrupted() && r.kind == "restore")
+        .ok_or_else(|| Error::PlanNotRunnable {
+            reason: "no restore of this stanza is interrupted on this node: nothing to undo or \
+                     abandon"
+                .into(),
+        })
+}
+
+/// Puts back the safety copy of the interrupted restore of `node`'s stanza (`pitr restore
+/// --undo`): stops a server running in the restored directory, removes it, moves the copy
+/// back and starts the server again when the run had stopped it. Without a safety copy there
+/// is nothing to put back: refused, the journal kept.
+pub fn undo_restore(node: &Node, log: &RunLog, locked: &Locked) -> Result<InterruptedOutcome> {
+    let record = the_interrupted(locked)?;
+    let original = record.plan()?.ok_or_else(|| Error::PlanNotRunnable {
+        reason: format!("the run journal of run {} holds no plan", record.run_id),
+    })?;
+    let copy = match &original.summary {
+        crate::plan::Summary::Restore(r) => r.safety_copy.clone(),
+        _ => None,
+    };
+    let at = record
+        .current_step()
+        .unwrap_or("before its first step")
+        .to_owned();
+    let Some(copy) = copy else {
+        return Err(Error::PlanNotRunnable {
+            reason: format!(
+                "run {} kept no safety copy, so there is nothing to put back: re-run the same \
+                 restore to complete it, or `pitr restore --abandon`",
+                record.run_id
+            ),
+        });
+    };
+    let data = match &original.summary {
+        crate::plan::Summary::Restore(r) => r.data.clone(),
+        _ => node.data.to_path_buf(),
+    };
+    let (_, next) = resume::decide(
+        Interrupted {
+            run_id: &record.run_id,
+            plan: &original,
+            current: record.current,
+            rolling_back: true,
+        },
+        &facts::gather(&data),
+        &|p| crate::run::files::exists_nofollow(p),
+    );
+    let Next::Plan(undo) = next else {
+        unreachable!("a rolling-back run is undone by a plan")
+    };
+    let mut record = record;
+    record.phase = Phase::RollingBack;
+    let mut journal = Journal::begin(locked.journal_path(), locked.owner().cloned(), record)?;
+    let report = runner::run_journaled(&undo, log, Some(&mut journal))?;
+    let message = format!(
+        "the safety copy {} is back at {}",
+        copy.display(),
+        data.display()
+    );
+    journal.finish(Phase::Undone, &format!("undone by request: {message}"))?;
+    Ok(InterruptedOutcome {
+        run_id: journal.record().run_id.clone(),
+        outcome: Phase::Undone,
+        interrupted_at: at,
+        message,
+        report: Some(report),
+    })
+}
+
+/// Forgets the interrupted restore of the stanza and changes nothing (`pitr restore
+/// --abandon`): the data directory and the safety copy stay as they are, for the operator.
+pub fn abandon_restore(locked: &Locked) -> Result<InterruptedOutcome> {
+    let record = the_interrupted(locked)?;
+    let original = record.plan()?;
+    let where_things_are = match original.as_ref().map(|p| &p.summary) {
+        Some(crate::plan::Summary::Restore(r)) => format!(
+            "{} is left as the run left it{}",
+            r.data.display(),
+            r.safety_copy
+                .as_ref()
+                .filter(|c| crate::run::files::exists_nofollow(c))
+                .map(|c| format!("; the safety copy is {}", c.display()))
+                .unwrap_or_default()
+        ),
+        _ => "everything is left as the run left it".to_owned(),
+    };
+    let at = record
+        .current_step()
+        .unwrap_or("before its first step")
+        .to_owned();
+    let mut journal = Journal::begin(locked.journal_path(), locked.owner().cloned(), record)?;
+    journal.finish(
+        Phase::Abandoned,
+        &format!("abandoned by request: {where_things_are}"),
+    )?;
+    Ok(InterruptedOutcome {
+        run_id: journal.record().run_id.clone(),
+        outcome: Phase::Abandoned,
+        interrupted_at: at,
+        message: where_things_are,
+        report: None,
     })
 }

@@ -5,6 +5,7 @@
 //! (never a shell string), a file to write, or a wait, with the OS user it runs as and whether
 //! it destroys data. The same plan is printed by a dry run (as JSON, or as a shell script for
 //! humans via [`shell`]) and executed by the runner, so what a dry run shows is what runs.
+//! A re-run of an interrupted restore plans what completes or undoes it ([`resume`]).
 //!
 //! Secrets never appear in a plan's serialized form: file contents are held as
 //! [`FileContents`], which serializes only its redacted text.
@@ -13,6 +14,7 @@ pub mod backup;
 pub mod continuity;
 pub mod pg_ctl;
 pub mod restore;
+pub mod resume;
 pub mod service;
 pub mod shell;
 pub mod summary;

@@ -1,4 +1,15 @@
 //! Running programs: argv only, output streamed line by line into the run log.
+//!
+//! Every child is tied to pitr's lifetime ([`tie_to_pitr`]): it runs in a process group of its
+//! own (a Ctrl+C at the terminal reaches pitr, not the child behind its back) and gets
+//! `SIGTERM` from the kernel when pitr dies, `kill -9` included (`PR_SET_PDEATHSIG`, armed
+//! after the user switch, which would clear it). `SIGTERM` rather than `SIGKILL`: pgBackRest
+//! then ends the worker processes it started (`restore:local`), which `SIGKILL` of their parent
+//! would leave running. So no `pgbackrest restore` runs on unobserved
+//! while a re-run starts. A process the child itself forks is not covered: PostgreSQL's
+//! postmaster, which `pg_ctl start` leaves running in a session of its own, survives pitr on
+//! purpose — a re-run finds it recovering, follows it and verifies where it stopped (see
+//! [`super::journal`]).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -15,9 +26,78 @@ fn program_name(cmd: &Command) -> String {
     cmd.get_program().to_string_lossy().into_owned()
 }
 
+/// Ties `cmd`'s child to pitr's lifetime: own process group, `SIGTERM` when pitr dies.
+pub fn tie_to_pitr(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::getpid();
+    cmd.process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec; it makes two system calls
+    // (prctl, getppid), allocates nothing and takes no lock, as `pre_exec` requires. std runs it
+    // after switching the user, so the switch does not clear the parent-death signal.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
+            if nix::unistd::getppid() != parent {
+                // pitr died before the signal was armed: do not run on alone.
+                return Err(nix::errno::Errno::ESRCH.into());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A small process forked from pitr that kills a child's whole process group when pitr dies:
+/// the kernel sends it `SIGTERM` then (`PR_SET_PDEATHSIG`), and it answers with `SIGKILL` to the
+/// group — the child and whatever the child started in it (pgBackRest's `restore:local`
+/// workers, which outlive their parent otherwise). Killed quietly once the child is done.
+#[derive(Debug)]
+struct Guardian(nix::unistd::Pid);
+
+impl Guardian {
+    /// Watches the process group `group` (a child started by [`tie_to_pitr`]: its pid).
+    fn watch(group: u32) -> Option<Guardian> {
+        use nix::sys::signal::{SigSet, Signal};
+        let group = nix::unistd::Pid::from_raw(i32::try_from(group).ok()?);
+        let parent = nix::unistd::getpid();
+        let mut term = SigSet::empty();
+        term.add(Signal::SIGTERM);
+        // SAFETY: pitr may have other threads; between fork and _exit the child makes only
+        // system calls (sigprocmask, prctl, getppid, sigwait, kill, _exit), allocates nothing
+        // and takes no lock.
+        #[allow(unsafe_code)]
+        let forked = unsafe { nix::unistd::fork() };
+        match forked {
+            Ok(nix::unistd::ForkResult::Child) => {
+                let _ = term.thread_block();
+                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+                if nix::unistd::getppid() == parent {
+                    let _ = term.wait();
+                }
+                let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+                // SAFETY: ends the forked child without running the parent's exit handlers.
+                #[allow(unsafe_code)]
+                unsafe {
+                    nix::libc::_exit(0)
+                }
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => Some(Guardian(child)),
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Guardian {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.0, None);
+    }
+}
+
 /// Runs `cmd`, streaming its stdout and stderr into `log`; succeeds when the exit status is in
 /// `ok` (`[0]` when empty). `what` names the command in errors.
 pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> Result<()> {
+    tie_to_pitr(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -25,6 +105,7 @@ pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> 
         program: program_name(&cmd),
         source,
     })?;
+    let _guardian = Guardian::watch(child.id());
     let tail = Mutex::new(VecDeque::with_capacity(TAIL_LINES));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -73,11 +154,19 @@ pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> 
 
 /// Runs `cmd` and returns its output; a non-zero exit status is an error quoting stderr.
 pub fn run_capture(mut cmd: Command, what: &str) -> Result<Output> {
-    cmd.stdin(Stdio::null());
-    let output = cmd.output().map_err(|source| Error::Spawn {
-        program: program_name(&cmd),
+    tie_to_pitr(&mut cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let program = program_name(&cmd);
+    let spawn_error = |source| Error::Spawn {
+        program: program.clone(),
         source,
-    })?;
+    };
+    let child = cmd.spawn().map_err(spawn_error)?;
+    let guardian = Guardian::watch(child.id());
+    let output = child.wait_with_output().map_err(spawn_error)?;
+    drop(guardian);
     if output.status.success() {
         return Ok(output);
     }
@@ -118,5 +207,24 @@ mod tests {
         run_streaming(two, "ls", &log, &[2]).unwrap();
         let e = run_capture(Command::new("/no/such/program"), "x").unwrap_err();
         assert_eq!(e.code(), "spawn_failed");
+    }
+
+    #[test]
+    fn children_run_in_a_process_group_of_their_own() {
+        // /proc/self/stat of `cat` itself: pid, (comm), state, ppid, pgrp, ...
+        let mut cmd = Command::new("cat");
+        cmd.arg("/proc/self/stat");
+        let out = run_capture(cmd, "stat").unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let after_comm = text.rsplit_once(") ").unwrap().1;
+        let fields: Vec<&str> = text
+            .split_whitespace()
+            .take(1)
+            .chain(after_comm.split_whitespace())
+            .collect();
+        let (own, parent, group) = (fields[0], fields[2], fields[3]);
+        assert_eq!(own, group, "{text}");
+        assert_eq!(parent, std::process::id().to_string(), "{text}");
+        assert_ne!(group, nix::unistd::getpgrp().to_string());
     }
 }

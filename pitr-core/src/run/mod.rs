@@ -1,7 +1,9 @@
 //! Effects: running programs as the database superuser ([`exec`], [`user`], [`tools`],
 //! [`pgbackrest`]), writing files safely as root ([`files`]), the run log ([`log`]), facts about
 //! a data directory ([`facts`]), reading `pg_wal` without following links ([`pgwal`]), asking
-//! PostgreSQL ([`probe`]) and Patroni ([`patroni`]), executing plans ([`runner`]), following
+//! PostgreSQL ([`probe`]) and Patroni ([`patroni`]), executing plans ([`runner`]) behind the
+//! guards on destructive steps ([`guard`]), one run per stanza at a time ([`lock`]), each
+//! recorded step by step ([`journal`]), following
 //! recovery ([`watch`]), gathering `pitr check` ([`check`]) and the exporter's refresh
 //! ([`exporter`]), and the processes of a throwaway etcd + Patroni stack ([`ha`]).
 //!
@@ -17,7 +19,10 @@ pub mod exec;
 pub mod exporter;
 pub mod facts;
 pub mod files;
+pub mod guard;
 pub mod ha;
+pub mod journal;
+pub mod lock;
 pub mod log;
 pub mod patroni;
 pub mod pgbackrest;

@@ -3,12 +3,19 @@
 //! Each step runs as its OS user (switched in the child, never through a shell), its output
 //! streams into the run log, and the first failing step stops the run and is named in the
 //! error. When a plan moved the data directory aside as a safety copy and a later step fails,
-//! the plan's `on_failure` steps put it back.
+//! the plan's `on_failure` steps put it back; a rollback step that fails (the restored server
+//! would not stop, say) stops the rollback, and everything is left as it is.
+//!
+//! Before a step that moves or removes a directory runs, [`super::guard`] checks it: a plan
+//! read back from JSON cannot remove an arbitrary path. With a [`Journal`], each step is
+//! recorded before it runs ([`run_journaled`]).
 
 use serde::Serialize;
 
 use super::exec::run_streaming;
 use super::files;
+use super::guard;
+use super::journal::{Journal, Phase};
 use super::log::RunLog;
 use super::user::OsUser;
 use super::watch;
@@ -181,34 +188,93 @@ impl Run<'_> {
     }
 }
 
+/// The environment variable of the fault-injection hook: `STEP[@MILLIS]` makes the runner
+/// `SIGKILL` its own process on entering the step with id `STEP` (after the journal recorded
+/// it), or `MILLIS` milliseconds later, while the step runs. It exists for the crash tests of
+/// `tests/tests/fault_e2e.rs` and does nothing unless set (see docs/restore.md).
+pub const KILL_HOOK_ENV: &str = "PITR_TEST_KILL_AT";
+
+fn kill_hook(step_id: &str) {
+    let Ok(spec) = std::env::var(KILL_HOOK_ENV) else {
+        return;
+    };
+    let (id, delay) = spec.split_once('@').unwrap_or((spec.as_str(), "0"));
+    if id != step_id {
+        return;
+    }
+    let delay = std::time::Duration::from_millis(delay.parse().unwrap_or(0));
+    let kill = move || {
+        std::thread::sleep(delay);
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    };
+    if delay.is_zero() {
+        kill();
+    } else {
+        std::thread::spawn(kill);
+    }
+}
+
+/// The size of each recovery log the plan follows, now: the watcher reads only what is
+/// written after.
+pub fn log_offsets(plan: &Plan) -> Vec<(std::path::PathBuf, u64)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::AwaitRecovery(w) => Some((
+                w.log_file.clone(),
+                std::fs::metadata(&w.log_file).map_or(0, |m| m.len()),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Executes `plan`, logging into `log`. Stops at the first failing step; when the plan kept a
 /// safety copy by then, runs its `on_failure` steps.
 pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
+    run_journaled(plan, log, None)
+}
+
+fn record(
+    journal: &mut Option<&mut Journal>,
+    change: impl FnOnce(&mut Journal) -> Result<()>,
+) -> Result<()> {
+    match journal {
+        Some(j) => change(j),
+        None => Ok(()),
+    }
+}
+
+/// Like [`run_plan`], recording each step in `journal` before it runs (see
+/// [`super::journal`]). The journal's record says which directories earlier attempts of the
+/// run moved (for the [guards](super::guard)) and where the recovery logs ended when the run
+/// began; the run ends with the journal's phase set to how it ended.
+pub fn run_journaled(
+    plan: &Plan,
+    log: &RunLog,
+    mut journal: Option<&mut Journal>,
+) -> Result<RunReport> {
     check_runnable(plan)?;
     check_paths(plan)?;
     log.file_only(&format!(
         "plan: {}",
         serde_json::to_string(plan).unwrap_or_default()
     ));
+    let (mut moved, offsets) = match &journal {
+        Some(j) if !j.record().log_offsets.is_empty() => {
+            (j.record().moved.clone(), j.record().log_offsets.clone())
+        }
+        Some(j) => (j.record().moved.clone(), log_offsets(plan)),
+        None => (Vec::new(), log_offsets(plan)),
+    };
     let mut run = Run {
         log,
         outcome: None,
         verified: None,
-        log_offsets: plan
-            .steps
-            .iter()
-            .filter_map(|s| match &s.action {
-                Action::AwaitRecovery(w) => Some((
-                    w.log_file.clone(),
-                    std::fs::metadata(&w.log_file).map_or(0, |m| m.len()),
-                )),
-                _ => None,
-            })
-            .collect(),
+        log_offsets: offsets,
     };
     let total = plan.steps.len();
     let mut completed = Vec::new();
-    let mut kept_copy = false;
     for (i, step) in plan.steps.iter().enumerate() {
         log.line(&format!(
             "==> [{}/{total}] {}: {}",
@@ -216,18 +282,42 @@ pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
             step.id,
             step.title
         ));
-        if let Err(e) = run.step(step) {
+        record(&mut journal, |j| j.enter(i))?;
+        kill_hook(&step.id);
+        let result = guard::check(step, plan, &moved).and_then(|()| run.step(step));
+        if let Err(e) = result {
             log.line(&format!("step '{}' failed: {e}", step.id));
-            let rolled_back = kept_copy && rollback(plan, &mut run);
+            let (rolled_back, rollback_stopped) = if moved.is_empty() || plan.on_failure.is_empty()
+            {
+                let _ = record(&mut journal, |j| j.finish(Phase::Failed, &e.to_string()));
+                (false, None)
+            } else {
+                match rollback(plan, &mut run, &mut moved, &mut journal) {
+                    Ok(()) => {
+                        let _ = record(&mut journal, |j| {
+                            j.finish(Phase::RolledBack, &e.to_string())
+                        });
+                        (true, None)
+                    }
+                    Err(why) => (false, Some(why)),
+                }
+            };
             return Err(Error::Step {
                 step: step.id.clone(),
                 rolled_back,
+                rollback_stopped,
                 source: Box::new(e),
             });
         }
-        kept_copy |= matches!(step.action, Action::MoveDir { .. });
+        if let Action::MoveDir { from, to, .. } = &step.action {
+            moved.push((from.clone(), to.clone()));
+            record(&mut journal, |j| j.moved(from, to))?;
+        }
         completed.push(step.id.clone());
     }
+    record(&mut journal, |j| {
+        j.finish(Phase::Done, "every step succeeded")
+    })?;
     log.line("done");
     Ok(RunReport {
         completed,
@@ -236,17 +326,30 @@ pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
     })
 }
 
-/// Runs the plan's `on_failure` steps; true when all of them succeeded.
-fn rollback(plan: &Plan, run: &mut Run<'_>) -> bool {
-    let mut ok = !plan.on_failure.is_empty();
-    for step in &plan.on_failure {
+/// Runs the plan's `on_failure` steps, each behind the [guards](super::guard); stops at the
+/// first that fails, leaving everything else as it is, and says why.
+fn rollback(
+    plan: &Plan,
+    run: &mut Run<'_>,
+    moved: &mut Vec<(std::path::PathBuf, std::path::PathBuf)>,
+    journal: &mut Option<&mut Journal>,
+) -> std::result::Result<(), String> {
+    let ids: Vec<String> = plan.on_failure.iter().map(|s| s.id.clone()).collect();
+    let _ = record(journal, |j| j.rolling_back(&ids));
+    for (i, step) in plan.on_failure.iter().enumerate() {
         run.log
             .line(&format!("==> rollback {}: {}", step.id, step.title));
-        if let Err(e) = run.step(step) {
-            run.log
-                .line(&format!("rollback step '{}' failed: {e}", step.id));
-            ok = false;
+        let _ = record(journal, |j| j.enter(i));
+        kill_hook(&step.id);
+        if let Err(e) = guard::check(step, plan, moved).and_then(|()| run.step(step)) {
+            let why = format!("rollback step '{}' failed: {e}", step.id);
+            run.log.line(&format!("{why}; the rollback stops here"));
+            return Err(why);
+        }
+        if let Action::MoveDir { from, to, .. } = &step.action {
+            moved.push((from.clone(), to.clone()));
+            let _ = record(journal, |j| j.moved(from, to));
         }
     }
-    ok
+    Ok(())
 }

@@ -152,7 +152,8 @@ fn backup_round(
             ));
         };
         log.line(&format!("{}: pitr backup", member.name));
-        let outcome = ops::run_backup(plan, log)?;
+        let locked = ops::lock_stanza(&member.node, "sandbox", false, &|_| {})?;
+        let outcome = ops::run_backup(plan, log, &locked)?;
         let (role, source) = (word(summary.role), word(summary.role_source));
         if outcome.skipped {
             log.line(&format!(
@@ -212,7 +213,8 @@ fn continuity_and_check(member: &HaMember, log: &RunLog) -> Result<()> {
         callback_log.display()
     ));
     log.line(&format!("{}: pitr continuity", member.name));
-    let outcome = ops::continuity(node, false, log)?;
+    let locked = ops::lock_stanza(node, "sandbox", false, &|_| {})?;
+    let outcome = ops::continuity(node, false, log, &locked)?;
     if let Summary::Continuity(c) = &outcome.plan.summary {
         log.line(&format!(
             "  => {} file(s) pushed, {} of timeline {}'s history already in the repo",

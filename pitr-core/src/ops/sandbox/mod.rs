@@ -185,6 +185,7 @@ pub fn sandbox(args: &SandboxOptions, log: &RunLog) -> Result<()> {
 
     let node = Node::from_spec(&spec);
     let db = Endpoint::of(&node);
+    let locked = ops::lock_stanza(&node, "sandbox", false, &|_| {})?;
 
     say("full backup (the stanza is created first)");
     run_plan(
@@ -210,7 +211,11 @@ pub fn sandbox(args: &SandboxOptions, log: &RunLog) -> Result<()> {
     )?;
     std::thread::sleep(Duration::from_millis(1100));
     batch(2)?;
-    let mark = ops::mark(&node, &"before-batch-3".parse::<RestorePointName>()?)?;
+    let mark = ops::mark(
+        &node,
+        &"before-batch-3".parse::<RestorePointName>()?,
+        &locked,
+    )?;
     log.line(&format!(
         "  restore point before-batch-3 at {}",
         mark.mark.lsn

@@ -139,6 +139,9 @@ pub struct TrustedDir {
     fd: OwnedFd,
     path: PathBuf,
     trust: Trust,
+    /// Who owns the files created in it: the trusted owner, or pitr itself for its private
+    /// files ([`write_private`], [`open_lock`]).
+    file_owner: Trust,
 }
 
 impl TrustedDir {
@@ -227,7 +230,19 @@ impl TrustedDir {
             fd,
             path: dir.to_path_buf(),
             trust,
+            file_owner: trust,
         })
+    }
+
+    /// Files created from now on belong to pitr's own user (root) and the trusted owner's
+    /// group, mode as given: with 0640 the database user can read them, never change them,
+    /// only remove them from a directory it owns.
+    fn private(mut self) -> Self {
+        self.file_owner = Trust {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: self.trust.gid,
+        };
+        self
     }
 
     fn target(&self, name: &OsStr) -> PathBuf {
@@ -276,11 +291,13 @@ impl TrustedDir {
     }
 
     fn set_owner_and_mode(&self, fd: &OwnedFd, mode: u32, path: &Path) -> Result<()> {
-        if nix::unistd::geteuid().as_raw() != self.trust.uid {
+        if nix::unistd::geteuid().as_raw() != self.file_owner.uid
+            || nix::unistd::getegid().as_raw() != self.file_owner.gid
+        {
             nix::unistd::fchown(
                 fd,
-                Some(Uid::from_raw(self.trust.uid)),
-                Some(Gid::from_raw(self.trust.gid)),
+                Some(Uid::from_raw(self.file_owner.uid)),
+                Some(Gid::from_raw(self.file_owner.gid)),
             )
             .map_err(|e| io("cannot change the owner of", path, e))?;
         }
@@ -468,7 +485,106 @@ fn temp_name(name: &OsStr, attempt: u32) -> OsString {
 /// `None`), as described in the module docs.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, owner: Option<&OsUser>) -> Result<()> {
     let (dir, name) = split(path)?;
-    let dir = TrustedDir::open(dir, owner, None)?;
+    write_in(
+        &TrustedDir::open(dir, owner, None)?,
+        path,
+        name,
+        contents,
+        mode,
+    )
+}
+
+/// Writes `contents` to `path` like [`write_atomic`], owned by pitr's own user and the group
+/// of `dir_owner`, mode 0640, in a directory trusted for (and, when missing, made for)
+/// `dir_owner`: pitr's own records in directories the database user owns (the run journal,
+/// which holds no secret). That user can read such a file and remove it, never change it.
+pub fn write_private(path: &Path, contents: &[u8], dir_owner: Option<&OsUser>) -> Result<()> {
+    let (dir, name) = split(path)?;
+    let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?.private();
+    write_in(&trusted, path, name, contents, 0o640)
+}
+
+/// Reads a file [`write_private`] wrote; `None` when nothing is at the name, or when the file
+/// belongs to another user than pitr's own and root (to root, one the database user wrote,
+/// perhaps as pitr run by Patroni's callback): it is no record pitr may trust. Refused
+/// (`unsafe_path`) when it is not a regular file, or has a second name.
+pub fn read_private(path: &Path, dir_owner: Option<&OsUser>) -> Result<Option<Vec<u8>>> {
+    let mut file = match open_read(path, dir_owner) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        other => other?,
+    };
+    let st = nix::sys::stat::fstat(&file).map_err(|e| io("cannot stat", path, e))?;
+    if st.st_uid != nix::unistd::geteuid().as_raw() && st.st_uid != 0 {
+        return Ok(None);
+    }
+    check_own_file(&file, path, &[0])?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut out)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    Ok(Some(out))
+}
+
+/// Refuses a file not owned by pitr's own user (or one of `also`) or with more than one name
+/// (a hard link the database user made to another file).
+fn check_own_file(file: &File, path: &Path, also: &[u32]) -> Result<()> {
+    let st = nix::sys::stat::fstat(file).map_err(|e| io("cannot stat", path, e))?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if file_type(&st) != SFlag::S_IFREG {
+        return Err(unsafe_path(path, "it is not a regular file"));
+    }
+    if st.st_uid != euid && !also.contains(&st.st_uid) {
+        return Err(unsafe_path(
+            path,
+            format!(
+                "it is owned by {}, not by {}: pitr did not write it; remove it, and find out \
+                 who put it there",
+                describe_uid(st.st_uid),
+                describe_uid(euid)
+            ),
+        ));
+    }
+    if st.st_nlink != 1 {
+        return Err(unsafe_path(
+            path,
+            "it has more than one name (a hard link): remove it, and find out who made it",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the lock file `path` for reading and writing, creating it (owned by `dir_owner`, mode
+/// 0600, so that pitr running as root and as the database user share it) when missing, in a
+/// directory trusted for (and, when missing, made for) `dir_owner`. A link at the name,
+/// anything but a regular file, a file of a user other than pitr's own and `dir_owner`, or one
+/// with another name (a hard link to a file elsewhere) is refused (`unsafe_path`), so writing
+/// the holder into it never writes anywhere else.
+pub fn open_lock(path: &Path, dir_owner: Option<&OsUser>) -> Result<File> {
+    let (dir, name) = split(path)?;
+    let trusted = TrustedDir::open(dir, dir_owner, Some(0o750))?;
+    let fd = nix::fcntl::openat(
+        &trusted.fd,
+        name,
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| match e {
+        Errno::ELOOP => unsafe_path(path, "a symbolic link is at this name"),
+        e => io("cannot open", path, e),
+    })?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| io("cannot stat", path, e))?;
+    if st.st_uid == nix::unistd::geteuid().as_raw() && st.st_uid != trusted.trust.uid {
+        // Made just now (or by an earlier pitr as root): give it to the database user.
+        trusted.set_owner_and_mode(&fd, 0o600, path)?;
+    }
+    let file = File::from(fd);
+    let also: Vec<u32> = dir_owner.map(|o| o.uid).into_iter().collect();
+    check_own_file(&file, path, &also)?;
+    Ok(file)
+}
+
+fn write_in(dir: &TrustedDir, path: &Path, name: &OsStr, contents: &[u8], mode: u32) -> Result<()> {
     dir.check_final_name(name)?;
     let mut attempt = 0;
     let (tmp, mut file) = loop {
