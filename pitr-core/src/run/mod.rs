@@ -2,8 +2,8 @@
 //! [`pgbackrest`]), writing files safely as root ([`files`]), the run log ([`log`]), facts about
 //! a data directory ([`facts`]), reading `pg_wal` without following links ([`pgwal`]), asking
 //! PostgreSQL ([`probe`]) and Patroni ([`patroni`]), executing plans ([`runner`]), following
-//! recovery ([`watch`]), gathering `pitr check` ([`check`]) and the exporter's refresh
-//! ([`exporter`]).
+//! recovery ([`watch`]), gathering `pitr check` ([`check`]), the exporter's refresh
+//! ([`exporter`]) and serving its HTTP endpoints to untrusted clients ([`serve`]).
 //!
 //! The rest of the library decides; this module acts. Outside it, only the parsers read the
 //! files they are given (a spec, a config, templates), and [`crate::ops`] composes these
@@ -23,6 +23,7 @@ pub mod pgbackrest;
 pub mod pgwal;
 pub mod probe;
 pub mod runner;
+pub mod serve;
 pub mod tools;
 pub mod user;
 pub mod watch;
