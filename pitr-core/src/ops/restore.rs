@@ -173,10 +173,82 @@ pub struct RestoreOutcome {
 
 /// Runs a prepared restore, logging into `log`.
 pub fn run_restore(prepared: PreparedRestore, log: &RunLog) -> Result<RestoreOutcome> {
-    let report = runner::run_plan(&prepared.plan, log)?;
+    let report =
+        runner::run_plan(&prepared.plan, log).map_err(|e| explain_failure(&prepared.plan, e))?;
     Ok(RestoreOutcome {
         plan: prepared.plan,
         selection: prepared.selection,
         report,
     })
+}
+
+/// pgBackRest errors that mean a repo could not be read, by code (`ERROR: [049]: ...`) and by
+/// name (`WARN: repo2: [HostConnectError] ...`, when pgBackRest then fails with another code
+/// such as 75, "backup set is not valid"): 39 protocol, 41 file open, 42 file read, 49 host
+/// connect, 72 host invalid, 101 service (an object store's 5xx).
+const REPO_READ_ERRORS: [(&str, &str); 6] = [
+    ("[039]", "[ProtocolError]"),
+    ("[041]", "[FileOpenError]"),
+    ("[042]", "[FileReadError]"),
+    ("[049]", "[HostConnectError]"),
+    ("[072]", "[HostInvalidError]"),
+    ("[101]", "[ServiceError]"),
+];
+
+/// The errno text of `ENOSPC`, as pgBackRest and PostgreSQL quote it.
+const DISK_FULL: &str = "No space left on device";
+
+/// Names what a failed step of a restore plan ran into, when its output tells: the
+/// filesystem of the data directory full (`disk_full`), or the repo of `pgbackrest restore`
+/// unreadable (`repo_unreachable`, naming the repo). Any other error is returned as it is;
+/// the step, and whether the safety copy was put back, stay in the error either way.
+pub fn explain_failure(plan: &Plan, error: Error) -> Error {
+    let Error::Step {
+        step,
+        rolled_back,
+        source,
+    } = error
+    else {
+        return error;
+    };
+    let text = match source.as_ref() {
+        Error::CommandFailed { output, .. } => output.as_str(),
+        Error::RecoveryFailed { reason, .. } => reason.as_str(),
+        _ => "",
+    };
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .map(|l| l.trim().trim_start_matches("| ").to_owned())
+    };
+    let crate::plan::Summary::Restore(summary) = &plan.summary else {
+        return Error::Step {
+            step,
+            rolled_back,
+            source,
+        };
+    };
+    let explained = if let Some(detail) = line(DISK_FULL) {
+        Some(Error::DiskFull {
+            path: summary.data.clone(),
+            during: format!("step '{step}'"),
+            detail,
+        })
+    } else if step == "restore" {
+        REPO_READ_ERRORS
+            .iter()
+            .find_map(|(code, name)| line(&format!("ERROR: {code}")).or_else(|| line(name)))
+            .map(|detail| Error::RepoUnreachable {
+                repo: u32::from(summary.repo.get()),
+                during: "pgbackrest restore".into(),
+                detail,
+            })
+    } else {
+        None
+    };
+    Error::Step {
+        step,
+        rolled_back,
+        source: explained.map_or(source, Box::new),
+    }
 }
