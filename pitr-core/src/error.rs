@@ -261,7 +261,7 @@ pub enum Error {
         detail: String,
     },
 
-    /// The filesystem of a directory filled up while pitr or pgBackRest wrote into it.
+    /// Writing into a directory failed: its filesystem is full (or fails writes).
     #[error(
         "the filesystem of '{}' is full ({during}): {detail}; free space there, or restore \
          into another directory",

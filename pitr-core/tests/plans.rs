@@ -289,6 +289,14 @@ fn a_full_filesystem_is_disk_full_naming_the_data_directory() {
         source.starts_with("the filesystem of '/pg/data' is full (step 'restore')"),
         "{source}"
     );
+    // Recorded: pgBackRest 2.45 on a full tmpfs, its error line lost among the progress lines.
+    let source = pitr_core::Error::CommandFailed {
+        what: "restore".into(),
+        status: "exit status: 64".into(),
+        output: "2026-12-02 18:22:02.935 P02 DETAIL: restore file /pg/data/base/1/174 (8KB, 99.37%) checksum 47e6d94fbc20dee50188b31631cbcbb5287673c7".into(),
+    };
+    let e = pitr_core::ops::explain_failure(&p, failed("restore", source));
+    assert_eq!(e.code(), "disk_full", "{e}");
     let e = pitr_core::ops::explain_failure(
         &p,
         failed(

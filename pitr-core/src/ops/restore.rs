@@ -198,9 +198,15 @@ const REPO_READ_ERRORS: [(&str, &str); 6] = [
 /// The errno text of `ENOSPC`, as pgBackRest and PostgreSQL quote it.
 const DISK_FULL: &str = "No space left on device";
 
+/// pgBackRest's exit status when it cannot write a file (64, FileWriteError): in a restore, a
+/// file of the data directory. Its error line may be lost among the progress lines of the
+/// output's tail, so the status tells.
+const WRITE_FAILED_STATUS: &str = "exit status: 64";
+
 /// Names what a failed step of a restore plan ran into, when its output tells: the
-/// filesystem of the data directory full (`disk_full`), or the repo of `pgbackrest restore`
-/// unreadable (`repo_unreachable`, naming the repo). Any other error is returned as it is;
+/// filesystem of the data directory full (`disk_full`: `ENOSPC` quoted, or `pgbackrest restore`
+/// failing to write a file), or the repo of `pgbackrest restore` unreadable
+/// (`repo_unreachable`, naming the repo). Any other error is returned as it is;
 /// the step, and whether the safety copy was put back, stay in the error either way.
 pub fn explain_failure(plan: &Plan, error: Error) -> Error {
     let Error::Step {
@@ -228,7 +234,15 @@ pub fn explain_failure(plan: &Plan, error: Error) -> Error {
             source,
         };
     };
-    let explained = if let Some(detail) = line(DISK_FULL) {
+    let write_failed = step == "restore"
+        && matches!(source.as_ref(), Error::CommandFailed { status, .. } if status == WRITE_FAILED_STATUS);
+    let explained = if let Some(detail) = line(DISK_FULL).or_else(|| {
+        write_failed.then(|| {
+            line("ERROR: [064]").unwrap_or_else(|| {
+                "pgbackrest restore could not write a file (error 64, FileWriteError)".into()
+            })
+        })
+    }) {
         Some(Error::DiskFull {
             path: summary.data.clone(),
             during: format!("step '{step}'"),
