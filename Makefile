@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := $(CURDIR)/.venv
 
-.PHONY: setup build demo demo-ha test wheel test-python lint fmt bench
+.PHONY: setup build demo demo-ha test wheel test-python lint fmt bench fuzz
 
 ## setup: install missing Debian packages and the Python virtualenv (.venv); idempotent
 setup:
@@ -29,7 +29,8 @@ demo-ha: setup
 	$(CARGO) build -p pitr-cli
 	target/debug/pitr sandbox --ha
 
-## test: every test: build all targets, unit and end-to-end tests
+## test: every test: build all targets, unit and end-to-end tests (the fuzz smoke run is one
+## of them: pitr-core's tests/fuzz_seeds.rs passes every seed in fuzz/seeds through its target)
 test: export PATH := $(VENV)/bin:$(PATH)
 test: setup
 	$(CARGO) build --workspace --all-targets
@@ -66,6 +67,13 @@ lint:
 ## fmt: format all Rust code
 fmt:
 	$(CARGO) fmt --all
+
+## fuzz: run every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 60) on the nightly
+## toolchain, from the seeds in fuzz/seeds; prints executions per target, fails on a crash
+## (see docs/testing.md). `make fuzz FUZZ_SECONDS=600` for a longer run.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz
 
 ## bench: benchmarks, each figure beside a baseline measured in the same run (see docs/benchmarks.md)
 bench: export PATH := $(VENV)/bin:$(PATH)

@@ -367,6 +367,16 @@ pub(crate) struct ExporterArgs {
     /// exits 1 when the refresh failed.
     #[arg(long)]
     pub(crate) once: bool,
+    /// Serve at most this many connections at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub(crate) max_connections: u64,
+    /// Seconds a client has to send its request headers (from connecting, or from the last
+    /// answer on a kept-alive connection).
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub(crate) header_timeout: u64,
+    /// Seconds after which a connection is closed, once its answer in progress is sent.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) connection_lifetime: u64,
     #[command(flatten)]
     pub(crate) node: NodeArgs,
 }

@@ -249,6 +249,30 @@ pub enum Error {
         have: u64,
     },
 
+    /// A repo could not be read: its endpoint refused, stalled past the I/O timeout or failed
+    /// while pgBackRest worked with it. `detail` is pgBackRest's error line.
+    #[error(
+        "repo{repo} cannot be read ({during}): {detail}; check that the repo's storage answers, \
+         or choose another repo with --repo"
+    )]
+    RepoUnreachable {
+        repo: u32,
+        during: String,
+        detail: String,
+    },
+
+    /// Writing into a directory failed: its filesystem is full (or fails writes).
+    #[error(
+        "the filesystem of '{}' is full ({during}): {detail}; free space there, or restore \
+         into another directory",
+        path.display()
+    )]
+    DiskFull {
+        path: PathBuf,
+        during: String,
+        detail: String,
+    },
+
     /// PostgreSQL ended recovery without reaching the target, or somewhere else.
     #[error("recovery did not reach {target}: {reason}")]
     RecoveryFailed { target: String, reason: String },
@@ -401,6 +425,8 @@ impl Error {
             Error::ArchiveConflict { .. } => "archive_conflict",
             Error::DataDirectory { .. } => "data_directory",
             Error::NotEnoughSpace { .. } => "not_enough_space",
+            Error::RepoUnreachable { .. } => "repo_unreachable",
+            Error::DiskFull { .. } => "disk_full",
             Error::RecoveryFailed { .. } => "recovery_failed",
             Error::RecoveryTimeout { .. } => "recovery_timeout",
             Error::SandboxClaim { .. } => "sandbox_claim_failed",

@@ -56,6 +56,8 @@ pub mod conf;
 pub mod continuity;
 pub mod error;
 pub mod fmt;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod history;
 pub mod info;
 pub mod marks;

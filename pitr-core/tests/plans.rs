@@ -318,3 +318,122 @@ fn a_re_run_after_a_crash_completes_redoes_or_undoes() {
             .any(|s| matches!(s.action, Action::RemoveDir { .. } | Action::MoveDir { .. }))
     );
 }
+
+/// A failed step of `plan`, as the runner reports it.
+fn failed(step: &str, source: pitr_core::Error) -> pitr_core::Error {
+    pitr_core::Error::Step {
+        step: step.into(),
+        rolled_back: true,
+        rollback_stopped: None,
+        source: Box::new(source),
+    }
+}
+
+fn restore_failed(output: &str) -> pitr_core::Error {
+    failed(
+        "restore",
+        pitr_core::Error::CommandFailed {
+            what: "restore".into(),
+            status: "exit status: 75".into(),
+            output: output.into(),
+        },
+    )
+}
+
+#[test]
+fn a_dead_repo_during_pgbackrest_restore_is_repo_unreachable_naming_the_repo() {
+    let p = plan(serde_json::json!({"backup": true}), &running());
+    // Recorded from pgBackRest 2.45 with the S3 endpoint stopped as the restore began.
+    let e = pitr_core::ops::explain_failure(
+        &p,
+        restore_failed(
+            "WARN: repo1: [HostConnectError] unable to load info file '/pgbackrest/backup/demo/backup.info' or '/pgbackrest/backup/demo/backup.info.copy':\n      HostConnectError: unable to connect to '127.0.0.1:38915': [111] Connection refused\nERROR: [075]: backup set 20261123-202742F is not valid",
+        ),
+    );
+    assert_eq!(e.code(), "repo_unreachable", "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("step 'restore' failed (rolled back"),
+        "{text}"
+    );
+    let source = std::error::Error::source(&e).unwrap().to_string();
+    assert!(
+        source.starts_with(
+            "repo1 cannot be read (pgbackrest restore): WARN: repo1: [HostConnectError]"
+        ),
+        "{source}"
+    );
+    // By code, as pgBackRest fails once a transfer has begun.
+    let e = pitr_core::ops::explain_failure(
+        &p,
+        restore_failed(
+            "P01  ERROR: [049]: unable to connect to '127.0.0.1:9000': [111] Connection refused",
+        ),
+    );
+    assert_eq!(e.code(), "repo_unreachable", "{e}");
+}
+
+#[test]
+fn a_full_filesystem_is_disk_full_naming_the_data_directory() {
+    let p = plan(serde_json::json!({"backup": true}), &running());
+    let e = pitr_core::ops::explain_failure(
+        &p,
+        restore_failed(
+            "ERROR: [064]: unable to write '/pg/data/base/1/1259': [28] No space left on device",
+        ),
+    );
+    assert_eq!(e.code(), "disk_full", "{e}");
+    let source = std::error::Error::source(&e).unwrap().to_string();
+    assert!(
+        source.starts_with("the filesystem of '/pg/data' is full (step 'restore')"),
+        "{source}"
+    );
+    // Recorded: pgBackRest 2.45 on a full tmpfs, its error line lost among the progress lines.
+    let source = pitr_core::Error::CommandFailed {
+        what: "restore".into(),
+        status: "exit status: 64".into(),
+        output: "2026-12-02 18:22:02.935 P02 DETAIL: restore file /pg/data/base/1/174 (8KB, 99.37%) checksum 47e6d94fbc20dee50188b31631cbcbb5287673c7".into(),
+    };
+    let e = pitr_core::ops::explain_failure(&p, failed("restore", source));
+    assert_eq!(e.code(), "disk_full", "{e}");
+    let e = pitr_core::ops::explain_failure(
+        &p,
+        failed(
+            "await-recovery",
+            pitr_core::Error::RecoveryFailed {
+                target: "latest".into(),
+                reason: "FATAL:  could not write to file \"pg_wal/xlogtemp.42\": No space left on device".into(),
+            },
+        ),
+    );
+    assert_eq!(e.code(), "disk_full", "{e}");
+}
+
+#[test]
+fn other_failures_keep_their_code() {
+    let p = plan(serde_json::json!({"backup": true}), &running());
+    // Not a repo error; and a repo error in another step than the restore is not the repo's.
+    for (step, output) in [
+        (
+            "restore",
+            "ERROR: [075]: backup set 20261123-202742F is not valid",
+        ),
+        (
+            "start",
+            "ERROR: [049]: unable to connect to '127.0.0.1:9000'",
+        ),
+    ] {
+        let source = pitr_core::Error::CommandFailed {
+            what: step.into(),
+            status: "exit status: 1".into(),
+            output: output.into(),
+        };
+        let e = pitr_core::ops::explain_failure(&p, failed(step, source));
+        assert_eq!(e.code(), "command_failed", "{step}: {e}");
+    }
+    let e = pitr_core::ops::explain_failure(
+        &p,
+        pitr_core::Error::PlanNotRunnable { reason: "x".into() },
+    );
+    assert_eq!(e.code(), "plan_not_runnable");
+}

@@ -201,7 +201,10 @@ impl Plan {
                 py_data(py, &outcome)
             }
             _ => {
-                let report = py.detach(|| pitr_core::run::runner::run_plan(&plan, &log))?;
+                let report = py.detach(|| {
+                    pitr_core::run::runner::run_plan(&plan, &log)
+                        .map_err(|e| ops::explain_failure(&plan, e))
+                })?;
                 py_data(
                     py,
                     &serde_json::json!({"plan": &self.inner, "report": report}),

@@ -68,6 +68,7 @@
 
 mod clone;
 mod cluster;
+pub mod exporter;
 mod fingerprint;
 pub mod ha;
 mod pitr;

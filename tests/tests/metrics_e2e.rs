@@ -8,14 +8,15 @@
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use pitr_core::metrics::exporter::{ExporterState, Gathered};
-use pitr_tests::{S3Server, Stanza, TestCluster, output_text, pitr_bin, write_file_as_postgres};
+use pitr_tests::exporter::{Proc, http_get, metrics_with_data, start_exporter, wait_for};
+use pitr_tests::{S3Server, Stanza, TestCluster, free_port, output_text, write_file_as_postgres};
 
 /// The recorded fixtures of `pgbackrest info --output=json`.
 fn info_fixtures() -> Vec<PathBuf> {
@@ -76,36 +77,6 @@ fn promtool_accepts(text: &str, what: &str) {
     );
 }
 
-/// A loopback port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `GET path` over HTTP/1.0 (no chunking, the server closes), bounded by `timeout`.
-/// Returns the status code and the body.
-fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no HTTP header in {text:?}")))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
-    Ok((status, body.to_owned()))
-}
-
 /// Percent-encodes a query parameter.
 fn encode(q: &str) -> String {
     q.bytes()
@@ -117,107 +88,6 @@ fn encode(q: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Polls `probe` every 200 ms until it returns `Some`, for at most `limit`.
-fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A child process this test started; killed (by its own pid) when dropped.
-struct Proc {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, mut cmd: Command, log: PathBuf) -> Proc {
-        let file = std::fs::File::create(&log).unwrap();
-        cmd.stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { name, child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Panics with the log when the process has exited.
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("{} exited ({status}):\n{}", self.name, self.log());
-        }
-    }
-
-    /// Sends SIGTERM and waits (bounded) for a clean exit.
-    fn terminate(mut self) -> String {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let status = wait_for(Duration::from_secs(20), "the process to stop", || {
-            self.child.try_wait().unwrap()
-        });
-        let log = self.log();
-        assert!(
-            status.success(),
-            "{} exited with {status}:\n{log}",
-            self.name
-        );
-        log
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// `pitr exporter` for `stanza` on a free loopback port, refreshing every `interval` seconds.
-fn start_exporter(stanza: &Stanza, interval: u64) -> (Proc, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut cmd = Command::new(pitr_bin());
-    cmd.arg("--config")
-        .arg(&stanza.config)
-        .args(["exporter", "--listen", &addr.to_string(), "--interval"])
-        .arg(interval.to_string())
-        .env_remove("PGHOST")
-        .env_remove("PGPORT");
-    let log = stanza.cluster.path("exporter.log");
-    (Proc::spawn("pitr exporter", cmd, log), addr)
-}
-
-/// `/metrics` once it holds data for the stanza (the first refresh is done).
-fn metrics_with_data(exporter: &mut Proc, addr: SocketAddr, stanza: &str) -> String {
-    let needle = format!("pgbackrest_stanza_status{{stanza=\"{stanza}\"}}");
-    wait_for(
-        Duration::from_secs(60),
-        "the exporter's first refresh",
-        || {
-            exporter.assert_running();
-            http_get(addr, "/metrics", Duration::from_secs(5))
-                .ok()
-                .filter(|(status, body)| *status == 200 && body.contains(&needle))
-                .map(|(_, body)| body)
-        },
-    )
 }
 
 /// The value of the first series of `name` whose line contains every one of `parts`.
@@ -319,7 +189,7 @@ fn prometheus_scrapes_the_exporter_of_a_live_stanza() {
     );
     assert!(value(&once, "pgbackrest_version_info", &[]).is_some_and(|v| v >= 2_045_000.0));
 
-    let (mut exporter, addr) = start_exporter(&stanza, 2);
+    let (mut exporter, addr) = start_exporter(&stanza, 2, &[]);
     let served = metrics_with_data(&mut exporter, addr, &stanza.name);
     promtool_accepts(&served, "pitr exporter /metrics on a live stanza");
     for name in [
@@ -425,7 +295,7 @@ fn with_the_s3_endpoint_stopped_metrics_answer_and_show_the_repo_error() {
     let s = format!("stanza=\"{}\"", stanza.name);
     let since = "pgbackrest_backup_since_last_completion_seconds";
 
-    let (mut exporter, addr) = start_exporter(&stanza, 1);
+    let (mut exporter, addr) = start_exporter(&stanza, 1, &[]);
     let before = metrics_with_data(&mut exporter, addr, &stanza.name);
     assert_eq!(
         value(&before, "pgbackrest_repo_status", &[&s, "repo_key=\"1\""]),

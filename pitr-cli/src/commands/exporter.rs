@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::tz::TimeZone;
 use pitr_core::metrics::CONTENT_TYPE;
-use pitr_core::ops::exporter::{Collector, ExporterState, RefreshReport};
+use pitr_core::ops::exporter::{Collector, ExporterState, Limits, RefreshReport};
 
 use crate::cli::{ExporterArgs, GlobalArgs};
 use crate::output;
@@ -56,6 +56,20 @@ pub(crate) fn run(global: &GlobalArgs, args: &ExporterArgs) -> anyhow::Result<Ex
 }
 
 async fn serve(args: &ExporterArgs, collector: Collector, shared: Shared) -> anyhow::Result<()> {
+    let asked = Limits {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        connection_lifetime: Duration::from_secs(args.connection_lifetime),
+    }
+    .validate()?;
+    // Descriptors beside the connections: the listener, the runtime, pgBackRest's pipes.
+    let limits = pitr_core::ops::exporter::fit_descriptor_limit(asked, 64);
+    if limits.max_connections < asked.max_connections {
+        eprintln!(
+            "pitr exporter: warning: the open-files limit allows {} connections, not {}",
+            limits.max_connections, asked.max_connections
+        );
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -70,13 +84,11 @@ async fn serve(args: &ExporterArgs, collector: Collector, shared: Shared) -> any
         .route("/", get(landing))
         .with_state(shared);
     eprintln!(
-        "pitr exporter: serving http://{addr}/metrics, refreshing every {} s",
-        args.interval
+        "pitr exporter: serving http://{addr}/metrics, refreshing every {} s, at most {} \
+         connections",
+        args.interval, limits.max_connections
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("the HTTP server failed")?;
+    pitr_core::ops::exporter::serve(listener, app, limits, shutdown()).await?;
     refresher.stop();
     eprintln!("pitr exporter: stopped");
     Ok(())

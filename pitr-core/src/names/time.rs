@@ -179,8 +179,17 @@ impl FromStr for TargetTime {
 }
 
 impl fmt::Display for TargetTime {
+    /// `YYYY-MM-DD HH:MM:SS[.ffffff]+HH[:MM]` in the time's own offset; an offset that is not
+    /// a whole number of minutes (local mean time in a zone's early history, e.g. +00:53:28 in
+    /// Europe/Berlin before 1893) cannot be written so and is written in UTC instead, the same
+    /// instant.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let local = self.offset.to_datetime(self.timestamp);
+        let offset = if self.offset.seconds() % 60 == 0 {
+            self.offset
+        } else {
+            Offset::UTC
+        };
+        let local = offset.to_datetime(self.timestamp);
         write!(
             f,
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
@@ -195,7 +204,7 @@ impl fmt::Display for TargetTime {
         if micros != 0 {
             write!(f, ".{micros:06}")?;
         }
-        let secs = self.offset.seconds();
+        let secs = offset.seconds();
         let sign = if secs < 0 { '-' } else { '+' };
         let (h, m) = (secs.abs() / 3600, secs.abs() % 3600 / 60);
         if m == 0 {
@@ -259,6 +268,23 @@ mod tests {
         let tz = TimeZone::get("Asia/Shanghai").unwrap_or(TimeZone::fixed(Offset::constant(8)));
         let got = TargetTime::parse_in_zone("2026-11-23 20:27:46", &tz).unwrap();
         assert_eq!(got.timestamp(), t("2026-11-23 12:27:46+00").timestamp());
+    }
+
+    /// Found by the `target_time` fuzz target: in Europe/Berlin before 1893 the offset is local
+    /// mean time, +00:53:28; written as +00:53 the target moved by 28 seconds.
+    #[test]
+    fn an_offset_with_seconds_is_written_in_utc_and_keeps_the_instant() {
+        let Ok(berlin) = TimeZone::get("Europe/Berlin") else {
+            panic!("the time zone database lacks Europe/Berlin");
+        };
+        let got = TargetTime::parse_in_zone("1013-03-29 02:30:00", &berlin).unwrap();
+        assert_eq!(got.to_postgres(), "1013-03-29 01:36:32+00");
+        assert_eq!(t(&got.to_postgres()).timestamp(), got.timestamp());
+        let odd = TargetTime {
+            timestamp: t("2026-11-23 20:27:46+00").timestamp(),
+            offset: Offset::from_seconds(-(3 * 3600 + 30 * 60 + 7)).unwrap(),
+        };
+        assert_eq!(odd.to_postgres(), "2026-11-23 20:27:46+00");
     }
 
     #[test]

@@ -2,3 +2,4 @@
 
 pub use crate::metrics::exporter::ExporterState;
 pub use crate::run::exporter::{Collector, RefreshReport};
+pub use crate::run::serve::{Limits, fit_descriptor_limit, serve};

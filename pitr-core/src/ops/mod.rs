@@ -45,7 +45,9 @@ pub use info::{InfoDoc, info};
 pub use log::run_log;
 pub use mark::{MarkResult, mark};
 pub use render::{RenderWhat, render};
-pub use restore::{PreparedRestore, RestoreOptions, RestoreOutcome, prepare_restore, run_restore};
+pub use restore::{
+    PreparedRestore, RestoreOptions, RestoreOutcome, explain_failure, prepare_restore, run_restore,
+};
 pub use service::prepare_service;
 
 use std::path::{Path, PathBuf};

@@ -326,7 +326,8 @@ pub fn run_restore(
             r.run_id, r.why
         ));
     }
-    let report = runner::run_journaled(&prepared.plan, log, Some(&mut journal))?;
+    let report = runner::run_journaled(&prepared.plan, log, Some(&mut journal))
+        .map_err(|e| explain_failure(&prepared.plan, e))?;
     if let Some(r) = prepared
         .resumed
         .as_ref()
@@ -471,4 +472,92 @@ pub fn abandon_restore(locked: &Locked) -> Result<InterruptedOutcome> {
         message: where_things_are,
         report: None,
     })
+}
+
+/// pgBackRest errors that mean a repo could not be read, by code (`ERROR: [049]: ...`) and by
+/// name (`WARN: repo2: [HostConnectError] ...`, when pgBackRest then fails with another code
+/// such as 75, "backup set is not valid"): 39 protocol, 41 file open, 42 file read, 49 host
+/// connect, 72 host invalid, 101 service (an object store's 5xx).
+const REPO_READ_ERRORS: [(&str, &str); 6] = [
+    ("[039]", "[ProtocolError]"),
+    ("[041]", "[FileOpenError]"),
+    ("[042]", "[FileReadError]"),
+    ("[049]", "[HostConnectError]"),
+    ("[072]", "[HostInvalidError]"),
+    ("[101]", "[ServiceError]"),
+];
+
+/// The errno text of `ENOSPC`, as pgBackRest and PostgreSQL quote it.
+const DISK_FULL: &str = "No space left on device";
+
+/// pgBackRest's exit status when it cannot write a file (64, FileWriteError): in a restore, a
+/// file of the data directory. Its error line may be lost among the progress lines of the
+/// output's tail, so the status tells.
+const WRITE_FAILED_STATUS: &str = "exit status: 64";
+
+/// Names what a failed step of a restore plan ran into, when its output tells: the
+/// filesystem of the data directory full (`disk_full`: `ENOSPC` quoted, or `pgbackrest restore`
+/// failing to write a file), or the repo of `pgbackrest restore` unreadable
+/// (`repo_unreachable`, naming the repo). Any other error is returned as it is;
+/// the step, and whether the safety copy was put back, stay in the error either way.
+pub fn explain_failure(plan: &Plan, error: Error) -> Error {
+    let Error::Step {
+        step,
+        rolled_back,
+        rollback_stopped,
+        source,
+    } = error
+    else {
+        return error;
+    };
+    let text = match source.as_ref() {
+        Error::CommandFailed { output, .. } => output.as_str(),
+        Error::RecoveryFailed { reason, .. } => reason.as_str(),
+        _ => "",
+    };
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .map(|l| l.trim().trim_start_matches("| ").to_owned())
+    };
+    let crate::plan::Summary::Restore(summary) = &plan.summary else {
+        return Error::Step {
+            step,
+            rolled_back,
+            rollback_stopped,
+            source,
+        };
+    };
+    let write_failed = step == "restore"
+        && matches!(source.as_ref(), Error::CommandFailed { status, .. } if status == WRITE_FAILED_STATUS);
+    let explained = if let Some(detail) = line(DISK_FULL).or_else(|| {
+        write_failed.then(|| {
+            line("ERROR: [064]").unwrap_or_else(|| {
+                "pgbackrest restore could not write a file (error 64, FileWriteError)".into()
+            })
+        })
+    }) {
+        Some(Error::DiskFull {
+            path: summary.data.clone(),
+            during: format!("step '{step}'"),
+            detail,
+        })
+    } else if step == "restore" {
+        REPO_READ_ERRORS
+            .iter()
+            .find_map(|(code, name)| line(&format!("ERROR: {code}")).or_else(|| line(name)))
+            .map(|detail| Error::RepoUnreachable {
+                repo: u32::from(summary.repo.get()),
+                during: "pgbackrest restore".into(),
+                detail,
+            })
+    } else {
+        None
+    };
+    Error::Step {
+        step,
+        rolled_back,
+        rollback_stopped,
+        source: explained.map_or(source, Box::new),
+    }
 }

@@ -3,9 +3,9 @@
 //! a data directory ([`facts`]), reading `pg_wal` without following links ([`pgwal`]), asking
 //! PostgreSQL ([`probe`]) and Patroni ([`patroni`]), executing plans ([`runner`]) behind the
 //! guards on destructive steps ([`guard`]), one run per stanza at a time ([`lock`]), each
-//! recorded step by step ([`journal`]), following
-//! recovery ([`watch`]), gathering `pitr check` ([`check`]) and the exporter's refresh
-//! ([`exporter`]), and the processes of a throwaway etcd + Patroni stack ([`ha`]).
+//! recorded step by step ([`journal`]), following recovery ([`watch`]), gathering `pitr check`
+//! ([`check`]), the exporter's refresh ([`exporter`]), serving its HTTP endpoints to untrusted
+//! clients ([`serve`]), and the processes of a throwaway etcd + Patroni stack ([`ha`]).
 //!
 //! The rest of the library decides; this module acts. Outside it, only the parsers read the
 //! files they are given (a spec, a config, templates), and [`crate::ops`] composes these
@@ -29,6 +29,7 @@ pub mod pgbackrest;
 pub mod pgwal;
 pub mod probe;
 pub mod runner;
+pub mod serve;
 pub mod tools;
 pub mod user;
 pub mod watch;

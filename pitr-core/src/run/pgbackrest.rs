@@ -3,6 +3,18 @@
 //! [`PgBackRest::snapshot`] gathers everything selection needs in one go: the info report,
 //! each repo's archive listing, the timeline history files, and the restore points recorded
 //! by `pitr mark`.
+//!
+//! # Probes of dead or slow repos
+//!
+//! pgBackRest waits `io-timeout` (60 s by default) for each read or connection to a repo and
+//! retries a failed connection a few times, so a dead S3 endpoint surfaces only after about
+//! four minutes. pitr's own probes — `info`, `repo-ls`, `repo-get` and `check` — run with
+//! `--io-timeout` of at most [`PROBE_IO_TIMEOUT_MS`] (the config's value when it is lower):
+//! these commands move small files, and a repo that stays silent that long is unusable for a
+//! restore anyway. A repo that does not answer then costs seconds, `info` reports it with
+//! status 99 beside the others, and its listing is left out with a warning naming it. Backups
+//! and restores keep the configured timeouts: they move large files and a stall there is
+//! pgBackRest's to judge.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +39,41 @@ pub fn installed_version(bin: &Path) -> Result<Version> {
     version::parse_version_output(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// The longest `--io-timeout` of pitr's probes, in milliseconds (see the module docs).
+pub const PROBE_IO_TIMEOUT_MS: u64 = 5_000;
+
+/// A pgBackRest time option's value (`60`, `0.5`, `1500ms`, `2m`) in milliseconds.
+fn time_ms(value: &str) -> Option<u64> {
+    let unit_at = value
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(unit_at);
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "ms" => 1.0,
+        "" | "s" => 1_000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        "w" => 604_800_000.0,
+        _ => return None,
+    };
+    let ms = number.parse::<f64>().ok()? * scale;
+    #[allow(clippy::cast_sign_loss)]
+    (ms.is_finite() && ms >= 1.0).then(|| ms.round() as u64)
+}
+
+/// The `--io-timeout` option of a probe for a config whose `io-timeout` is `configured`.
+pub fn probe_io_timeout(configured: Option<&str>) -> String {
+    let ms = configured
+        .and_then(time_ms)
+        .map_or(PROBE_IO_TIMEOUT_MS, |c| c.min(PROBE_IO_TIMEOUT_MS));
+    if ms % 1_000 == 0 {
+        format!("--io-timeout={}", ms / 1_000)
+    } else {
+        format!("--io-timeout={}.{:03}", ms / 1_000, ms % 1_000)
+    }
+}
+
 /// pgBackRest, for one stanza and config, run as the database superuser.
 #[derive(Debug, Clone)]
 pub struct PgBackRest {
@@ -38,16 +85,24 @@ pub struct PgBackRest {
     pub stanza: StanzaName,
     /// Who runs it.
     pub user: OsUser,
+    /// The `--io-timeout` option of probes ([`probe_io_timeout`]).
+    pub probe_timeout: String,
 }
 
 impl PgBackRest {
     /// pgBackRest `bin` for the node's stanza and config, run as its database superuser.
     pub fn of(node: &crate::node::Node, bin: &Path) -> Result<PgBackRest> {
+        // A config that cannot be read here fails pgBackRest itself, with its own message.
+        let conf = crate::conf::ConfFile::from_file(&node.config_path).ok();
+        let configured = conf
+            .as_ref()
+            .and_then(|c| c.get(Some(node.stanza.as_str()), "io-timeout"));
         Ok(PgBackRest {
             bin: bin.to_path_buf(),
             config: node.config_path.to_path_buf(),
             stanza: node.stanza.clone(),
             user: OsUser::lookup(&node.dbsu)?,
+            probe_timeout: probe_io_timeout(configured),
         })
     }
 
@@ -74,7 +129,11 @@ impl PgBackRest {
 
     /// `pgbackrest info --output=json` for the stanza.
     pub fn info(&self) -> Result<InfoReport> {
-        info::parse(&self.capture("info", &["--output=json".into()], &[])?)
+        info::parse(&self.capture(
+            "info",
+            &["--output=json".into(), self.probe_timeout.clone()],
+            &[],
+        )?)
     }
 
     /// The archive listing of `repo` for the archive id (e.g. `15-1`).
@@ -85,6 +144,7 @@ impl PgBackRest {
                 format!("--repo={repo}"),
                 "--recurse".into(),
                 "--output=json".into(),
+                self.probe_timeout.clone(),
             ],
             &[format!("archive/{}/{archive_id}", self.stanza)],
         )?;
@@ -93,12 +153,17 @@ impl PgBackRest {
 
     /// A file from a repo, as text.
     pub fn repo_get(&self, repo: RepoIndex, path: &str) -> Result<String> {
-        self.capture("repo-get", &[format!("--repo={repo}")], &[path.to_owned()])
+        self.capture(
+            "repo-get",
+            &[format!("--repo={repo}"), self.probe_timeout.clone()],
+            &[path.to_owned()],
+        )
     }
 
     /// `pgbackrest check`: archiving works (forces a WAL switch and waits for it).
     pub fn check(&self) -> Result<()> {
-        self.capture("check", &[], &[]).map(drop)
+        self.capture("check", std::slice::from_ref(&self.probe_timeout), &[])
+            .map(drop)
     }
 
     /// Adds an annotation to a backup set.
@@ -123,6 +188,12 @@ impl PgBackRest {
         let mut listings = BTreeMap::new();
         let mut histories = TimelineHistories::new();
         let mut warnings = Vec::new();
+        for repo in stanza.repo.iter().filter(|r| !r.status.code.is_ok()) {
+            warnings.push(format!(
+                "repo{}: cannot be read (status {}): {}; its sets and archive are left out",
+                repo.key, repo.status.code, repo.status.message
+            ));
+        }
         for repo in stanza.repo.iter().filter(|r| r.status.code.is_ok()) {
             let Some(db) = stanza.current_db(repo.key) else {
                 continue;
@@ -170,7 +241,24 @@ impl PgBackRest {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::installed_version;
+    use super::{installed_version, probe_io_timeout};
+
+    #[test]
+    fn probes_take_the_lower_of_the_configured_io_timeout_and_five_seconds() {
+        for (configured, option) in [
+            (None, "--io-timeout=5"),
+            (Some("60"), "--io-timeout=5"),
+            (Some("1"), "--io-timeout=1"),
+            (Some("0.5"), "--io-timeout=0.500"),
+            (Some("1500ms"), "--io-timeout=1.500"),
+            (Some("2m"), "--io-timeout=5"),
+            (Some("nonsense"), "--io-timeout=5"),
+            (Some("0"), "--io-timeout=5"),
+            (Some("1e400"), "--io-timeout=5"),
+        ] {
+            assert_eq!(probe_io_timeout(configured), option, "{configured:?}");
+        }
+    }
 
     #[test]
     fn installed_version_asks_the_executable() {
