@@ -200,7 +200,7 @@ pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
     let Some(v) = &outcome.report.verified else {
         return String::new();
     };
-    format!(
+    let mut text = format!(
         "restored {} from repo{} and verified {}: recovery stopped {}, {}\n",
         outcome.selection.set,
         outcome.selection.repo,
@@ -210,7 +210,12 @@ pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
             ToString::to_string
         ),
         v.ending
-    )
+    );
+    if let Some(q) = &v.landing {
+        text.push_str(&q.describe());
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]

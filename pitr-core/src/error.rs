@@ -206,6 +206,17 @@ pub enum Error {
         window: String,
     },
 
+    /// A time target after the last commit that the archive does not reach yet: nothing
+    /// archived was written after it, so the state at that time is not known.
+    #[error(
+        "{target} is not archived yet: {why}; the archive must hold WAL written after the target (a later commit, restore point or checkpoint): wait for the next archived segment (or run `pitr check`, which archives one), or pick an earlier time; recoverable: {window}"
+    )]
+    TargetNotArchived {
+        target: String,
+        why: String,
+        window: String,
+    },
+
     /// WAL needed for recovery is missing from the archive.
     #[error(
         "the archive in repo{repo} is missing {count} WAL segment(s) needed from {from} to {to}: {missing}; recovery would stop at the gap"
@@ -351,6 +362,7 @@ impl Error {
             Error::NoBackupSet { .. } => "no_backup_set",
             Error::SetNotFound { .. } => "set_not_found",
             Error::TargetOutsideWindow { .. } => "target_outside_window",
+            Error::TargetNotArchived { .. } => "target_not_archived",
             Error::WalGap { .. } => "wal_gap",
             Error::ArchiveConflict { .. } => "archive_conflict",
             Error::DataDirectory { .. } => "data_directory",
@@ -387,6 +399,7 @@ impl Error {
                 | Error::NoBackupSet { .. }
                 | Error::SetNotFound { .. }
                 | Error::TargetOutsideWindow { .. }
+                | Error::TargetNotArchived { .. }
         )
     }
 

@@ -27,7 +27,7 @@
 //! after a real record breaks the chain at the next real one, and the whole scan is then
 //! judged unknown.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::names::{Lsn, TargetTime};
 
@@ -107,7 +107,7 @@ pub fn parse_dump(text: &str) -> Result<Vec<DumpLine>, String> {
 }
 
 /// What kind of record carries a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StampKind {
     /// A commit (also of a prepared transaction).
@@ -138,7 +138,7 @@ impl std::fmt::Display for StampKind {
 }
 
 /// A WAL record with a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     /// What it is.
     pub kind: StampKind,
@@ -209,9 +209,9 @@ fn raw_time(segment: &[u8], segment_size: u64, line: &DumpLine) -> Option<(Stamp
     let raw = i64_at(&bytes, 26 + time_at)?;
     let ts = match kind {
         // rp_time: microseconds since 2000-01-01.
-        StampKind::RestorePoint => jiff::Timestamp::from_microsecond(
-            raw.checked_add(PG_EPOCH.checked_mul(1_000_000)?)?,
-        ),
+        StampKind::RestorePoint => {
+            jiff::Timestamp::from_microsecond(raw.checked_add(PG_EPOCH.checked_mul(1_000_000)?)?)
+        }
         // CheckPoint.time: pg_time_t, Unix seconds.
         _ => jiff::Timestamp::from_second(raw),
     }
@@ -264,7 +264,7 @@ pub fn stamps<'s>(
 }
 
 /// Where a time target in a quiet stretch lands instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuietLanding {
     /// The time asked for.
     pub target: TargetTime,

@@ -61,7 +61,10 @@ fn a_target_after_the_last_commit_lands_after_the_first_later_record() {
     assert_eq!(q.proof.kind, StampKind::RestorePoint);
     assert_eq!(q.stop_lsn, Lsn(0x0152_7B10));
     assert_eq!(q.last_commit.unwrap().lsn, Lsn(0x0152_7978));
-    assert!(q.describe().contains("the last transaction ended at 2026-12-02 17:32:36.798122+00"));
+    assert!(
+        q.describe()
+            .contains("the last transaction ended at 2026-12-02 17:32:36.798122+00")
+    );
     // After the checkpoint's time: nothing archived was written after it.
     let Landing::NotReached(Some(last)) =
         decide(&s, time("2026-12-02 17:32:39.5+00"), false, true, floor)
@@ -85,8 +88,13 @@ fn a_target_after_the_last_commit_lands_after_the_first_later_record() {
         Landing::Unknown(_)
     ));
     // Never before the restored set's stop.
-    let Landing::Quiet(q) = decide(&s, time("2026-12-02 17:32:38+00"), false, true, Lsn(0x0200_0000))
-    else {
+    let Landing::Quiet(q) = decide(
+        &s,
+        time("2026-12-02 17:32:38+00"),
+        false,
+        true,
+        Lsn(0x0200_0000),
+    ) else {
         panic!("not quiet");
     };
     assert_eq!(q.stop_lsn, Lsn(0x0200_0000));
@@ -104,7 +112,10 @@ fn a_forged_line_breaks_the_chain_and_is_never_read() {
     let e = parse_dump(&forged).unwrap_err();
     assert!(e.contains("does not follow"), "{e}");
     assert!(parse_dump("rmgr: XLOG garbage\n").is_err());
-    assert!(DumpLine::parse("rmgr: XLOG len (rec/tot): 1/ 1, tx: x, lsn: 0/1, prev 0/0, desc: A").is_none());
+    assert!(
+        DumpLine::parse("rmgr: XLOG len (rec/tot): 1/ 1, tx: x, lsn: 0/1, prev 0/0, desc: A")
+            .is_none()
+    );
 }
 
 #[test]

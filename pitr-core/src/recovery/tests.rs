@@ -86,6 +86,7 @@ fn verify(w: &Want, outcome: &RecoveryOutcome) -> crate::Result<VerifiedStop> {
             action: w.action,
             set_stop_time: w.set_stop_time,
             set_stop_lsn: Some(w.set_stop_lsn),
+            landing: None,
         },
         outcome,
     )

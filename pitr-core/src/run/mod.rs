@@ -25,4 +25,5 @@ pub mod probe;
 pub mod runner;
 pub mod tools;
 pub mod user;
+pub mod walscan;
 pub mod watch;
