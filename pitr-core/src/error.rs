@@ -264,6 +264,15 @@ pub enum Error {
     #[error("recovery did not reach {target}: {reason}")]
     RecoveryFailed { target: String, reason: String },
 
+    /// PostgreSQL's startup process stopped recovery with a FATAL that pitr knows; the code
+    /// says which ([`RecoveryFailure`]), the message what to do.
+    #[error("recovery did not reach {target}: PostgreSQL reported: {message}; {}", cause.hint())]
+    RecoveryFatal {
+        target: String,
+        cause: RecoveryFailure,
+        message: String,
+    },
+
     /// Recovery did not finish in time.
     #[error(
         "recovery did not finish within {seconds} s (last log line: {last_line}); raise the timeout or check the server log"
@@ -368,6 +377,7 @@ impl Error {
             Error::DataDirectory { .. } => "data_directory",
             Error::NotEnoughSpace { .. } => "not_enough_space",
             Error::RecoveryFailed { .. } => "recovery_failed",
+            Error::RecoveryFatal { cause, .. } => cause.code(),
             Error::RecoveryTimeout { .. } => "recovery_timeout",
             Error::Step { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",
@@ -403,6 +413,18 @@ impl Error {
         )
     }
 
+    /// Whether recovery ran and did not reach its target (failed, a known FATAL, or timed
+    /// out): the restore changed the data directory (and put a safety copy back, if any).
+    pub fn is_recovery_failure(&self) -> bool {
+        match self {
+            Error::RecoveryFailed { .. }
+            | Error::RecoveryFatal { .. }
+            | Error::RecoveryTimeout { .. } => true,
+            Error::Step { source, .. } => source.is_recovery_failure(),
+            _ => false,
+        }
+    }
+
     /// Shorthand for [`Error::InvalidValue`]; the value is shown on [one line](one_line).
     pub fn invalid(kind: &'static str, value: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::InvalidValue {
@@ -418,6 +440,76 @@ impl Error {
             action,
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// Why PostgreSQL's startup process stopped recovery, from its FATAL message (only ever read
+/// from the server pitr started: see `recovery::records`). Each has a stable code and says what
+/// to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecoveryFailure {
+    /// `recovery ended before configured recovery target was reached`.
+    TargetNotReached,
+    /// `requested timeline N is not a child of this server's history`.
+    TimelineNotChild,
+    /// `recovery target timeline N does not exist`.
+    TimelineMissing,
+    /// `requested recovery stop point is before consistent recovery point`.
+    BeforeConsistent,
+    /// `could not locate required checkpoint record`, `could not locate a valid checkpoint
+    /// record`.
+    InvalidCheckpoint,
+    /// `WAL ends before end of online backup`, `WAL ends before consistent recovery point`.
+    MissingWal,
+}
+
+impl RecoveryFailure {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            RecoveryFailure::TargetNotReached => "recovery_target_not_reached",
+            RecoveryFailure::TimelineNotChild => "recovery_timeline_not_child",
+            RecoveryFailure::TimelineMissing => "recovery_timeline_missing",
+            RecoveryFailure::BeforeConsistent => "recovery_before_consistent",
+            RecoveryFailure::InvalidCheckpoint => "recovery_invalid_checkpoint",
+            RecoveryFailure::MissingWal => "recovery_missing_wal",
+        }
+    }
+
+    /// What it means and what to do.
+    pub fn hint(self) -> &'static str {
+        match self {
+            RecoveryFailure::TargetNotReached => {
+                "the WAL recovery could read ends before the target: WAL is missing from the \
+                 archive after the set (`pitr check` names holes), or the target is not on the \
+                 timeline recovery followed (a restore point or transaction on another branch; \
+                 give --timeline or --set), or, for a time, nothing was archived after it yet"
+            }
+            RecoveryFailure::TimelineNotChild => {
+                "the requested timeline branched off before the restored set: restore a set \
+                 taken on that timeline's history before the branch (--set), or leave out \
+                 --timeline so pitr chooses"
+            }
+            RecoveryFailure::TimelineMissing => {
+                "the archive has no history file for the requested timeline: check `pitr info` \
+                 for the timelines the repo holds and give one of them"
+            }
+            RecoveryFailure::BeforeConsistent => {
+                "the target lies before the restored set was consistent: restore an older set \
+                 (--set) or a later target"
+            }
+            RecoveryFailure::InvalidCheckpoint => {
+                "the checkpoint the set starts from could not be read: the set's first WAL \
+                 segment is missing from the archive or damaged (`pgbackrest verify`); restore \
+                 another set (--set)"
+            }
+            RecoveryFailure::MissingWal => {
+                "WAL needed to make the set consistent is missing from the archive (`pitr \
+                 check`, `pgbackrest verify`): restore another set (--set)"
+            }
         }
     }
 }

@@ -249,12 +249,12 @@ def test_an_unreachable_target_raises_recovery_error_and_rolls_back(history: His
         pitr.plan_restore(history.spec, {"name": "no-such-point", "set": full, "backup": True},
                           timeout=120).run(echo=False)
     e = caught.value
-    assert e.code == "recovery_failed"
+    assert e.code == "recovery_target_not_reached"
     assert e.step == "verify"
     assert e.rolled_back is True
     assert "recovery ended before configured recovery target was reached" in str(e)
     assert isinstance(e.__cause__, pitr.RecoveryError)
-    assert e.__cause__.code == "recovery_failed" and e.__cause__.step is None
+    assert e.__cause__.code == "recovery_target_not_reached" and e.__cause__.step is None
     assert fingerprint(c.data) == before
     assert not Path(f"{c.data}-backup").exists()
 

@@ -62,8 +62,19 @@ fn failed(target: &RecoveryTarget, reason: impl Into<String>) -> Error {
 /// Judges whether recovery ended where it was asked to.
 pub fn verify(watch: &Expected<'_>, outcome: &RecoveryOutcome) -> Result<VerifiedStop> {
     let target = watch.target;
-    if let Ending::Failed { reason } = &outcome.ending {
-        return Err(failed(target, format!("PostgreSQL reported: {reason}")));
+    if let Ending::Failed { reason, cause } = &outcome.ending {
+        let shown = watch.landing.map_or_else(
+            || target.to_string(),
+            |q| RecoveryTarget::Time(q.target).to_string(),
+        );
+        return Err(match cause {
+            Some(cause) => Error::RecoveryFatal {
+                target: shown,
+                cause: *cause,
+                message: reason.clone(),
+            },
+            None => failed(target, format!("PostgreSQL reported: {reason}")),
+        });
     }
     let expected = match watch.action {
         TargetAction::Pause => Ending::Paused,
