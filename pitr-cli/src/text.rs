@@ -195,6 +195,48 @@ pub(crate) fn mark(result: &MarkResult) -> String {
     )
 }
 
+/// `pitr drill`: the result, the phases and the checks.
+pub(crate) fn drill(r: &pitr_core::ops::drill::DrillRecord) -> String {
+    let f = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"));
+    let mut out = format!(
+        "drill {} of stanza {}: target {}{}\n",
+        if r.ok { "passed" } else { "FAILED" },
+        r.stanza,
+        r.target.as_deref().unwrap_or("-"),
+        r.seed.map(|s| format!(" (seed {s})")).unwrap_or_default()
+    );
+    if let (Some(set), Some(repo)) = (&r.set, r.repo) {
+        let _ = writeln!(out, "  set {set} from repo{repo}");
+    }
+    let _ = writeln!(
+        out,
+        "  restore {}, replay {}, total {}, checks {}",
+        f(r.restore_secs),
+        f(r.replay_secs),
+        f(r.total_secs),
+        f(r.check_secs)
+    );
+    if !r.checks.is_empty() {
+        let _ = writeln!(out, "  passed: {}", r.checks.join(", "));
+    }
+    if let Some(code) = &r.code {
+        let _ = writeln!(out, "  error[{code}]");
+    }
+    out
+}
+
+/// `pitr drill --cleanup`: what was removed.
+pub(crate) fn drill_cleanup(removed: &[std::path::PathBuf]) -> String {
+    if removed.is_empty() {
+        return "nothing to clean up\n".to_owned();
+    }
+    let mut out = String::new();
+    for p in removed {
+        let _ = writeln!(out, "removed {}", p.display());
+    }
+    out
+}
+
 /// `pitr restore`: what was restored and where recovery stopped.
 pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
     let Some(v) = &outcome.report.verified else {

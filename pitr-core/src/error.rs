@@ -273,6 +273,13 @@ pub enum Error {
         message: String,
     },
 
+    /// A restore drill's check of the restored clone failed (`amcheck`, `pg_checksums`).
+    #[error("drill check '{check}' failed on the restored clone: {message}")]
+    DrillCheck {
+        check: &'static str,
+        message: String,
+    },
+
     /// Recovery did not finish in time.
     #[error(
         "recovery did not finish within {seconds} s (last log line: {last_line}); raise the timeout or check the server log"
@@ -378,6 +385,10 @@ impl Error {
             Error::NotEnoughSpace { .. } => "not_enough_space",
             Error::RecoveryFailed { .. } => "recovery_failed",
             Error::RecoveryFatal { cause, .. } => cause.code(),
+            Error::DrillCheck { check, .. } => match *check {
+                "amcheck" => "drill_amcheck_failed",
+                _ => "drill_checksums_failed",
+            },
             Error::RecoveryTimeout { .. } => "recovery_timeout",
             Error::Step { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",

@@ -208,8 +208,13 @@ pub fn record_path(node: &Node) -> PathBuf {
 /// superuser when pitr runs as root, so later runs as that user can replace it), through
 /// [`files::write_atomic`].
 pub fn save_record(node: &Node, report: &CheckReport) -> Result<PathBuf> {
-    let path = record_path(node);
-    let mut text = serde_json::to_string_pretty(report).map_err(|e| Error::Metrics {
+    write_record(node, record_path(node), report)
+}
+
+/// Writes `value` as pretty JSON to `path` (mode 0644: records hold no secrets; owned by the
+/// database superuser), through [`files::write_atomic`].
+pub fn write_record<T: serde::Serialize>(node: &Node, path: PathBuf, value: &T) -> Result<PathBuf> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::Metrics {
         message: e.to_string(),
     })?;
     text.push('\n');

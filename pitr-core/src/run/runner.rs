@@ -25,6 +25,8 @@ pub struct RunReport {
     pub verified: Option<VerifiedStop>,
     /// The run log.
     pub log_file: Option<String>,
+    /// Milliseconds each completed step took, in order (`[id, ms]`).
+    pub step_ms: Vec<(String, u64)>,
 }
 
 /// Checks that a plan can run as it is (e.g. it did not lose its secrets through JSON).
@@ -208,6 +210,7 @@ pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
     };
     let total = plan.steps.len();
     let mut completed = Vec::new();
+    let mut step_ms = Vec::new();
     let mut kept_copy = false;
     for (i, step) in plan.steps.iter().enumerate() {
         log.line(&format!(
@@ -216,6 +219,7 @@ pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
             step.id,
             step.title
         ));
+        let began = std::time::Instant::now();
         if let Err(e) = run.step(step) {
             log.line(&format!("step '{}' failed: {e}", step.id));
             let rolled_back = kept_copy && rollback(plan, &mut run);
@@ -227,12 +231,15 @@ pub fn run_plan(plan: &Plan, log: &RunLog) -> Result<RunReport> {
         }
         kept_copy |= matches!(step.action, Action::MoveDir { .. });
         completed.push(step.id.clone());
+        let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+        step_ms.push((step.id.clone(), ms));
     }
     log.line("done");
     Ok(RunReport {
         completed,
         verified: run.verified,
         log_file: log.path().map(|p| p.display().to_string()),
+        step_ms,
     })
 }
 
