@@ -197,6 +197,9 @@ pub(crate) fn mark(result: &MarkResult) -> String {
 
 /// `pitr drill`: the result, the phases and the checks.
 pub(crate) fn drill(r: &pitr_core::ops::drill::DrillRecord) -> String {
+    if let Some(why) = &r.skipped {
+        return format!("drill skipped: {why}\n");
+    }
     let f = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"));
     let mut out = format!(
         "drill {} of stanza {}: target {}{}\n",

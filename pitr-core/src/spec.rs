@@ -86,6 +86,8 @@ pub struct RawSpec {
     pub pitr_bin: Option<String>,
     /// Scheduled backups (`[{cron: "00 01 * * *", type: full}]`).
     pub pitr_backup_schedule: Option<Vec<RawSchedule>>,
+    /// When to run `pitr drill` (`"30 03 * * *"`); no drill line when absent.
+    pub pitr_drill_schedule: Option<String>,
     /// Allow an empty or well-known cipher passphrase (`false`).
     pub pitr_allow_weak_cipher_pass: Option<bool>,
     /// Whether PostgreSQL runs under Patroni (Pigsty's variable; see [`ClusterSpec::patroni`]).
@@ -147,6 +149,7 @@ pub const SPEC_KEYS: &[&str] = &[
     "pgbackrest_bin",
     "pitr_bin",
     "pitr_backup_schedule",
+    "pitr_drill_schedule",
     "pitr_allow_weak_cipher_pass",
     "patroni_enabled",
     "patroni_port",
@@ -198,6 +201,8 @@ pub struct ClusterSpec {
     pub pitr_bin: SafePath,
     /// Scheduled backups.
     pub backup_schedule: Vec<BackupSchedule>,
+    /// When `pitr drill` runs from cron, if it does.
+    pub drill_schedule: Option<CronSchedule>,
     /// Whether weak cipher passphrases were explicitly allowed.
     pub allow_weak_cipher_pass: bool,
     /// The member's Patroni REST API, when Patroni is configured: `patroni_enabled: true` or
@@ -640,6 +645,11 @@ impl RawSpec {
                 })
                 .collect::<Result<_>>()?,
         };
+        let drill_schedule = self
+            .pitr_drill_schedule
+            .as_deref()
+            .map(str::parse)
+            .transpose()?;
         let queue_max = self
             .pgbackrest_archive_queue_max
             .unwrap_or_else(|| "4GiB".into());
@@ -705,6 +715,7 @@ impl RawSpec {
             )?,
             pitr_bin: path("pitr_bin", self.pitr_bin.as_deref(), "/usr/local/bin/pitr")?,
             backup_schedule,
+            drill_schedule,
             allow_weak_cipher_pass: allow_weak,
             patroni,
         })

@@ -107,6 +107,9 @@ pub struct DrillRecord {
     pub port: Option<u16>,
     /// What an earlier, crashed drill left and this one removed.
     pub cleaned_up: Vec<PathBuf>,
+    /// Why the drill did not run here (the Patroni leader leaves drills to a replica).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// Where a drill's record lies: `<log-path>/pitr-<stanza>-drill.json`.
@@ -227,7 +230,28 @@ pub fn drill(
         clone_data: scratch.join("data"),
         port: None,
         cleaned_up: Vec::new(),
+        skipped: None,
     };
+    // With Patroni, a replica's host runs the drill: restore and replay load its disks, not the
+    // leader's. The leader skips (without a record, so the last real drill stays visible).
+    if node.patroni.is_some() {
+        match super::backup::role_of(node) {
+            Ok(r) if r.role == crate::role::Role::Primary => {
+                rec.ok = true;
+                rec.skipped = Some(format!(
+                    "this member is the primary ({}); a replica runs the drill",
+                    r.why
+                ));
+                return (rec, None);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                rec.code = Some(e.code().to_owned());
+                rec.error = Some(e.to_string());
+                return (rec, Some(e));
+            }
+        }
+    }
     let result = run(node, options, log, &scratch, &mut rec);
     // Whatever happened, the clone goes.
     let removed = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data)).and_then(|t| {
