@@ -152,6 +152,16 @@ fn drills_pass_beside_a_running_cluster_and_leave_nothing_behind() {
             Some(_) => assert_eq!(doc["target"], "name drill-point"),
         }
     }
+    let metrics = h.pitr_ok(&["exporter", "--once"]);
+    for needle in [
+        "pitr_drill_last_success{code=\"ok\",stanza=\"drill\"} 1",
+        "pitr_drill_duration_seconds{phase=\"restore\",stanza=\"drill\"} ",
+        "pitr_drill_duration_seconds{phase=\"replay\",stanza=\"drill\"} ",
+        "pitr_drill_duration_seconds{phase=\"total\",stanza=\"drill\"} ",
+        "pitr_drill_last_success_timestamp_seconds{stanza=\"drill\"} ",
+    ] {
+        assert!(metrics.contains(needle), "{needle}:\n{metrics}");
+    }
     let written = writer.finish();
     assert!(
         written > 10,
@@ -187,6 +197,16 @@ fn drills_pass_beside_a_running_cluster_and_leave_nothing_behind() {
     );
     assert!(!scratch(&h).exists(), "the failed drill left its clone");
     assert_eq!(record(&h)["code"], "wal_gap");
+    // The failure shows in the metrics; the last success stays.
+    let metrics = h.pitr_ok(&["exporter", "--once"]);
+    assert!(
+        metrics.contains("pitr_drill_last_success{code=\"wal_gap\",stanza=\"drill\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pitr_drill_last_success_timestamp_seconds{stanza=\"drill\"} "),
+        "{metrics}"
+    );
 }
 
 /// Whether process `pid` has ended (gone, or a zombie waiting for its parent), within 10 s.

@@ -68,6 +68,10 @@ pub struct DrillRecord {
     pub stanza: String,
     /// When the drill started.
     pub started: TargetTime,
+    /// When it finished.
+    pub finished: TargetTime,
+    /// When a drill last passed on this node: this one, or the one an earlier record names.
+    pub last_success: Option<TargetTime>,
     /// Whether every step and check passed.
     pub ok: bool,
     /// The error code when it failed.
@@ -211,6 +215,8 @@ pub fn drill(
     let mut rec = DrillRecord {
         stanza: node.stanza.to_string(),
         started,
+        finished: started,
+        last_success: None,
         ok: false,
         code: None,
         error: None,
@@ -265,6 +271,23 @@ pub fn drill(
     rec.ok = error.is_none();
     rec.code = error.as_ref().map(|e| e.code().to_owned());
     rec.error = error.as_ref().map(ToString::to_string);
+    rec.finished = TargetTime::from_timestamp(jiff::Timestamp::now());
+    rec.last_success = if rec.ok {
+        Some(rec.finished)
+    } else {
+        OsUser::lookup(&node.dbsu)
+            .ok()
+            .and_then(|u| {
+                crate::run::check::load_json::<crate::metrics::DrillSummary>(
+                    &record_path(node),
+                    Some(&u),
+                    "drill record",
+                )
+                .ok()
+                .flatten()
+            })
+            .and_then(|d| d.last_success)
+    };
     let saved = if record {
         save_record(node, &rec).err()
     } else {
