@@ -359,6 +359,9 @@ pub(crate) struct DrillArgs {
     /// Skip amcheck on the clone's indexes.
     #[arg(long)]
     pub(crate) no_amcheck: bool,
+    /// Cluster spec whose pitr_drill_assertions (SQL that must return true) the clone is asked.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) spec: Option<PathBuf>,
     /// Seconds to wait for recovery.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub(crate) timeout: u64,

@@ -273,7 +273,8 @@ pub enum Error {
         message: String,
     },
 
-    /// A restore drill's check of the restored clone failed (`amcheck`, `pg_checksums`).
+    /// A restore drill's check of the restored clone failed (a spec's SQL assertion,
+    /// `amcheck`, `pg_checksums`).
     #[error("drill check '{check}' failed on the restored clone: {message}")]
     DrillCheck {
         check: &'static str,
@@ -387,6 +388,7 @@ impl Error {
             Error::RecoveryFatal { cause, .. } => cause.code(),
             Error::DrillCheck { check, .. } => match *check {
                 "amcheck" => "drill_amcheck_failed",
+                "assertion" => "drill_assertion_failed",
                 _ => "drill_checksums_failed",
             },
             Error::RecoveryTimeout { .. } => "recovery_timeout",

@@ -1,8 +1,8 @@
 //! `pitr drill` on real PostgreSQL 15 and pgBackRest 2.45: drills to the end of the archive, to
 //! a random time and to a restore point pass beside the running cluster, which keeps serving
 //! writes and whose archive is left as it was; each clone is gone afterwards and the record
-//! shows the phases' seconds. A repo with a deleted WAL segment fails with its code and cleans
-//! up; a drill killed with SIGKILL leaves a clone that `pitr drill --cleanup` removes.
+//! shows the phases' seconds. A spec's SQL assertion the data does not meet, and a repo with a
+//! deleted WAL segment, fail with their codes and clean up; a drill killed with SIGKILL leaves a clone that `pitr drill --cleanup` removes.
 
 // Helpers of tests: a panic is a failed test with its location. The killed drill is a child
 // process of the test, spawned directly to be killed.
@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use pitr_tests::{Stanza, cmd_as_postgres, files_under, output_text, pg_bin, pitr_bin, psql_at};
+use pitr_tests::{
+    Stanza, cmd_as_postgres, files_under, output_text, pg_bin, pitr_bin, psql_at,
+    write_file_as_postgres,
+};
 
 /// The files of the stanza's archive in the local repo, relative to it.
 fn archive_listing(h: &Stanza) -> BTreeSet<String> {
@@ -131,11 +134,22 @@ fn drills_pass_beside_a_running_cluster_and_leave_nothing_behind() {
     h.archive_now();
     let listing = archive_listing(&h);
 
+    // The spec declares what the restored data must answer.
+    let spec = h.cluster.path("drill-spec.yml");
+    let assertions = |sql: &str| {
+        format!(
+            "{}\npitr_drill_assertions:\n  - {{name: rows, sql: \"{sql}\"}}\n",
+            std::fs::read_to_string(&h.spec).unwrap()
+        )
+    };
+    write_file_as_postgres(&spec, assertions("SELECT count(*) = 6000 FROM t"), 0o600);
+    let spec_arg = spec.display().to_string();
+
     let writer = Writer::start(&h);
     for args in [
         vec![],
         vec!["--random", "--seed", "42"],
-        vec!["-n", "drill-point"],
+        vec!["-n", "drill-point", "--spec", &spec_arg],
     ] {
         let (out, doc) = drill(&h, &args);
         assert_passed(&h, &args, &out, &doc);
@@ -149,7 +163,10 @@ fn drills_pass_beside_a_running_cluster_and_leave_nothing_behind() {
                 );
                 assert!(doc["target_lag_secs"].as_i64().unwrap() >= 0, "{doc}");
             }
-            Some(_) => assert_eq!(doc["target"], "name drill-point"),
+            Some(_) => {
+                assert_eq!(doc["target"], "name drill-point");
+                assert!(doc["checks"].to_string().contains("assertions: 1"), "{doc}");
+            }
         }
     }
     let metrics = h.pitr_ok(&["exporter", "--once"]);
@@ -171,6 +188,24 @@ fn drills_pass_beside_a_running_cluster_and_leave_nothing_behind() {
     // The drills added nothing to the source's archive and changed nothing in it (the writes
     // filled no segment).
     assert_eq!(archive_listing(&h), listing);
+
+    // An assertion the restored data does not meet: the drill fails with its code and cleans up.
+    write_file_as_postgres(&spec, assertions("SELECT count(*) > 1000000 FROM t"), 0o600);
+    let (out, doc) = drill(&h, &["--spec", &spec_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert_eq!(doc["code"], "drill_assertion_failed", "{doc}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("assertion 'rows'"),
+        "{doc}"
+    );
+    assert!(!scratch(&h).exists(), "the failed drill left its clone");
+    let metrics = h.pitr_ok(&["exporter", "--once"]);
+    assert!(
+        metrics.contains(
+            "pitr_drill_last_success{code=\"drill_assertion_failed\",stanza=\"drill\"} 0"
+        ),
+        "{metrics}"
+    );
 
     // A WAL segment deleted from the repo: the drill fails with its code and cleans up.
     let segment = h

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use pitr_core::names::SafePath;
 use pitr_core::ops::drill::{self, DrillOptions, DrillTarget};
+use pitr_core::spec::ClusterSpec;
 
 use crate::cli::{DrillArgs, GlobalArgs};
 use crate::{output, text};
@@ -33,6 +34,10 @@ pub(crate) fn run(global: &GlobalArgs, args: &DrillArgs) -> anyhow::Result<ExitC
         scratch,
         timeout_secs: args.timeout,
         amcheck: !args.no_amcheck,
+        assertions: match &args.spec {
+            Some(path) => ClusterSpec::from_file(path)?.drill_assertions,
+            None => Vec::new(),
+        },
     };
     let node = super::node(global, &args.node)?;
     if args.cleanup {

@@ -58,6 +58,8 @@ pub struct DrillOptions {
     pub timeout_secs: u64,
     /// Run `amcheck` on the clone's indexes.
     pub amcheck: bool,
+    /// SQL the clone must answer with true (the spec's `pitr_drill_assertions`).
+    pub assertions: Vec<crate::spec::DrillAssertion>,
 }
 
 /// What a drill did: the record `pitr drill --json` prints and the file beside `pitr check`'s
@@ -390,6 +392,11 @@ fn run(
         user: node.dbsu.clone(),
     };
     let checksums = endpoint.query_value("SHOW data_checksums")? == "on";
+    if !options.assertions.is_empty() {
+        effects::assertions(&endpoint, &options.assertions)?;
+        rec.checks
+            .push(format!("assertions: {}", options.assertions.len()));
+    }
     if options.amcheck {
         let n = effects::amcheck(&endpoint)?;
         rec.checks.push(format!("amcheck: {n} indexes"));

@@ -127,6 +127,36 @@ pub fn amcheck(endpoint: &Endpoint) -> Result<u64> {
     Ok(checked)
 }
 
+/// Runs each assertion on the clone: its first value must be true.
+pub fn assertions(endpoint: &Endpoint, list: &[crate::spec::DrillAssertion]) -> Result<()> {
+    for a in list {
+        let fail = |m: String| Error::DrillCheck {
+            check: "assertion",
+            message: format!("assertion '{}' in database {}: {m}", a.name, a.db),
+        };
+        let value: Result<Option<String>> = block_on(async {
+            let client = endpoint.connect_to(&a.db, Duration::from_secs(10)).await?;
+            let rows = client
+                .simple_query(&a.sql)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(rows
+                .into_iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_owned)),
+                    _ => None,
+                })
+                .flatten())
+        });
+        match value?.as_deref() {
+            Some("t") => {}
+            Some(v) => return Err(fail(format!("returned {v}, not true"))),
+            None => return Err(fail("returned no value".into())),
+        }
+    }
+    Ok(())
+}
+
 /// `pg_checksums --check` on the stopped clone, at reduced priority.
 pub fn check_checksums(pg_bin_dir: &Path, data: &Path, user: &OsUser) -> Result<()> {
     let argv = niced(vec![
