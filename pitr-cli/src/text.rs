@@ -80,6 +80,24 @@ pub(crate) fn info(doc: &InfoDoc) -> String {
             );
         }
     }
+    if let Some(d) = &doc.drill {
+        let secs = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"));
+        let _ = writeln!(
+            out,
+            "\nlast drill: {} at {}; restore {}, replay {}, total {}; last passed {}",
+            if d.ok {
+                "passed".to_owned()
+            } else {
+                format!("FAILED ({})", d.code.as_deref().unwrap_or("?"))
+            },
+            d.finished,
+            secs(d.restore_secs),
+            secs(d.replay_secs),
+            secs(d.total_secs),
+            d.last_success
+                .map_or_else(|| "never".to_owned(), |t| t.to_string())
+        );
+    }
     if !doc.marks.is_empty() {
         let _ = writeln!(out, "\nrestore points recorded by pitr mark:");
         for m in &doc.marks {

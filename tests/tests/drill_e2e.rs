@@ -242,6 +242,12 @@ fn drills_pass_beside_a_running_cluster_and_leave_nothing_behind() {
         metrics.contains("pitr_drill_last_success_timestamp_seconds{stanza=\"drill\"} "),
         "{metrics}"
     );
+    // `pitr info` shows the last drill, and when one last passed.
+    let info = h.pitr_ok(&["info"]);
+    assert!(info.contains("last drill: FAILED (wal_gap) at "), "{info}");
+    assert!(!info.contains("last passed never"), "{info}");
+    let doc: serde_json::Value = serde_json::from_str(&h.pitr_ok(&["--json", "info"])).unwrap();
+    assert_eq!(doc["drill"]["code"], "wal_gap", "{doc}");
 }
 
 /// Whether process `pid` has ended (gone, or a zombie waiting for its parent), within 10 s.

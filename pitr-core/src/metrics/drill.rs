@@ -1,15 +1,15 @@
 //! The families of the last `pitr drill` record: when a drill last passed, how the last one
 //! ended (with its code), and how long its phases took.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::defs;
 use super::{Out, num};
 use crate::names::TargetTime;
 
-/// What the metrics read from a drill record (`<log-path>/pitr-<stanza>-drill.json`, written
-/// by `ops::drill`); other fields are ignored.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// What the metrics and `pitr info` read from a drill record
+/// (`<log-path>/pitr-<stanza>-drill.json`, written by `ops::drill`); other fields are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrillSummary {
     /// The stanza.
     pub stanza: String,
