@@ -281,3 +281,19 @@ def test_a_restore_to_a_restore_point_older_than_nothing(history: History) -> No
     v = result["report"]["verified"]
     assert v["ending"] == "promoted" and v["timeline"] == "2"
     assert v["stop"]["kind"] == "restore_point"
+
+
+def test_a_drill_restores_checks_and_removes_a_clone(history: History) -> None:
+    spec = {**history.spec, "pitr_drill_assertions": [
+        {"name": "rows", "sql": "SELECT count(*) >= 100 FROM t"}]}
+    rec = pitr.drill(spec, echo=False)
+    assert rec["ok"] is True, rec
+    assert rec["target"] == "latest"
+    assert rec["restore_secs"] > 0 and rec["replay_secs"] > 0 and rec["total_secs"] > 0
+    assert "assertions: 1" in rec["checks"]
+    assert not Path(f"{history.spec['pg_data']}-drill").exists()
+    assert pitr.info(history.spec)["drill"]["ok"] is True
+    failed = pitr.drill({**history.spec, "pitr_drill_assertions": [
+        {"name": "too-many", "sql": "SELECT count(*) > 10000000 FROM t"}]}, echo=False)
+    assert failed["ok"] is False and failed["code"] == "drill_assertion_failed", failed
+    assert not Path(f"{history.spec['pg_data']}-drill").exists()
