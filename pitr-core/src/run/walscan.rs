@@ -3,9 +3,10 @@
 //! [`crate::quiet`].
 //!
 //! Only segments archived at or after the target (less a margin for clocks, plus one before
-//! them, for the last commit) can hold a record written after it. They are read in small
-//! batches along the lineage of the timeline recovery follows, and reading stops at the first
-//! transaction that ends after the target — on a busy cluster that is the first batch.
+//! them, for the last commit) can hold a record written after it. The newest of them is read
+//! first: on a busy cluster it holds a transaction that ends after the target, and that one
+//! segment settles it. Otherwise they are read in small batches along the lineage of the
+//! timeline recovery follows, stopping at the first transaction that ends after the target.
 //! `archive-get` runs with `--no-archive-async`, so it never queues into the node's spool.
 
 use std::collections::BTreeMap;
@@ -27,7 +28,7 @@ const BATCH: usize = 2;
 const MAX_SEGMENTS: usize = 64;
 /// Segments archived up to this many seconds before the target may still hold WAL written
 /// after it (clocks of the database host and the repo host differ).
-const CLOCK_MARGIN_SECS: u64 = 60;
+const CLOCK_MARGIN_SECS: u64 = 10;
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -108,6 +109,22 @@ fn read(scan: &Scan<'_>, dir: &Path) -> Result<Landing> {
         )));
     }
     let size = scan.first_segment.size().bytes();
+    // On a busy cluster the newest archived segment holds a commit after the target: one
+    // segment read, and recovery stops at that commit or an earlier one after the target.
+    if let Some((newest, _)) = todo.last() {
+        fetch(scan, dir, *newest)?;
+        let lines = dump(scan, dir, &[*newest])?;
+        let judged = quiet::decide(
+            &quiet::stamps(&lines, size, |_| None),
+            scan.target,
+            scan.exclusive,
+            false,
+            scan.set_stop_lsn,
+        );
+        if matches!(judged, Landing::CommitAfter(_)) {
+            return Ok(judged);
+        }
+    }
     let mut stamps: Vec<Stamp> = Vec::new();
     let mut seen_until = Lsn(0);
     let mut prev: Option<WalSegment> = None;
