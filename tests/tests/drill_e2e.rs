@@ -114,6 +114,11 @@ fn assert_passed_with(
     // pg_checksums runs only when the source has data checksums.
     assert_eq!(checks.contains("\"checksums\""), checksums, "{checks}");
     assert!(!scratch(h).exists(), "{args:?}: the clone is still there");
+    let port = doc["port"].as_u64().unwrap();
+    assert!(
+        !h.cluster.path(format!("spool/pitr-clone-{port}")).exists(),
+        "{args:?}: the clone's spool path is still there"
+    );
     assert_eq!(&record(h), doc, "the record is what was printed");
 }
 

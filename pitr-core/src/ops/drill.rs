@@ -136,7 +136,12 @@ pub fn scratch_dir(node: &Node, scratch: Option<&SafePath>) -> PathBuf {
 pub fn cleanup(node: &Node, scratch: Option<&SafePath>) -> Result<Vec<PathBuf>> {
     let tools = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data))?;
     let user = OsUser::lookup(&node.dbsu)?;
-    effects::remove_scratch(&scratch_dir(node, scratch), &tools.pg_bin_dir, &user)
+    effects::remove_scratch(
+        &scratch_dir(node, scratch),
+        &node.spool_dir,
+        &tools.pg_bin_dir,
+        &user,
+    )
 }
 
 fn secs(ms: u64) -> f64 {
@@ -264,7 +269,7 @@ pub fn drill(
     // Whatever happened, the clone goes.
     let removed = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data)).and_then(|t| {
         let user = OsUser::lookup(&node.dbsu)?;
-        effects::remove_scratch(&scratch, &t.pg_bin_dir, &user)
+        effects::remove_scratch(&scratch, &node.spool_dir, &t.pg_bin_dir, &user)
     });
     let error = match (result, removed) {
         (Err(e), _) | (Ok(()), Err(e)) => Some(e),
@@ -307,10 +312,11 @@ fn run(
 ) -> Result<()> {
     let tools = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data))?;
     let user = OsUser::lookup(&node.dbsu)?;
-    rec.cleaned_up = effects::remove_scratch(scratch, &tools.pg_bin_dir, &user)?;
+    rec.cleaned_up = effects::remove_scratch(scratch, &node.spool_dir, &tools.pg_bin_dir, &user)?;
     files::ensure_dir(scratch, 0o700, Some(&user))?;
     let port = effects::free_port(&node.socket_dir)?;
     rec.port = Some(port);
+    effects::note_port(scratch, port, &user)?;
     let data = scratch.join("data");
     let snapshot = restore::snapshot(node)?;
     let restore_options = RestoreOptions {

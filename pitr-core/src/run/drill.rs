@@ -72,16 +72,48 @@ pub fn stop_server(pg_bin_dir: &Path, data: &Path, user: &OsUser) -> Result<()> 
     last
 }
 
-/// Removes what a drill leaves in `scratch` (its clone's data directory, its restore config),
-/// stopping the clone's server first. Returns what was removed.
-pub fn remove_scratch(scratch: &Path, pg_bin_dir: &Path, user: &OsUser) -> Result<Vec<PathBuf>> {
+/// Notes the clone's port in the scratch directory, so a later clean-up finds its spool path.
+pub fn note_port(scratch: &Path, port: u16, user: &OsUser) -> Result<()> {
+    files::write_atomic(
+        &scratch.join("port"),
+        port.to_string().as_bytes(),
+        0o600,
+        Some(user),
+    )
+}
+
+/// Removes what a drill leaves (its clone's data directory and restore config in `scratch`,
+/// the clone's own spool path `<spool>/pitr-clone-<port>`), stopping the clone's server first.
+/// Returns what was removed.
+pub fn remove_scratch(
+    scratch: &Path,
+    spool: &Path,
+    pg_bin_dir: &Path,
+    user: &OsUser,
+) -> Result<Vec<PathBuf>> {
     if !files::exists_nofollow(scratch) {
         return Ok(Vec::new());
     }
     let data = scratch.join("data");
     stop_server(pg_bin_dir, &data, user)?;
+    let mut removed = Vec::new();
+    let port: Option<u16> = files::open_read(&scratch.join("port"), Some(user))
+        .ok()
+        .and_then(|f| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(f, 16), &mut text).ok()?;
+            text.trim().parse().ok()
+        });
+    if let Some(port) = port {
+        let clone_spool = spool.join(format!("pitr-clone-{port}"));
+        if files::exists_nofollow(&clone_spool) {
+            files::remove_dir(&clone_spool, Some(user))?;
+            removed.push(clone_spool);
+        }
+    }
     files::remove_dir(scratch, Some(user))?;
-    Ok(vec![scratch.to_path_buf()])
+    removed.insert(0, scratch.to_path_buf());
+    Ok(removed)
 }
 
 /// `amcheck` on every B-tree index of every database of the promoted clone (the extension is

@@ -102,12 +102,6 @@ fn read(scan: &Scan<'_>, dir: &Path) -> Result<Landing> {
         return Ok(Landing::NotReached(None));
     };
     let todo = &segments[first.saturating_sub(1)..];
-    if todo.len() > MAX_SEGMENTS {
-        return Ok(Landing::Unknown(format!(
-            "{} segments were archived after the target; pitr reads at most {MAX_SEGMENTS}",
-            todo.len()
-        )));
-    }
     let size = scan.first_segment.size().bytes();
     // On a busy cluster the newest archived segment holds a commit after the target: one
     // segment read, and recovery stops at that commit or an earlier one after the target.
@@ -124,6 +118,12 @@ fn read(scan: &Scan<'_>, dir: &Path) -> Result<Landing> {
         if matches!(judged, Landing::CommitAfter(_)) {
             return Ok(judged);
         }
+    }
+    if todo.len() > MAX_SEGMENTS {
+        return Ok(Landing::Unknown(format!(
+            "{} segments were archived after the target; pitr reads at most {MAX_SEGMENTS}",
+            todo.len()
+        )));
     }
     let mut stamps: Vec<Stamp> = Vec::new();
     let mut seen_until = Lsn(0);
