@@ -210,6 +210,10 @@ fn batches(todo: &[(WalSegment, u64)]) -> Vec<Vec<WalSegment>> {
 
 fn fetch(scan: &Scan<'_>, dir: &Path, segment: WalSegment) -> Result<()> {
     let dest: PathBuf = dir.join(segment.name());
+    if files::exists_nofollow(&dest) {
+        // Fetched already (the newest segment, read first).
+        return Ok(());
+    }
     let argv = scan.pgbackrest.argv(
         "archive-get",
         &[format!("--repo={}", scan.repo), "--no-archive-async".into()],
