@@ -59,6 +59,9 @@ pub(crate) enum Command {
     Sandbox(SandboxArgs),
     /// Check that this node could be restored now: archiving, backup ages, recoverable window.
     Check(CheckArgs),
+    /// Restore drill: restore a clone beside the running cluster, verify and check it, time
+    /// it, remove it, and record the result.
+    Drill(DrillArgs),
     /// Serve Prometheus metrics (pgbackrest_exporter's, plus windows, WAL age and checks).
     Exporter(ExporterArgs),
     /// On the primary, push WAL of the timeline's history that pg_wal holds and the archive
@@ -344,6 +347,53 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "AGE", default_value = pitr_core::check::DEFAULT_MAX_BACKUP_AGE, value_parser = parse_age)]
     pub(crate) max_backup_age: u64,
     /// Do not record the result for pitr exporter (<log-path>/pitr-<stanza>-check.json).
+    #[arg(long)]
+    pub(crate) no_record: bool,
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `pitr drill`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The clone goes into <data>-drill (or --scratch) on a free port with archiving off; \
+    pgBackRest and the clone run at reduced CPU and IO priority (nice, ionice). The result is \
+    recorded in <log-path>/pitr-<stanza>-drill.json. Exit status 1 when the drill failed, with \
+    its error code. See docs/drills.md."
+)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches
+pub(crate) struct DrillArgs {
+    /// Restore to this time [default: the end of the archive].
+    #[arg(short = 't', long, value_name = "TIME", group = "drill_target")]
+    pub(crate) time: Option<String>,
+    /// Restore to this restore point.
+    #[arg(short = 'n', long, value_name = "NAME", group = "drill_target")]
+    pub(crate) name: Option<String>,
+    /// Restore to this LSN.
+    #[arg(short = 'l', long, value_name = "LSN", group = "drill_target")]
+    pub(crate) lsn: Option<String>,
+    /// Restore to a random time inside the recoverable window.
+    #[arg(long, group = "drill_target")]
+    pub(crate) random: bool,
+    /// Seed of --random [default: from the clock]; recorded, so a drill can be repeated.
+    #[arg(long, value_name = "N", requires = "random")]
+    pub(crate) seed: Option<u64>,
+    /// Scratch directory for the clone [default: <data>-drill]; removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) scratch: Option<PathBuf>,
+    /// Skip amcheck on the clone's indexes.
+    #[arg(long)]
+    pub(crate) no_amcheck: bool,
+    /// Cluster spec whose pitr_drill_assertions (SQL that must return true) the clone is asked.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) spec: Option<PathBuf>,
+    /// Seconds to wait for recovery.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub(crate) timeout: u64,
+    /// Only stop and remove what an earlier drill left (after a crash), then exit.
+    #[arg(long)]
+    pub(crate) cleanup: bool,
+    /// Do not record the result (<log-path>/pitr-<stanza>-drill.json).
     #[arg(long)]
     pub(crate) no_record: bool,
     #[command(flatten)]

@@ -80,6 +80,24 @@ pub(crate) fn info(doc: &InfoDoc) -> String {
             );
         }
     }
+    if let Some(d) = &doc.drill {
+        let secs = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"));
+        let _ = writeln!(
+            out,
+            "\nlast drill: {} at {}; restore {}, replay {}, total {}; last passed {}",
+            if d.ok {
+                "passed".to_owned()
+            } else {
+                format!("FAILED ({})", d.code.as_deref().unwrap_or("?"))
+            },
+            d.finished,
+            secs(d.restore_secs),
+            secs(d.replay_secs),
+            secs(d.total_secs),
+            d.last_success
+                .map_or_else(|| "never".to_owned(), |t| t.to_string())
+        );
+    }
     if !doc.marks.is_empty() {
         let _ = writeln!(out, "\nrestore points recorded by pitr mark:");
         for m in &doc.marks {
@@ -195,12 +213,57 @@ pub(crate) fn mark(result: &MarkResult) -> String {
     )
 }
 
+/// `pitr drill`: the result, the phases and the checks.
+pub(crate) fn drill(r: &pitr_core::ops::drill::DrillRecord) -> String {
+    if let Some(why) = &r.skipped {
+        return format!("drill skipped: {why}\n");
+    }
+    let f = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"));
+    let mut out = format!(
+        "drill {} of stanza {}: target {}{}\n",
+        if r.ok { "passed" } else { "FAILED" },
+        r.stanza,
+        r.target.as_deref().unwrap_or("-"),
+        r.seed.map(|s| format!(" (seed {s})")).unwrap_or_default()
+    );
+    if let (Some(set), Some(repo)) = (&r.set, r.repo) {
+        let _ = writeln!(out, "  set {set} from repo{repo}");
+    }
+    let _ = writeln!(
+        out,
+        "  restore {}, replay {}, total {}, checks {}",
+        f(r.restore_secs),
+        f(r.replay_secs),
+        f(r.total_secs),
+        f(r.check_secs)
+    );
+    if !r.checks.is_empty() {
+        let _ = writeln!(out, "  passed: {}", r.checks.join(", "));
+    }
+    if let Some(code) = &r.code {
+        let _ = writeln!(out, "  error[{code}]");
+    }
+    out
+}
+
+/// `pitr drill --cleanup`: what was removed.
+pub(crate) fn drill_cleanup(removed: &[std::path::PathBuf]) -> String {
+    if removed.is_empty() {
+        return "nothing to clean up\n".to_owned();
+    }
+    let mut out = String::new();
+    for p in removed {
+        let _ = writeln!(out, "removed {}", p.display());
+    }
+    out
+}
+
 /// `pitr restore`: what was restored and where recovery stopped.
 pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
     let Some(v) = &outcome.report.verified else {
         return String::new();
     };
-    format!(
+    let mut text = format!(
         "restored {} from repo{} and verified {}: recovery stopped {}, {}\n",
         outcome.selection.set,
         outcome.selection.repo,
@@ -210,7 +273,12 @@ pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
             ToString::to_string
         ),
         v.ending
-    )
+    );
+    if let Some(q) = &v.landing {
+        text.push_str(&q.describe());
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]

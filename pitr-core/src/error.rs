@@ -206,6 +206,17 @@ pub enum Error {
         window: String,
     },
 
+    /// A time target after the last commit that the archive does not reach yet: nothing
+    /// archived was written after it, so the state at that time is not known.
+    #[error(
+        "{target} is not archived yet: {why}; the archive must hold WAL written after the target (a later commit, restore point or checkpoint): wait for the next archived segment (or run `pitr check`, which archives one), or pick an earlier time; recoverable: {window}"
+    )]
+    TargetNotArchived {
+        target: String,
+        why: String,
+        window: String,
+    },
+
     /// WAL needed for recovery is missing from the archive.
     #[error(
         "the archive in repo{repo} is missing {count} WAL segment(s) needed from {from} to {to}: {missing}; recovery would stop at the gap"
@@ -281,6 +292,23 @@ pub enum Error {
     /// checked it against what happened.
     #[error("sandbox: {claim} is false: {seen}")]
     SandboxClaim { claim: String, seen: String },
+
+    /// PostgreSQL's startup process stopped recovery with a FATAL that pitr knows; the code
+    /// says which ([`RecoveryFailure`]), the message what to do.
+    #[error("recovery did not reach {target}: PostgreSQL reported: {message}; {}", cause.hint())]
+    RecoveryFatal {
+        target: String,
+        cause: RecoveryFailure,
+        message: String,
+    },
+
+    /// A restore drill's check of the restored clone failed (a spec's SQL assertion,
+    /// `amcheck`, `pg_checksums`).
+    #[error("drill check '{check}' failed on the restored clone: {message}")]
+    DrillCheck {
+        check: &'static str,
+        message: String,
+    },
 
     /// Recovery did not finish in time.
     #[error(
@@ -421,6 +449,7 @@ impl Error {
             Error::NoBackupSet { .. } => "no_backup_set",
             Error::SetNotFound { .. } => "set_not_found",
             Error::TargetOutsideWindow { .. } => "target_outside_window",
+            Error::TargetNotArchived { .. } => "target_not_archived",
             Error::WalGap { .. } => "wal_gap",
             Error::ArchiveConflict { .. } => "archive_conflict",
             Error::DataDirectory { .. } => "data_directory",
@@ -428,6 +457,12 @@ impl Error {
             Error::RepoUnreachable { .. } => "repo_unreachable",
             Error::DiskFull { .. } => "disk_full",
             Error::RecoveryFailed { .. } => "recovery_failed",
+            Error::RecoveryFatal { cause, .. } => cause.code(),
+            Error::DrillCheck { check, .. } => match *check {
+                "amcheck" => "drill_amcheck_failed",
+                "assertion" => "drill_assertion_failed",
+                _ => "drill_checksums_failed",
+            },
             Error::RecoveryTimeout { .. } => "recovery_timeout",
             Error::SandboxClaim { .. } => "sandbox_claim_failed",
             Error::Step { source, .. } => source.code(),
@@ -463,7 +498,20 @@ impl Error {
                 | Error::NoBackupSet { .. }
                 | Error::SetNotFound { .. }
                 | Error::TargetOutsideWindow { .. }
+                | Error::TargetNotArchived { .. }
         )
+    }
+
+    /// Whether recovery ran and did not reach its target (failed, a known FATAL, or timed
+    /// out): the restore changed the data directory (and put a safety copy back, if any).
+    pub fn is_recovery_failure(&self) -> bool {
+        match self {
+            Error::RecoveryFailed { .. }
+            | Error::RecoveryFatal { .. }
+            | Error::RecoveryTimeout { .. } => true,
+            Error::Step { source, .. } => source.is_recovery_failure(),
+            _ => false,
+        }
     }
 
     /// Shorthand for [`Error::InvalidValue`]; the value is shown on [one line](one_line).
@@ -481,6 +529,76 @@ impl Error {
             action,
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// Why PostgreSQL's startup process stopped recovery, from its FATAL message (only ever read
+/// from the server pitr started: see `recovery::records`). Each has a stable code and says what
+/// to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecoveryFailure {
+    /// `recovery ended before configured recovery target was reached`.
+    TargetNotReached,
+    /// `requested timeline N is not a child of this server's history`.
+    TimelineNotChild,
+    /// `recovery target timeline N does not exist`.
+    TimelineMissing,
+    /// `requested recovery stop point is before consistent recovery point`.
+    BeforeConsistent,
+    /// `could not locate required checkpoint record`, `could not locate a valid checkpoint
+    /// record`.
+    InvalidCheckpoint,
+    /// `WAL ends before end of online backup`, `WAL ends before consistent recovery point`.
+    MissingWal,
+}
+
+impl RecoveryFailure {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            RecoveryFailure::TargetNotReached => "recovery_target_not_reached",
+            RecoveryFailure::TimelineNotChild => "recovery_timeline_not_child",
+            RecoveryFailure::TimelineMissing => "recovery_timeline_missing",
+            RecoveryFailure::BeforeConsistent => "recovery_before_consistent",
+            RecoveryFailure::InvalidCheckpoint => "recovery_invalid_checkpoint",
+            RecoveryFailure::MissingWal => "recovery_missing_wal",
+        }
+    }
+
+    /// What it means and what to do.
+    pub fn hint(self) -> &'static str {
+        match self {
+            RecoveryFailure::TargetNotReached => {
+                "the WAL recovery could read ends before the target: WAL is missing from the \
+                 archive after the set (`pitr check` names holes), or the target is not on the \
+                 timeline recovery followed (a restore point or transaction on another branch; \
+                 give --timeline or --set), or, for a time, nothing was archived after it yet"
+            }
+            RecoveryFailure::TimelineNotChild => {
+                "the requested timeline branched off before the restored set: restore a set \
+                 taken on that timeline's history before the branch (--set), or leave out \
+                 --timeline so pitr chooses"
+            }
+            RecoveryFailure::TimelineMissing => {
+                "the archive has no history file for the requested timeline: check `pitr info` \
+                 for the timelines the repo holds and give one of them"
+            }
+            RecoveryFailure::BeforeConsistent => {
+                "the target lies before the restored set was consistent: restore an older set \
+                 (--set) or a later target"
+            }
+            RecoveryFailure::InvalidCheckpoint => {
+                "the checkpoint the set starts from could not be read: the set's first WAL \
+                 segment is missing from the archive or damaged (`pgbackrest verify`); restore \
+                 another set (--set)"
+            }
+            RecoveryFailure::MissingWal => {
+                "WAL needed to make the set consistent is missing from the archive (`pitr \
+                 check`, `pgbackrest verify`): restore another set (--set)"
+            }
         }
     }
 }

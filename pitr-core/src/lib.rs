@@ -68,6 +68,7 @@ pub mod ops;
 pub mod patroni;
 pub mod plan;
 pub mod progress;
+pub mod quiet;
 pub mod recovery;
 pub mod render;
 pub mod role;

@@ -32,6 +32,7 @@ use crate::history::TimelineHistories;
 use crate::info::{BackupInfo, StanzaInfo};
 use crate::marks::MarkRecord;
 use crate::names::{BackupLabel, BackupType, Lsn, RepoIndex, TimelineId, WalSegment};
+use crate::quiet::QuietLanding;
 use crate::target::{RecoveryTarget, RestoreRequest, TimelineTarget};
 use crate::window::{self, RecoverableWindow};
 
@@ -116,6 +117,10 @@ pub struct Selection {
     pub pgbackrest_choice: Option<SetRef>,
     /// The recoverable windows of the stanza, for messages and the plan.
     pub windows: Vec<RecoverableWindow>,
+    /// Where a time target after the last commit lands instead (the archive read by
+    /// `run::walscan`), when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landing: Option<QuietLanding>,
 }
 
 /// A candidate set with the values selection compares.
@@ -604,6 +609,7 @@ pub fn select(
         replay_bytes,
         pgbackrest_choice,
         windows: selector.windows,
+        landing: None,
     })
 }
 

@@ -86,6 +86,11 @@ pub struct RawSpec {
     pub pitr_bin: Option<String>,
     /// Scheduled backups (`[{cron: "00 01 * * *", type: full}]`).
     pub pitr_backup_schedule: Option<Vec<RawSchedule>>,
+    /// When to run `pitr drill` (`"30 03 * * *"`); no drill line when absent.
+    pub pitr_drill_schedule: Option<String>,
+    /// SQL a drill runs on its clone, each of which must return true
+    /// (`[{name: rows, sql: "SELECT count(*) > 1000 FROM t", db: app}]`).
+    pub pitr_drill_assertions: Option<Vec<RawAssertion>>,
     /// Allow an empty or well-known cipher passphrase (`false`).
     pub pitr_allow_weak_cipher_pass: Option<bool>,
     /// Whether PostgreSQL runs under Patroni (Pigsty's variable; see [`ClusterSpec::patroni`]).
@@ -108,6 +113,66 @@ pub enum MethodSelection {
     One(String),
     /// Several repos, used as repo1, repo2, ... in this order.
     Many(Vec<String>),
+}
+
+/// One drill assertion as written by users.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssertion {
+    /// A name for reports (letters, digits, `_`, `-`).
+    pub name: String,
+    /// A query whose first value must be true.
+    pub sql: String,
+    /// The database to run it in (`postgres`).
+    pub db: Option<String>,
+}
+
+/// A validated drill assertion: SQL the restored clone must answer with true.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DrillAssertion {
+    /// Its name.
+    pub name: String,
+    /// The query.
+    pub sql: String,
+    /// The database.
+    pub db: String,
+}
+
+impl RawAssertion {
+    fn validate(self) -> Result<DrillAssertion> {
+        let bad = |key: &str, message: &str| Error::InvalidSetting {
+            key: key.into(),
+            context: "pitr_drill_assertions entry".into(),
+            message: message.into(),
+        };
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.len() < 64
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if !name_ok(&self.name) {
+            return Err(bad("name", "use letters, digits, '_' and '-' (under 64)"));
+        }
+        if self.sql.trim().is_empty() || self.sql.contains('\0') {
+            return Err(bad(
+                "sql",
+                "give a query whose first value is true when the data is right",
+            ));
+        }
+        let db = self.db.unwrap_or_else(|| "postgres".into());
+        if db.is_empty() || db.len() > 63 || db.chars().any(crate::error::is_unprintable) {
+            return Err(bad(
+                "db",
+                "a database name of at most 63 printable characters",
+            ));
+        }
+        Ok(DrillAssertion {
+            name: self.name,
+            sql: self.sql,
+            db,
+        })
+    }
 }
 
 /// One scheduled backup as written by users.
@@ -147,6 +212,8 @@ pub const SPEC_KEYS: &[&str] = &[
     "pgbackrest_bin",
     "pitr_bin",
     "pitr_backup_schedule",
+    "pitr_drill_schedule",
+    "pitr_drill_assertions",
     "pitr_allow_weak_cipher_pass",
     "patroni_enabled",
     "patroni_port",
@@ -198,6 +265,10 @@ pub struct ClusterSpec {
     pub pitr_bin: SafePath,
     /// Scheduled backups.
     pub backup_schedule: Vec<BackupSchedule>,
+    /// When `pitr drill` runs from cron, if it does.
+    pub drill_schedule: Option<CronSchedule>,
+    /// What a drill asks its clone.
+    pub drill_assertions: Vec<DrillAssertion>,
     /// Whether weak cipher passphrases were explicitly allowed.
     pub allow_weak_cipher_pass: bool,
     /// The member's Patroni REST API, when Patroni is configured: `patroni_enabled: true` or
@@ -333,6 +404,13 @@ impl ClusterSpec {
                     context: "cluster spec".into(),
                     suggestion: nearest(key, SPEC_KEYS.iter().copied()),
                 });
+            }
+        }
+        if let Some(Value::Array(items)) = map.get("pitr_drill_assertions") {
+            for item in items {
+                if let Value::Object(m) = item {
+                    check_keys(m, &["name", "sql", "db"], "pitr_drill_assertions entry")?;
+                }
             }
         }
         if let Some(Value::Array(items)) = map.get("pitr_backup_schedule") {
@@ -640,6 +718,17 @@ impl RawSpec {
                 })
                 .collect::<Result<_>>()?,
         };
+        let drill_assertions = self
+            .pitr_drill_assertions
+            .unwrap_or_default()
+            .into_iter()
+            .map(RawAssertion::validate)
+            .collect::<Result<Vec<_>>>()?;
+        let drill_schedule = self
+            .pitr_drill_schedule
+            .as_deref()
+            .map(str::parse)
+            .transpose()?;
         let queue_max = self
             .pgbackrest_archive_queue_max
             .unwrap_or_else(|| "4GiB".into());
@@ -705,6 +794,8 @@ impl RawSpec {
             )?,
             pitr_bin: path("pitr_bin", self.pitr_bin.as_deref(), "/usr/local/bin/pitr")?,
             backup_schedule,
+            drill_schedule,
+            drill_assertions,
             allow_weak_cipher_pass: allow_weak,
             patroni,
         })

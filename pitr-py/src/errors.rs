@@ -110,7 +110,7 @@ fn core_error(py: Python<'_>, e: &pitr_core::Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let class = if e.is_input_error() {
             input_error_type(py)?.clone()
-        } else if matches!(e.code(), "recovery_failed" | "recovery_timeout") {
+        } else if e.is_recovery_failure() {
             py.get_type::<RecoveryError>()
         } else {
             py.get_type::<PitrError>()

@@ -403,6 +403,82 @@ fn continuity(
     py_data(py, &outcome)
 }
 
+/// A restore drill, like `pitr drill --json`: restores a clone beside the running cluster (a
+/// scratch directory, a free port, archiving off, reduced priority), verifies the stop point,
+/// asks the clone the spec's `pitr_drill_assertions`, runs amcheck and (with data checksums)
+/// pg_checksums, removes the clone and records the result. The GIL is released while it runs.
+///
+/// Args:
+///     spec: the cluster spec of this node.
+///     time: restore to this time; or
+///     name: to this restore point; or
+///     lsn: to this LSN; or
+///     random: to a random time in the recoverable window (`seed` makes it repeatable).
+///     The end of the archive when none is given.
+///     scratch: the scratch directory (`<pg_data>-drill`).
+///     amcheck: run amcheck on the clone's indexes.
+///     timeout: seconds to wait for recovery.
+///     record: write the record for `pitr exporter` and `pitr info`.
+///     echo: print progress to stderr (it always goes to the run log).
+///
+/// Returns:
+///     The drill record: `ok`, `code` and `error` (a failed drill returns too), the target,
+///     `restore_secs`, `replay_secs`, `total_secs`, `check_secs`, what was restored and
+///     checked.
+#[pyfunction]
+#[pyo3(signature = (spec, *, time = None, name = None, lsn = None, random = false, seed = None,
+    scratch = None, amcheck = true, timeout = 3600, record = true, echo = false))]
+#[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)] // keyword arguments
+fn drill(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    time: Option<&str>,
+    name: Option<&str>,
+    lsn: Option<&str>,
+    random: bool,
+    seed: Option<u64>,
+    scratch: Option<PathBuf>,
+    amcheck: bool,
+    timeout: u64,
+    record: bool,
+    echo: bool,
+) -> Result<Py<PyAny>> {
+    use pitr_core::ops::drill::{DrillOptions, DrillTarget};
+    let given = [time.is_some(), name.is_some(), lsn.is_some(), random];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(pitr_core::Error::InvalidSetting {
+            key: "target".into(),
+            context: "pitr.drill".into(),
+            message: "give one of time, name, lsn and random".into(),
+        }
+        .into());
+    }
+    let target = match (time, name, lsn) {
+        (Some(t), _, _) => DrillTarget::Time(t.parse()?),
+        (_, Some(n), _) => DrillTarget::Name(n.parse()?),
+        (_, _, Some(l)) => DrillTarget::Lsn(l.parse()?),
+        _ if random => DrillTarget::Random(seed),
+        _ => DrillTarget::End,
+    };
+    let spec = self::spec(spec)?;
+    let options = DrillOptions {
+        target,
+        scratch: scratch
+            .as_deref()
+            .map(|p| pitr_core::names::SafePath::from_path("scratch", "pitr.drill", p))
+            .transpose()?,
+        timeout_secs: timeout,
+        amcheck,
+        assertions: spec.drill_assertions.clone(),
+    };
+    let node = Node::from_spec(&spec);
+    let (rec, _) = py.detach(|| {
+        let log = ops::run_log(&node, "drill", echo, false);
+        ops::drill::drill(&node, &options, &log, record)
+    });
+    py_data(py, &rec)
+}
+
 /// Writes a file the way pitr writes every file as root: a new temporary file beside it with
 /// mode and owner set on the descriptor, renamed into place; a symbolic link at the name, or
 /// a directory that users other than root and the owner can write, is refused (code
@@ -516,6 +592,7 @@ fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_owner, m)?)?;
     m.add_class::<Plan>()?;
     m.add_function(wrap_pyfunction!(mark, m)?)?;
+    m.add_function(wrap_pyfunction!(drill, m)?)?;
     m.add_function(wrap_pyfunction!(continuity, m)?)?;
     m.add_function(wrap_pyfunction!(plan_service, m)?)?;
     m.add_function(wrap_pyfunction!(check_spec, m)?)?;

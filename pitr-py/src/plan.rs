@@ -162,8 +162,8 @@ impl Plan {
     ///     For a restore `{"plan", "selection", "report"}` (and `"resumed"` when it continued
     ///     an interrupted run) — the document `pitr restore --json` prints; for a backup
     ///     `{"skipped", "plan", "report"}`; for a service plan `{"plan", "report"}`. `report`
-    ///     holds the `completed` step ids, the `verified` stop point of a restore and the
-    ///     `log_file`.
+    ///     holds the `completed` step ids, the `verified` stop point of a restore, the
+    ///     `log_file` and `step_ms` (each completed step's milliseconds).
     #[pyo3(signature = (*, echo = true, verbose = false, log_dir = None, wait = false))]
     fn run(
         &self,

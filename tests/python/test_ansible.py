@@ -27,7 +27,7 @@ from pgcluster import Cluster, fingerprint, tick
 
 SECRET = "Ansible.Cipher-Pass-42"
 COLLECTION = ANSIBLE_DIR / "ansible_collections" / "pitr" / "pgsql"
-MODULES = ("pgbackrest_config", "pgbackrest_backup", "pgsql_pitr")
+MODULES = ("pgbackrest_config", "pgbackrest_backup", "pgsql_pitr", "pgsql_drill")
 
 
 @dataclass
@@ -313,3 +313,26 @@ def test_config_writes_the_patroni_callback_snippet(tmp_path: Path) -> None:
     run = playbook(inventory, str(book))
     assert run.returncode == 0, str(run)
     assert run.result("callback")["_status"] == "ok"
+
+
+def test_a_drill_task_passes_and_a_failing_assertion_fails_it(site: Site, tmp_path: Path) -> None:
+    # After the restores above: a drill restores from the same repo, beside the cluster.
+    book = tmp_path / "drill.yml"
+    book.write_text(yaml.safe_dump([{
+        "name": "Drill", "hosts": "all", "gather_facts": False,
+        "vars_files": [str(ANSIBLE_DIR / "vars" / "pitr.yml")],
+        "tasks": [{"name": "Drill", "pitr.pgsql.pgsql_drill": {
+            "spec": "{{ pitr_spec | combine({'pitr_drill_assertions': assertions}) }}"}}],
+    }]))
+    ok = site.play(str(book), "-e", json.dumps(
+        {"assertions": [{"name": "rows", "sql": "SELECT count(*) >= 0 FROM t"}]}))
+    assert ok.returncode == 0, str(ok)
+    result = ok.result("Drill")
+    assert result["_status"] == "ok" and result["drill"]["ok"] is True, result
+    assert result["drill"]["total_secs"] > 0
+    failed = site.play(str(book), "-e", json.dumps(
+        {"assertions": [{"name": "never", "sql": "SELECT false"}]}))
+    assert failed.returncode != 0
+    result = failed.result("Drill")
+    assert result["_status"] == "failed" and result["error_code"] == "drill_assertion_failed"
+    assert not Path(f"{site.cluster.data}-drill").exists()

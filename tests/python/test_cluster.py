@@ -230,10 +230,12 @@ def test_the_cli_and_python_return_the_same_restore_document(history: History) -
         return doc
 
     def settled(doc: dict[str, Any]) -> dict[str, Any]:
-        # What differs from one run to the next: the log file's name and how soon pitr
-        # noticed the end of recovery.
+        # What differs from one run to the next: the log file's name, how long each step
+        # took and how soon pitr noticed the end of recovery.
         doc = json.loads(json.dumps(doc))
         assert Path(doc["report"].pop("log_file")).is_file()
+        steps = [step for step, _ in doc["report"].pop("step_ms")]
+        assert steps == doc["report"]["completed"]
         doc["report"]["verified"].pop("noticed_after_ms")
         return doc
 
@@ -267,12 +269,12 @@ def test_an_unreachable_target_raises_recovery_error_and_rolls_back(history: His
         pitr.plan_restore(history.spec, {"name": "no-such-point", "set": full, "backup": True},
                           timeout=120).run(echo=False)
     e = caught.value
-    assert e.code == "recovery_failed"
+    assert e.code == "recovery_target_not_reached"
     assert e.step == "verify"
     assert e.rolled_back is True
     assert "recovery ended before configured recovery target was reached" in str(e)
     assert isinstance(e.__cause__, pitr.RecoveryError)
-    assert e.__cause__.code == "recovery_failed" and e.__cause__.step is None
+    assert e.__cause__.code == "recovery_target_not_reached" and e.__cause__.step is None
     assert fingerprint(c.data) == before
     assert not Path(f"{c.data}-backup").exists()
 
@@ -299,3 +301,19 @@ def test_a_restore_to_a_restore_point_older_than_nothing(history: History) -> No
     v = result["report"]["verified"]
     assert v["ending"] == "promoted" and v["timeline"] == "2"
     assert v["stop"]["kind"] == "restore_point"
+
+
+def test_a_drill_restores_checks_and_removes_a_clone(history: History) -> None:
+    spec = {**history.spec, "pitr_drill_assertions": [
+        {"name": "rows", "sql": "SELECT count(*) >= 100 FROM t"}]}
+    rec = pitr.drill(spec, echo=False)
+    assert rec["ok"] is True, rec
+    assert rec["target"] == "latest"
+    assert rec["restore_secs"] > 0 and rec["replay_secs"] > 0 and rec["total_secs"] > 0
+    assert "assertions: 1" in rec["checks"]
+    assert not Path(f"{history.spec['pg_data']}-drill").exists()
+    assert pitr.info(history.spec)["drill"]["ok"] is True
+    failed = pitr.drill({**history.spec, "pitr_drill_assertions": [
+        {"name": "too-many", "sql": "SELECT count(*) > 10000000 FROM t"}]}, echo=False)
+    assert failed["ok"] is False and failed["code"] == "drill_assertion_failed", failed
+    assert not Path(f"{history.spec['pg_data']}-drill").exists()

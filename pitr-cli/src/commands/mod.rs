@@ -3,6 +3,7 @@
 mod backup;
 mod check;
 mod continuity;
+mod drill;
 mod exporter;
 mod info;
 mod mark;
@@ -30,6 +31,7 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Restore(args) => restore::run(&cli.global, args),
         Command::Sandbox(args) => sandbox::run(&cli.global, args),
         Command::Check(args) => check::run(&cli.global, args),
+        Command::Drill(args) => drill::run(&cli.global, args),
         Command::Exporter(args) => exporter::run(&cli.global, args),
         Command::Continuity(args) => continuity::run(&cli.global, args),
         Command::PatroniCallback(args) => patroni_callback::run(&cli.global, args),

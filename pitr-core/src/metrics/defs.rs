@@ -173,6 +173,16 @@ defs! {
     CHECK_LAST_RUN Gauge "pitr_check_last_run_timestamp_seconds" ["stanza"]
         "When the last pitr check run finished (Unix seconds).";
 
+    // ---- pitr: last `pitr drill` ------------------------------------------------------------
+    DRILL_LAST_SUCCESS Gauge "pitr_drill_last_success" ["code", "stanza"]
+        "Result of the last restore drill (1 passed, 0 failed); code is its stable error code, or ok.";
+    DRILL_LAST_RUN Gauge "pitr_drill_last_run_timestamp_seconds" ["stanza"]
+        "When the last restore drill finished (Unix seconds).";
+    DRILL_LAST_SUCCESS_TIME Gauge "pitr_drill_last_success_timestamp_seconds" ["stanza"]
+        "When a restore drill last passed (Unix seconds).";
+    DRILL_DURATION Gauge "pitr_drill_duration_seconds" ["phase", "stanza"]
+        "Seconds the last restore drill spent by phase: restore (pgbackrest restore), replay (start to verified stop), total (the whole restore: the recovery time objective this repo and machine give), checks (amcheck, pg_checksums).";
+
     // ---- pitr: the exporter itself ----------------------------------------------------------
     EXPORTER_UP Gauge "pitr_exporter_up" ["stanza"]
         "Whether the exporter's last refresh of pgBackRest data succeeded (1 yes).";

@@ -182,6 +182,7 @@ pub struct ExporterState {
     refreshes_ok: u64,
     refreshes_failed: u64,
     check: Option<CheckReport>,
+    drill: Option<super::DrillSummary>,
 }
 
 impl ExporterState {
@@ -197,6 +198,7 @@ impl ExporterState {
             refreshes_ok: 0,
             refreshes_failed: 0,
             check: None,
+            drill: None,
         }
     }
 
@@ -243,6 +245,11 @@ impl ExporterState {
         self.check = report;
     }
 
+    /// Sets the last `pitr drill` record (read at each refresh).
+    pub fn set_drill(&mut self, record: Option<super::DrillSummary>) {
+        self.drill = record;
+    }
+
     /// The data being served, if any refresh succeeded.
     pub fn data(&self) -> Option<&Gathered> {
         self.data.as_ref()
@@ -274,6 +281,7 @@ impl ExporterState {
             info: self.data.as_ref().map_or(&empty, |d| &d.info),
             extras: self.data.as_ref().map_or(&no_extras, |d| &d.extras),
             check: self.check.as_ref(),
+            drill: self.drill.as_ref(),
             pgbackrest_version: self.data.as_ref().and_then(|d| d.pgbackrest_version),
             now,
             time_zone,

@@ -35,6 +35,7 @@
 //! ```
 
 pub(crate) mod defs;
+mod drill;
 pub mod exporter;
 mod pgbackrest;
 mod pitr;
@@ -56,6 +57,7 @@ use crate::names::{ArchiveFile, RepoIndex};
 use crate::version::Version;
 use crate::window::{self, RecoverableWindow};
 use defs::{Def, Kind};
+pub use drill::DrillSummary;
 
 /// The `Content-Type` of the rendered text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -128,6 +130,8 @@ pub struct Sources<'a> {
     pub extras: &'a BTreeMap<String, StanzaExtras>,
     /// The last `pitr check` report, if any.
     pub check: Option<&'a CheckReport>,
+    /// The last `pitr drill` record, if any.
+    pub drill: Option<&'a DrillSummary>,
     /// The installed pgBackRest's version, if known (`pgbackrest_version_info`).
     pub pgbackrest_version: Option<Version>,
     /// The time ages are measured at.
@@ -178,6 +182,7 @@ pub fn render_from_info_text(text: &str, now: Option<Timestamp>) -> Result<Strin
         info: &report,
         extras: &BTreeMap::new(),
         check: None,
+        drill: None,
         pgbackrest_version: None,
         now: now.unwrap_or_else(Timestamp::now),
         time_zone: TimeZone::UTC,
@@ -200,6 +205,9 @@ pub(crate) fn collect(sources: &Sources<'_>, out: &mut Out) {
     }
     if let Some(check) = sources.check {
         pitr::check(check, out);
+    }
+    if let Some(d) = sources.drill {
+        drill::drill(d, out);
     }
 }
 

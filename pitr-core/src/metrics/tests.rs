@@ -136,6 +136,7 @@ fn listings_give_window_end_times_and_wal_age() {
         info: &info,
         extras: &extras,
         check: None,
+        drill: None,
         pgbackrest_version: Some(Version::V2_45),
         now: now(),
         time_zone: TimeZone::UTC,
@@ -179,6 +180,7 @@ fn listings_give_window_end_times_and_wal_age() {
         info: &info,
         extras: &extras_holed,
         check: None,
+        drill: None,
         pgbackrest_version: None,
         now: now(),
         time_zone: TimeZone::UTC,
@@ -214,6 +216,7 @@ fn check_reports_become_metrics() {
     let text = render(&Sources {
         info: &info,
         extras: &BTreeMap::new(),
+        drill: None,
         check: Some(&report),
         pgbackrest_version: None,
         now: now(),
@@ -376,4 +379,39 @@ fn bad_info_text_is_an_error_not_a_panic() {
             .collect::<Vec<_>>(),
         ["pgbackrest_version_info 0"]
     );
+}
+
+#[test]
+fn a_failed_drill_record_shows_its_code_phases_and_the_last_success() {
+    let info = info::parse(&fixture("info-local-full-incr.json")).unwrap();
+    let drill: super::DrillSummary = serde_json::from_value(serde_json::json!({
+        "stanza": "demo", "finished": "2026-11-23 21:00:00+00", "ok": false,
+        "code": "wal_gap", "last_success": "2026-11-22 03:30:41+00",
+        "restore_secs": 4.5, "replay_secs": 1.25, "total_secs": 6.0, "check_secs": null,
+        "checks": ["ignored"]
+    }))
+    .unwrap();
+    let text = render(&Sources {
+        info: &info,
+        extras: &BTreeMap::new(),
+        check: None,
+        drill: Some(&drill),
+        pgbackrest_version: None,
+        now: now(),
+        time_zone: TimeZone::UTC,
+    })
+    .unwrap();
+    assert_eq!(
+        sample(&text, "pitr_drill_last_success", &[("code", "wal_gap")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, "pitr_drill_last_success_timestamp_seconds", &[]),
+        Some(1_795_318_241.0)
+    );
+    assert_eq!(
+        sample(&text, "pitr_drill_duration_seconds", &[("phase", "replay")]),
+        Some(1.25)
+    );
+    assert!(!text.contains("phase=\"checks\""), "{text}");
 }

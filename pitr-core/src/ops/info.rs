@@ -34,6 +34,9 @@ pub struct InfoDoc {
     pub marks: Vec<MarkRecord>,
     /// What could not be gathered (e.g. a repo whose archive could not be listed).
     pub warnings: Vec<String>,
+    /// The last `pitr drill` on this node, when one was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::metrics::DrillSummary>,
 }
 
 impl InfoDoc {
@@ -50,11 +53,24 @@ impl InfoDoc {
             timelines: snapshot.histories.switches(),
             marks: snapshot.marks.clone(),
             warnings: snapshot.warnings.clone(),
+            drill: None,
         })
     }
 }
 
-/// Asks pgBackRest about the node's stanza.
+/// Asks pgBackRest about the node's stanza, and adds the last drill's record.
 pub fn info(node: &Node) -> Result<InfoDoc> {
-    InfoDoc::from_snapshot(node, &super::restore::snapshot(node)?)
+    let mut doc = InfoDoc::from_snapshot(node, &super::restore::snapshot(node)?)?;
+    let owner = crate::run::user::OsUser::lookup(&node.dbsu).ok();
+    match crate::run::check::load_json(
+        &super::drill::record_path(node),
+        owner.as_ref(),
+        "drill record",
+    ) {
+        Ok(d) => doc.drill = d,
+        Err(e) => doc
+            .warnings
+            .push(format!("ignoring the pitr drill record: {e}")),
+    }
+    Ok(doc)
 }

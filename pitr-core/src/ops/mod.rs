@@ -15,6 +15,7 @@
 //! * [`mark`](mod@mark) — a restore point a restore can place;
 //! * [`info`](mod@info) — backup sets, windows and marks of a stanza;
 //! * [`check`] — could this node be restored now;
+//! * [`drill`] — restore a clone beside the cluster, check it, time it, remove it;
 //! * [`log`] — the run log, secrets masked;
 //! * [`sandbox`] — the demos `make demo` and `make demo-ha` run, on a throwaway cluster (with
 //!   `--ha` a Patroni cluster on etcd);
@@ -30,6 +31,7 @@
 pub mod backup;
 pub mod check;
 pub mod continuity;
+pub mod drill;
 pub mod exporter;
 pub mod info;
 pub mod log;

@@ -15,6 +15,7 @@ use crate::names::{RepoIndex, SafePath};
 use crate::node::Node;
 use crate::plan::Plan;
 use crate::plan::resume::{self, Decision, Interrupted, Next, Resumed};
+use crate::quiet::Landing;
 use crate::render::Renderer;
 use crate::run::facts;
 use crate::run::journal::{self, Journal, Phase, RunRecord};
@@ -23,9 +24,10 @@ use crate::run::pgbackrest::PgBackRest;
 use crate::run::runner::{self, RunReport};
 use crate::run::tools::{self, Tools};
 use crate::run::user::OsUser;
+use crate::run::walscan::{self, Scan};
 use crate::select::{RepoState, Selection, select};
 use crate::snapshot::RepoSnapshot;
-use crate::target::{RepoChoice, RestoreRequest};
+use crate::target::{RecoveryTarget, RepoChoice, RestoreRequest};
 
 use super::Locked;
 
@@ -167,6 +169,8 @@ pub fn prepare_restore(
         request,
         repos.as_deref(),
     )?;
+    let mut selection = selection;
+    land_time_target(&node, &tools, &snapshot, request, &mut selection)?;
     let facts = facts::gather(&data);
     let timeout = if options.timeout_secs == 0 {
         3600
@@ -232,6 +236,68 @@ pub fn prepare_restore(
         request: identity,
         resumed,
     })
+}
+
+/// For a time target, reads the archive after it (see [`crate::quiet`]): a target after the
+/// last commit lands on the end of that WAL (recorded in `selection.landing`), one the archive
+/// does not reach yet is refused, and when the archive cannot tell, the restore goes ahead as
+/// asked with a warning.
+fn land_time_target(
+    node: &Node,
+    tools: &Tools,
+    snapshot: &RepoSnapshot,
+    request: &RestoreRequest,
+    selection: &mut Selection,
+) -> Result<()> {
+    let RecoveryTarget::Time(target) = request.target else {
+        return Ok(());
+    };
+    let Some(listing) = snapshot.listings.get(&selection.repo) else {
+        return Ok(());
+    };
+    // Outside the window is said as such, before any WAL is read.
+    crate::plan::restore::check_window(request, selection)?;
+    let pgbackrest = PgBackRest::of(node, &tools.pgbackrest)?;
+    let scan = Scan {
+        pgbackrest: &pgbackrest,
+        pg_bin_dir: &tools.pg_bin_dir,
+        scratch_parent: &node.log_dir,
+        repo: selection.repo,
+        listing,
+        histories: &snapshot.histories,
+        timeline: selection.timeline,
+        first_segment: selection.first_segment,
+        set_stop_lsn: selection.set_stop_lsn,
+        target,
+        exclusive: request.exclusive,
+    };
+    match walscan::landing(&scan) {
+        Landing::CommitAfter(_) => {}
+        Landing::Quiet(q) => selection.landing = Some(q),
+        Landing::NotReached(last) => {
+            return Err(Error::TargetNotArchived {
+                target: request.target.to_string(),
+                why: match last {
+                    Some(s) => format!(
+                        "no transaction ended after the last one in repo{} timeline {}, and the \
+                         newest archived record with a time is a {s}",
+                        selection.repo, selection.timeline
+                    ),
+                    None => format!(
+                        "nothing in repo{} timeline {} was archived after it",
+                        selection.repo, selection.timeline
+                    ),
+                },
+                window: crate::window::describe(&selection.windows),
+            });
+        }
+        Landing::Unknown(why) => selection.warnings.push(format!(
+            "could not tell from the archive whether a transaction ended after {} ({why}); if \
+             none did, recovery ends before the target",
+            request.target
+        )),
+    }
+    Ok(())
 }
 
 /// What a restore did; the document `pitr restore --json` prints and Python's `Plan.run()`
@@ -347,6 +413,20 @@ pub fn run_restore(
         selection: prepared.selection,
         report,
         resumed: prepared.resumed,
+    })
+}
+
+/// Runs a prepared restore of a clone beside the cluster (a drill): no journal, since an
+/// interrupted clone is removed by the next drill rather than completed, and must not block the
+/// stanza's restores and backups. The caller holds the stanza's lock.
+pub(crate) fn run_unjournaled(prepared: PreparedRestore, log: &RunLog) -> Result<RestoreOutcome> {
+    let report = runner::run_journaled(&prepared.plan, log, None)
+        .map_err(|e| explain_failure(&prepared.plan, e))?;
+    Ok(RestoreOutcome {
+        plan: prepared.plan,
+        selection: prepared.selection,
+        report,
+        resumed: None,
     })
 }
 

@@ -182,6 +182,10 @@ pub struct RecoveryWatch {
     pub set_stop_lsn: Option<crate::names::Lsn>,
     /// Give up after this many seconds.
     pub timeout_secs: u64,
+    /// A time target after the last commit: `target` is then the LSN recovery stops after,
+    /// and this is the time asked for with its proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing: Option<crate::quiet::QuietLanding>,
 }
 
 /// File contents that may hold secrets: serialized (and shown) redacted, written in full.
@@ -263,6 +267,7 @@ impl RecoveryWatch {
             action: self.action,
             set_stop_time: self.set_stop_time,
             set_stop_lsn: self.set_stop_lsn,
+            landing: self.landing.as_ref(),
         }
     }
 }

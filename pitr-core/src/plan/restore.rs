@@ -124,7 +124,7 @@ fn log_format(sel: &Selection) -> Result<LogFormat> {
 }
 
 /// Checks the target against the window of the chosen set's repo and timeline.
-fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
+pub(crate) fn check_window(request: &RestoreRequest, sel: &Selection) -> Result<()> {
     let window = sel
         .windows
         .iter()
@@ -363,18 +363,32 @@ pub fn plan_restore(
         },
     });
 
+    // A time after the last commit, with later WAL archived: recovery stops after the record
+    // that proves it (PostgreSQL stops a time target only at a later commit, and there is none).
+    let landing = match &request.target {
+        RecoveryTarget::Time(_) => sel.landing.clone(),
+        _ => None,
+    };
+    let target = landing.as_ref().map_or_else(
+        || request.target.clone(),
+        |q| RecoveryTarget::Lsn(q.stop_lsn),
+    );
+    let exclusive = request.exclusive && landing.is_none();
+    if let Some(q) = &landing {
+        warnings.push(format!("{}: {}", request.target, q.describe()));
+    }
     let mut argv = vec![
         path_str(&site.pgbackrest_bin),
         format!("--config={}", site.restore_config_path.display()),
         format!("--stanza={}", site.stanza),
         format!("--repo={}", sel.repo),
         format!("--set={}", sel.set),
-        format!("--type={}", request.target.pgbackrest_type()),
+        format!("--type={}", target.pgbackrest_type()),
     ];
-    if let Some(t) = request.target.pgbackrest_target() {
+    if let Some(t) = target.pgbackrest_target() {
         argv.push(format!("--target={t}"));
     }
-    if request.exclusive {
+    if exclusive {
         argv.push("--target-exclusive".into());
     }
     if request.target != RecoveryTarget::Latest && request.action != TargetAction::Pause {
@@ -427,8 +441,8 @@ pub fn plan_restore(
         socket_dir: site.socket_dir.clone(),
         port,
         user: user.into(),
-        target: request.target.clone(),
-        exclusive: request.exclusive,
+        target,
+        exclusive,
         action: if request.target == RecoveryTarget::Latest {
             TargetAction::Promote
         } else {
@@ -437,6 +451,7 @@ pub fn plan_restore(
         set_stop_time: sel.set_stop_time,
         set_stop_lsn: Some(sel.set_stop_lsn),
         timeout_secs: site.timeout_secs,
+        landing: landing.clone(),
     };
     steps.push(Step {
         id: "await-recovery".into(),
@@ -590,6 +605,7 @@ pub fn plan_restore(
         safety_copy: safety_copy.then(|| backup_dir.clone()),
         restore_config: site.restore_config_path.clone(),
         recovery_log,
+        landing,
     };
     Ok(Plan {
         summary: Summary::Restore(Box::new(summary)),

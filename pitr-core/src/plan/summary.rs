@@ -112,6 +112,10 @@ pub struct RestoreSummary {
     pub restore_config: PathBuf,
     /// The server log pitr follows during recovery.
     pub recovery_log: PathBuf,
+    /// A time target after the last commit: the LSN recovery stops after instead, the last
+    /// commit and the record that proves the archive reaches past the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing: Option<crate::quiet::QuietLanding>,
 }
 
 /// What a backup will do.

@@ -4,6 +4,7 @@
 //! start of the primary message (PostgreSQL runs with `lc_messages=C` during recovery, so the
 //! messages are English), never anywhere else in a record.
 
+use crate::error::RecoveryFailure;
 use crate::names::{Lsn, TargetTime, TimelineId};
 
 use super::outcome::StopRecord;
@@ -26,17 +27,44 @@ pub(crate) enum LogEvent {
     Problem(String),
 }
 
-/// FATALs that recovery itself raises when it cannot reach the target.
-pub(crate) const RECOVERY_FATALS: &[&str] = &[
-    "recovery ended before configured recovery target was reached",
-    "requested recovery stop point is before consistent recovery point",
-    "requested timeline",
-    "could not locate required checkpoint record",
-    "could not locate a valid checkpoint record",
-    "WAL ends before end of online backup",
-    "WAL ends before consistent recovery point",
-    "recovery target timeline",
+/// FATALs that recovery itself raises when it cannot go on, by the start of the message, and
+/// what each means.
+pub(crate) const RECOVERY_FATALS: &[(&str, RecoveryFailure)] = &[
+    (
+        "recovery ended before configured recovery target was reached",
+        RecoveryFailure::TargetNotReached,
+    ),
+    (
+        "requested recovery stop point is before consistent recovery point",
+        RecoveryFailure::BeforeConsistent,
+    ),
+    ("requested timeline", RecoveryFailure::TimelineNotChild),
+    (
+        "could not locate required checkpoint record",
+        RecoveryFailure::InvalidCheckpoint,
+    ),
+    (
+        "could not locate a valid checkpoint record",
+        RecoveryFailure::InvalidCheckpoint,
+    ),
+    (
+        "WAL ends before end of online backup",
+        RecoveryFailure::MissingWal,
+    ),
+    (
+        "WAL ends before consistent recovery point",
+        RecoveryFailure::MissingWal,
+    ),
+    ("recovery target timeline", RecoveryFailure::TimelineMissing),
 ];
+
+/// What a recovery FATAL of the server's startup process means.
+pub(crate) fn failure(message: &str) -> Option<RecoveryFailure> {
+    RECOVERY_FATALS
+        .iter()
+        .find(|(m, _)| message.starts_with(m))
+        .map(|(_, f)| *f)
+}
 
 fn parse_time(s: &str) -> Option<TargetTime> {
     s.trim().parse().ok()
@@ -54,7 +82,7 @@ pub(crate) fn event(severity: &str, message: &str) -> Option<LogEvent> {
     match severity {
         "PANIC" => return Some(LogEvent::Fatal(m.to_owned())),
         "FATAL" => {
-            return Some(if RECOVERY_FATALS.iter().any(|f| m.starts_with(f)) {
+            return Some(if failure(m).is_some() {
                 LogEvent::Fatal(m.to_owned())
             } else {
                 LogEvent::Problem(m.to_owned())

@@ -78,6 +78,9 @@ pub enum Ending {
     Failed {
         /// PostgreSQL's words.
         reason: String,
+        /// What the startup process's FATAL means, when it is one pitr knows.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cause: Option<crate::error::RecoveryFailure>,
     },
 }
 
@@ -87,7 +90,7 @@ impl std::fmt::Display for Ending {
             Ending::Paused => f.write_str("paused"),
             Ending::Promoted => f.write_str("promoted"),
             Ending::ShutDown => f.write_str("shut down"),
-            Ending::Failed { reason } => write!(f, "failed: {reason}"),
+            Ending::Failed { reason, .. } => write!(f, "failed: {reason}"),
         }
     }
 }

@@ -86,6 +86,7 @@ fn verify(w: &Want, outcome: &RecoveryOutcome) -> crate::Result<VerifiedStop> {
             action: w.action,
             set_stop_time: w.set_stop_time,
             set_stop_lsn: Some(w.set_stop_lsn),
+            landing: None,
         },
         outcome,
     )
@@ -156,26 +157,77 @@ fn failures_are_reported_as_failures() {
             "name_latest_set",
             serde_json::json!({"name": "rp1"}),
             INCR,
+            "recovery_target_not_reached",
             "recovery ended before configured recovery target was reached",
         ),
         (
             "time_future",
             serde_json::json!({"time": "2030-01-01 00:00:00+00"}),
             INCR,
+            "recovery_target_not_reached",
             "recovery ended before configured recovery target was reached",
         ),
         (
             "before_consistent",
             serde_json::json!({"time": "2026-11-23 20:27:46+00", "action": "promote"}),
             INCR,
+            "recovery_failed",
             "first commit after consistency",
         ),
     ];
-    for (name, req, (t, l), needle) in cases {
+    for (name, req, (t, l), code, needle) in cases {
         let e = verify(&watch(req, t, l), &outcome(name)).unwrap_err();
-        assert_eq!(e.code(), "recovery_failed", "{name}");
+        assert_eq!(e.code(), code, "{name}");
+        assert!(e.is_recovery_failure(), "{name}");
         assert!(e.to_string().contains(needle), "{name}: {e}");
     }
+}
+
+/// Every FATAL PostgreSQL 15 logged for a recovery that could not go on (recorded by
+/// scripts/record-recovery-fatals) has its own code and says what to do.
+#[test]
+fn recorded_recovery_fatals_map_to_codes_with_advice() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/postgresql-15/recovery-fatals.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut shown = Vec::new();
+    for (name, lines) in text
+        .split("== ")
+        .skip(1)
+        .map(|c| c.split_once('\n').unwrap())
+    {
+        let mut t = Tracker::new();
+        for r in lines.lines().filter_map(record) {
+            t.apply(&r, jiff::Timestamp::now());
+        }
+        let e = verify(
+            &watch(serde_json::json!({"lsn": "0/5000000"}), FULL.0, FULL.1),
+            &t.finish(),
+        )
+        .unwrap_err();
+        assert!(e.is_recovery_failure(), "{name}");
+        shown.push(format!("{name}: error[{}]: {e}", e.code()));
+    }
+    insta::assert_snapshot!(shown.join("\n"));
+}
+
+/// A client's text never becomes a cause: the same FATAL from a client backend is no event.
+#[test]
+fn a_clients_fatal_is_no_cause() {
+    let mut sources = Sources {
+        postmaster: Some(100),
+        startup: None,
+    };
+    let client = LogRecord {
+        time: None,
+        pid: 555,
+        backend_type: "client backend".into(),
+        severity: "FATAL".into(),
+        message: "requested timeline 2 is not a child of this server's history".into(),
+    };
+    assert!(!sources.accept(&client, |_| Some(100)));
 }
 
 #[test]

@@ -30,6 +30,7 @@ impl Tracker {
             outcome: RecoveryOutcome {
                 ending: Ending::Failed {
                     reason: "recovery has not ended".into(),
+                    cause: None,
                 },
                 stop: None,
                 consistent_at: None,
@@ -78,6 +79,7 @@ impl Tracker {
                 None
             }
             LogEvent::Fatal(reason) => Some(Ending::Failed {
+                cause: super::grammar::failure(&reason),
                 reason: match &self.problem {
                     Some(p) if !reason.contains(p.as_str()) => format!("{p}; {reason}"),
                     _ => reason,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::outcome::{Ending, RecoveryOutcome, StopRecord};
 use crate::error::{Error, Result};
 use crate::names::{Lsn, TargetTime, TimelineId};
+use crate::quiet::QuietLanding;
 use crate::target::{RecoveryTarget, TargetAction};
 
 /// What the restore asked of recovery.
@@ -25,6 +26,8 @@ pub struct Expected<'a> {
     pub set_stop_time: u64,
     /// Stop LSN of the restored set, when known.
     pub set_stop_lsn: Option<Lsn>,
+    /// A time target after the last commit, landed at `target` (an LSN) instead.
+    pub landing: Option<&'a QuietLanding>,
 }
 
 /// The verified result of a restore.
@@ -44,6 +47,9 @@ pub struct VerifiedStop {
     pub timeline: Option<TimelineId>,
     /// Milliseconds between PostgreSQL logging the end and pitr noticing.
     pub noticed_after_ms: Option<i64>,
+    /// A time target after the last commit: where it landed and the proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landing: Option<QuietLanding>,
 }
 
 fn failed(target: &RecoveryTarget, reason: impl Into<String>) -> Error {
@@ -56,8 +62,19 @@ fn failed(target: &RecoveryTarget, reason: impl Into<String>) -> Error {
 /// Judges whether recovery ended where it was asked to.
 pub fn verify(watch: &Expected<'_>, outcome: &RecoveryOutcome) -> Result<VerifiedStop> {
     let target = watch.target;
-    if let Ending::Failed { reason } = &outcome.ending {
-        return Err(failed(target, format!("PostgreSQL reported: {reason}")));
+    if let Ending::Failed { reason, cause } = &outcome.ending {
+        let shown = watch.landing.map_or_else(
+            || target.to_string(),
+            |q| RecoveryTarget::Time(q.target).to_string(),
+        );
+        return Err(match cause {
+            Some(cause) => Error::RecoveryFatal {
+                target: shown,
+                cause: *cause,
+                message: reason.clone(),
+            },
+            None => failed(target, format!("PostgreSQL reported: {reason}")),
+        });
     }
     let expected = match watch.action {
         TargetAction::Pause => Ending::Paused,
@@ -155,6 +172,20 @@ pub fn verify(watch: &Expected<'_>, outcome: &RecoveryOutcome) -> Result<Verifie
             _ => return Err(failed(target, format!("PostgreSQL logged {}", stop_text()))),
         },
     }
+    if let Some(q) = watch.landing {
+        // The stop LSN stands for the time asked for only if no transaction after that time
+        // was applied.
+        if let Some(lc) = last_commit.filter(|lc| *lc > q.target.timestamp()) {
+            return Err(failed(
+                &RecoveryTarget::Time(q.target),
+                format!(
+                    "recovery stopped at {} for a target after the last commit, but the last \
+                     applied transaction committed at {lc}, after the target",
+                    q.stop_lsn
+                ),
+            ));
+        }
+    }
     if let (Some(set_lsn), Some(consistent)) = (watch.set_stop_lsn, outcome.consistent_at) {
         if consistent < set_lsn {
             return Err(failed(
@@ -166,7 +197,10 @@ pub fn verify(watch: &Expected<'_>, outcome: &RecoveryOutcome) -> Result<Verifie
         }
     }
     Ok(VerifiedStop {
-        target: target.to_string(),
+        target: watch.landing.map_or_else(
+            || target.to_string(),
+            |q| RecoveryTarget::Time(q.target).to_string(),
+        ),
         ending: outcome.ending.clone(),
         stop,
         replay_lsn: outcome.replay.as_ref().and_then(|r| r.replay_lsn),
@@ -175,5 +209,6 @@ pub fn verify(watch: &Expected<'_>, outcome: &RecoveryOutcome) -> Result<Verifie
             .new_timeline
             .or(outcome.replay.as_ref().and_then(|r| r.timeline)),
         noticed_after_ms: outcome.noticed_after_ms,
+        landing: watch.landing.cloned(),
     })
 }

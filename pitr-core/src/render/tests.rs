@@ -221,6 +221,19 @@ fn archive_settings_and_crontab() {
 }
 
 #[test]
+fn crontab_runs_the_drill_the_spec_schedules() {
+    let r = Renderer::new();
+    let spec = spec(
+        "patroni_port: 8008\npitr_backup_schedule: [{cron: '@daily', type: full}]\n\
+         pitr_drill_schedule: '30 03 * * *'",
+    );
+    insta::assert_snapshot!("crontab_drill", r.crontab(&spec).unwrap().contents());
+    let e =
+        ClusterSpec::from_yaml_str("pg_cluster: x\npitr_drill_schedule: 'every day'").unwrap_err();
+    assert_eq!(e.code(), "invalid_value", "{e}");
+}
+
+#[test]
 fn crontab_asks_patroni_when_the_spec_configures_it() {
     let r = Renderer::new();
     let spec = spec("patroni_port: 8008\npitr_backup_schedule: [{cron: '@daily', type: full}]");

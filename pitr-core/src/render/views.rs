@@ -402,6 +402,8 @@ pub(super) struct CrontabView {
     stanza: String,
     /// Patroni's REST API, when roles come from it.
     patroni: Option<String>,
+    /// Whether a restore drill is scheduled.
+    drill: bool,
     jobs: Vec<CronJob>,
 }
 
@@ -410,6 +412,7 @@ impl CrontabView {
         CrontabView {
             stanza: spec.cluster.to_string(),
             patroni: spec.patroni.as_ref().map(|api| api.url.to_string()),
+            drill: spec.drill_schedule.is_some(),
             jobs: spec
                 .backup_schedule
                 .iter()
@@ -426,6 +429,17 @@ impl CrontabView {
                         s.repo.map(|r| format!(" --repo {r}")).unwrap_or_default()
                     ),
                 })
+                .chain(spec.drill_schedule.iter().map(|cron| CronJob {
+                    cron: cron.to_string(),
+                    user: spec.dbsu.clone(),
+                    command: format!(
+                        "{} --config={} --stanza={}{} drill --random",
+                        spec.pitr_bin.display(),
+                        spec.config_path.display(),
+                        spec.cluster,
+                        patroni_args(spec),
+                    ),
+                }))
                 .collect(),
         }
     }

@@ -208,8 +208,13 @@ pub fn record_path(node: &Node) -> PathBuf {
 /// superuser when pitr runs as root, so later runs as that user can replace it), through
 /// [`files::write_atomic`].
 pub fn save_record(node: &Node, report: &CheckReport) -> Result<PathBuf> {
-    let path = record_path(node);
-    let mut text = serde_json::to_string_pretty(report).map_err(|e| Error::Metrics {
+    write_record(node, record_path(node), report)
+}
+
+/// Writes `value` as pretty JSON to `path` (mode 0644: records hold no secrets; owned by the
+/// database superuser), through [`files::write_atomic`].
+pub fn write_record<T: serde::Serialize>(node: &Node, path: PathBuf, value: &T) -> Result<PathBuf> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::Metrics {
         message: e.to_string(),
     })?;
     text.push('\n');
@@ -221,6 +226,16 @@ pub fn save_record(node: &Node, report: &CheckReport) -> Result<PathBuf> {
 /// Reads a recorded report; `None` when there is none yet. The record lies in a directory of
 /// `owner` (the database superuser): a link at its name is refused, not followed.
 pub fn load_record(path: &Path, owner: Option<&OsUser>) -> Result<Option<CheckReport>> {
+    load_json(path, owner, "check record")
+}
+
+/// Reads a JSON record (`what` names it in errors) the way [`load_record`] does; `None` when
+/// there is none yet.
+pub fn load_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    owner: Option<&OsUser>,
+    what: &str,
+) -> Result<Option<T>> {
     let mut file = match files::open_read(path, owner) {
         Ok(f) => f,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -230,11 +245,11 @@ pub fn load_record(path: &Path, owner: Option<&OsUser>) -> Result<Option<CheckRe
     };
     let mut text = String::new();
     file.read_to_string(&mut text)
-        .map_err(|e| Error::io("cannot read the check record", path, e))?;
+        .map_err(|e| Error::io("cannot read the record", path, e))?;
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| Error::Parse {
-            what: format!("check record {}", path.display()),
+            what: format!("{what} {}", path.display()),
             message: e.to_string(),
         })
 }

@@ -35,6 +35,7 @@ pub struct RefreshReport {
 pub struct Collector {
     pgbackrest: PgBackRest,
     check_record: PathBuf,
+    drill_record: PathBuf,
 }
 
 impl Collector {
@@ -43,6 +44,7 @@ impl Collector {
         Ok(Collector {
             pgbackrest: crate::run::pgbackrest::PgBackRest::of(node, &tools::pgbackrest()?)?,
             check_record: record_path(node),
+            drill_record: crate::ops::drill::record_path(node),
         })
     }
 
@@ -79,9 +81,19 @@ impl Collector {
                 warnings.push(format!("ignoring the pitr check record: {e}"));
                 None
             });
+        let drill = super::check::load_json(
+            &self.drill_record,
+            Some(&self.pgbackrest.user),
+            "drill record",
+        )
+        .unwrap_or_else(|e| {
+            warnings.push(format!("ignoring the pitr drill record: {e}"));
+            None
+        });
         let mut guard = state.lock().unwrap_or_else(PoisonError::into_inner);
         guard.record(outcome, started, finished);
         guard.set_check(check);
+        guard.set_drill(drill);
         RefreshReport { error, warnings }
     }
 

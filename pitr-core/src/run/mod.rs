@@ -15,6 +15,7 @@
 #![allow(clippy::disallowed_types)]
 
 pub mod check;
+pub mod drill;
 pub mod exec;
 pub mod exporter;
 pub mod facts;
@@ -32,4 +33,5 @@ pub mod runner;
 pub mod serve;
 pub mod tools;
 pub mod user;
+pub mod walscan;
 pub mod watch;

@@ -47,12 +47,17 @@ impl Endpoint {
 
     /// Connects (bounded by `timeout`); the connection is driven on the current runtime.
     pub async fn connect(&self, timeout: Duration) -> Result<Client> {
+        self.connect_to("postgres", timeout).await
+    }
+
+    /// Connects to database `db` (bounded by `timeout`).
+    pub async fn connect_to(&self, db: &str, timeout: Duration) -> Result<Client> {
         let mut config = tokio_postgres::Config::new();
         config
             .host_path(&self.socket_dir)
             .port(self.port)
             .user(&self.user)
-            .dbname("postgres")
+            .dbname(db)
             .application_name("pitr")
             .connect_timeout(timeout);
         let (client, connection) = tokio::time::timeout(timeout, config.connect(NoTls))

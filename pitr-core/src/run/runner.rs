@@ -32,6 +32,8 @@ pub struct RunReport {
     pub verified: Option<VerifiedStop>,
     /// The run log.
     pub log_file: Option<String>,
+    /// Milliseconds each completed step took, in order (`[id, ms]`).
+    pub step_ms: Vec<(String, u64)>,
 }
 
 /// Checks that a plan can run as it is (e.g. it did not lose its secrets through JSON).
@@ -275,6 +277,7 @@ pub fn run_journaled(
     };
     let total = plan.steps.len();
     let mut completed = Vec::new();
+    let mut step_ms = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
         log.line(&format!(
             "==> [{}/{total}] {}: {}",
@@ -284,6 +287,7 @@ pub fn run_journaled(
         ));
         record(&mut journal, |j| j.enter(i))?;
         kill_hook(&step.id);
+        let began = std::time::Instant::now();
         let result = guard::check(step, plan, &moved).and_then(|()| run.step(step));
         if let Err(e) = result {
             log.line(&format!("step '{}' failed: {e}", step.id));
@@ -314,6 +318,8 @@ pub fn run_journaled(
             record(&mut journal, |j| j.moved(from, to))?;
         }
         completed.push(step.id.clone());
+        let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+        step_ms.push((step.id.clone(), ms));
     }
     record(&mut journal, |j| {
         j.finish(Phase::Done, "every step succeeded")
@@ -323,6 +329,7 @@ pub fn run_journaled(
         completed,
         verified: run.verified,
         log_file: log.path().map(|p| p.display().to_string()),
+        step_ms,
     })
 }
 

@@ -186,6 +186,7 @@ async fn follow(
         }
         if tracker.ended().is_none() && !seen_server && started.elapsed() > START_GRACE {
             tracker.end(Ending::Failed {
+                cause: None,
                 reason: format!(
                     "no server came up in {} within {} s; {}",
                     watch.data.display(),
@@ -210,7 +211,10 @@ async fn follow(
                         tracker.last_message()
                     ),
                 };
-                tracker.end(Ending::Failed { reason });
+                tracker.end(Ending::Failed {
+                    reason,
+                    cause: None,
+                });
             }
             break;
         }

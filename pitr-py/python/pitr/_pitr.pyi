@@ -29,6 +29,7 @@ __all__ = [
     "check_writable",
     "continuity",
     "default_owner",
+    "drill",
     "info",
     "mark",
     "parse_info",
@@ -157,6 +158,20 @@ def write_file(
     path: _Path, contents: str, *, mode: int = 0o600, owner: str | None = None
 ) -> None: ...
 def mark(spec: _Spec, name: str, *, wait: bool = False) -> dict[str, Any]: ...
+def drill(
+    spec: _Spec,
+    *,
+    time: str | None = None,
+    name: str | None = None,
+    lsn: str | None = None,
+    random: bool = False,
+    seed: int | None = None,
+    scratch: _Path | None = None,
+    amcheck: bool = True,
+    timeout: int = 3600,
+    record: bool = True,
+    echo: bool = False,
+) -> dict[str, Any]: ...
 def continuity(
     spec: _Spec, *, dry_run: bool = False, echo: bool = False, wait: bool = False
 ) -> dict[str, Any]: ...

@@ -24,7 +24,8 @@ description:
     for the C(down) and C(up) phases around a restore; they report C(ok) when there is nothing
     to do.
   - Failures set RV(error_code) to pitr's stable code (C(invalid_setting), C(invalid_value),
-    C(target_outside_window), C(recovery_failed), ...). An error before the restore changed
+    C(target_outside_window), C(target_not_archived), C(recovery_target_not_reached),
+    C(recovery_missing_wal), C(recovery_failed), ...). An error before the restore changed
     nothing.
 version_added: "0.1.0"
 author: pitr developers
