@@ -288,6 +288,53 @@ pub enum Error {
         hint: String,
     },
 
+    /// A cluster restore's pre-flight found the Patroni cluster not ready: a member or its REST
+    /// API unreachable, PostgreSQL not running on a member, no leader, the DCS not reached.
+    /// Nothing was stopped.
+    #[error(
+        "the Patroni cluster is not ready for a cluster restore: {what}; nothing was stopped: {hint}"
+    )]
+    ClusterNotReady { what: String, hint: String },
+
+    /// A cluster restore would act on members of other hosts, which the CLI and Python
+    /// module do not reach: the Ansible playbook runs each member's steps on its host.
+    #[error(
+        "members {members} run on other hosts (no spec of theirs was given); pitr acts only on          this host's members: run the cluster restore with the Ansible playbook pgsql-pitr.yml,          or give each local member's spec; nothing was stopped"
+    )]
+    RemoteMember { members: String },
+
+    /// The primary's archiver did not hand every completed WAL segment to the repo in time
+    /// before it was to stop; `--force` goes on anyway (that WAL is then lost to restores).
+    #[error(
+        "member {member} still has {ready} WAL file(s) waiting for archiving after {seconds} s          ({last}); stopping it now would lose them: fix archiving (pitr check) or pass --force"
+    )]
+    ArchiveNotDrained {
+        member: String,
+        ready: u64,
+        seconds: u64,
+        last: String,
+    },
+
+    /// A wait of a cluster restore ran out of time (a leader on the new timeline, a replica
+    /// streaming, Patroni answering, PostgreSQL stopping).
+    #[error("{what} not seen within {seconds} s (last seen: {last})")]
+    ClusterWait {
+        what: String,
+        seconds: u64,
+        last: String,
+    },
+
+    /// A step of a cluster restore failed; the source says why, `back` what state the
+    /// cluster was left in.
+    #[error("cluster restore step '{step}' on member {member} failed: {source}; {back}")]
+    ClusterStep {
+        step: String,
+        member: String,
+        back: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A health check of `pitr check` failed. `code` is the check's own stable code
     /// (`check_archive_command_mismatch`, `check_backup_too_old`, ...; see `crate::check`).
     #[error("check '{check}' failed: {message}")]
@@ -360,6 +407,11 @@ impl Error {
             Error::Step { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",
             Error::CheckFailed { code, .. } => code,
+            Error::ClusterNotReady { .. } => "cluster_not_ready",
+            Error::RemoteMember { .. } => "remote_member",
+            Error::ArchiveNotDrained { .. } => "archive_not_drained",
+            Error::ClusterWait { .. } => "cluster_wait_timeout",
+            Error::ClusterStep { source, .. } => source.code(),
             Error::Metrics { .. } => "metrics_error",
         }
     }

@@ -278,6 +278,7 @@ fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> Result<Rest
     Ok(RestoreOptions {
         restore_config_path: api::restore_config_path(restore_config.as_deref())?,
         timeout_secs: timeout,
+        under_patroni: false,
     })
 }
 

@@ -96,6 +96,58 @@ fn countdown(data: &str) {
     eprintln!();
 }
 
+/// `pitr restore --cluster`: the whole Patroni cluster of the `--spec` members.
+fn run_cluster(
+    global: &GlobalArgs,
+    args: &RestoreArgs,
+    request: &pitr_core::target::RestoreRequest,
+    restore: RestoreOptions,
+) -> anyhow::Result<ExitCode> {
+    let specs = args
+        .specs
+        .iter()
+        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ops::ClusterOptions {
+        member: args.member.clone(),
+        force: args.force,
+        no_backup: args.no_backup,
+        restore,
+    };
+    let prepared = ops::prepare_cluster_restore(&specs, request, &options)?;
+    if args.dry_run {
+        if global.json {
+            output::print_json(&prepared.plan)?;
+        } else {
+            output::print(&prepared.plan.to_text())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("pitr restore --cluster: {}", prepared.selection.reason);
+    for w in &prepared.plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        countdown(&format!(
+            "of cluster {} (every member)",
+            prepared.plan.scope
+        ));
+    }
+    let node = pitr_core::node::Node::from_spec(&specs[0]);
+    let log = ops::run_log(&node, "cluster-restore", true, args.verbose)
+        .show_progress(std::io::stderr().is_terminal());
+    if let Some(path) = log.path() {
+        eprintln!("pitr restore --cluster: logging to {}", path.display());
+    }
+    let outcome = ops::run_cluster_restore(prepared, &log)?;
+    if global.json {
+        output::print_json(&outcome)?;
+    } else {
+        output::print(&text::cluster_restored(&outcome))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let request = request(args)?;
     let options = RestoreOptions {
@@ -105,7 +157,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
             .map(|p| SafePath::from_path("--restore-config", "pitr's arguments", p))
             .transpose()?,
         timeout_secs: args.timeout,
+        under_patroni: false,
     };
+    if args.cluster {
+        return run_cluster(global, args, &request, options);
+    }
     let node = super::node(global, &args.node)?;
     let prepared = ops::prepare_restore(&node, &request, &options, None)?;
     if args.dry_run {

@@ -10,6 +10,7 @@
 //! [`FileContents`], which serializes only its redacted text.
 
 pub mod backup;
+pub mod cluster;
 pub mod continuity;
 pub mod pg_ctl;
 pub mod restore;

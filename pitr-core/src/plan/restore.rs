@@ -52,6 +52,9 @@ pub struct RestoreSite {
     pub log_dir: PathBuf,
     /// Seconds to wait for recovery.
     pub timeout_secs: u64,
+    /// Whether the server's port is given on its command line rather than in
+    /// `postgresql.conf`, as Patroni does: the recovery server then gets `-c port=` too.
+    pub port_on_command_line: bool,
 }
 
 /// What the data directory looks like before anything happens.
@@ -403,20 +406,15 @@ pub fn plan_restore(
         user,
     ));
 
+    let mut server_options = recovery_server_options(&site.log_dir, &server_log_name, format);
+    if site.port_on_command_line {
+        server_options.push_str(&format!(" -c port={port}"));
+    }
     steps.push(Step::exec(
         "start",
         "Start PostgreSQL to replay WAL up to the target",
         false,
-        pg_ctl::start(
-            &pg_ctl,
-            &data,
-            &start_log,
-            &[
-                "-W",
-                "-o",
-                &recovery_server_options(&site.log_dir, &server_log_name, format),
-            ],
-        ),
+        pg_ctl::start(&pg_ctl, &data, &start_log, &["-W", "-o", &server_options]),
         user,
     ));
     let watch = RecoveryWatch {

@@ -13,6 +13,7 @@
 #![allow(clippy::disallowed_types)]
 
 pub mod check;
+pub mod cluster;
 pub mod exec;
 pub mod exporter;
 pub mod facts;
