@@ -245,7 +245,7 @@ impl Node {
             restore_config,
             log_dir: self.log_dir.to_path_buf(),
             timeout_secs,
-            port_on_command_line: false,
+            patroni_member: false,
         }
     }
 

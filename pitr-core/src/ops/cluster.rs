@@ -83,7 +83,10 @@ pub struct ClusterOutcome {
     pub completed: Vec<String>,
     /// The restore of the chosen member: its steps and the verified stop point.
     pub restore: Option<RunReport>,
-    /// The timeline the restored cluster runs on.
+    /// The timeline the restore promoted to.
+    pub restored_timeline: Option<u64>,
+    /// The timeline the restored cluster's leader runs on: the restored one, or the next
+    /// when Patroni started the member as a replica and promoted it.
     pub timeline: Option<u64>,
     /// What the continuity step pushed.
     pub continuity: Option<ContinuityOutcome>,
@@ -459,12 +462,37 @@ struct ClusterRun<'a> {
     prepared: &'a PreparedClusterRestore,
     log: &'a RunLog,
     restore: Option<RunReport>,
+    restored_timeline: Option<u64>,
     new_timeline: Option<u64>,
     continuity: Option<ContinuityOutcome>,
     backup: Option<BackupOutcome>,
 }
 
 impl ClusterRun<'_> {
+    /// Runs `argv` as `run_as` (root when `None`), `stdin` fed to it.
+    fn exec(
+        &self,
+        id: &str,
+        argv: &[String],
+        run_as: Option<&str>,
+        stdin: Option<&str>,
+        ok_status: &[i32],
+    ) -> Result<()> {
+        let Some(program) = argv.first() else {
+            return Err(Error::PlanNotRunnable {
+                reason: format!("step '{id}' has an empty command"),
+            });
+        };
+        self.log
+            .line(&format!("  $ {}", crate::plan::shell::quote_argv(argv)));
+        let mut cmd = match run_as {
+            Some(u) => OsUser::lookup(u)?.command(program)?,
+            None => std::process::Command::new(program),
+        };
+        cmd.args(&argv[1..]);
+        run_streaming_input(cmd, stdin, id, self.log, ok_status)
+    }
+
     fn step(&mut self, step: &ClusterStep) -> Result<()> {
         let plan = &self.prepared.plan;
         match &step.action {
@@ -473,21 +501,13 @@ impl ClusterRun<'_> {
                 run_as,
                 stdin,
                 ok_status,
-            } => {
-                let Some(program) = argv.first() else {
-                    return Err(Error::PlanNotRunnable {
-                        reason: format!("step '{}' has an empty command", step.id),
-                    });
-                };
-                self.log
-                    .line(&format!("  $ {}", crate::plan::shell::quote_argv(argv)));
-                let mut cmd = match run_as {
-                    Some(u) => OsUser::lookup(u)?.command(program)?,
-                    None => std::process::Command::new(program),
-                };
-                cmd.args(&argv[1..]);
-                run_streaming_input(cmd, stdin.as_deref(), &step.id, self.log, ok_status)
-            }
+            } => self.exec(
+                &step.id,
+                argv,
+                run_as.as_deref(),
+                stdin.as_deref(),
+                ok_status,
+            ),
             ClusterAction::Pause {
                 api,
                 pause,
@@ -527,7 +547,7 @@ impl ClusterRun<'_> {
             }
             ClusterAction::Restore => {
                 let report = runner::run_plan(&plan.restore, self.log)?;
-                self.new_timeline = report
+                self.restored_timeline = report
                     .verified
                     .as_ref()
                     .and_then(|v| v.timeline)
@@ -551,9 +571,9 @@ impl ClusterRun<'_> {
                         ),
                         Box::new(move |t| expected.map_or(t > before, |e| t == e)),
                     ),
-                    ExpectTimeline::Same(tl) => (
-                        format!("{} leading on timeline {tl}", step.member),
-                        Box::new(move |t| t == tl),
+                    ExpectTimeline::AtLeast(tl) => (
+                        format!("{} leading on timeline {tl} or later", step.member),
+                        Box::new(move |t| t >= tl),
                     ),
                 };
                 let tl = wait::await_leader(api, &what, *timeout_secs, accept)?;
@@ -583,6 +603,27 @@ impl ClusterRun<'_> {
                 *timeout_secs,
                 self.log,
             ),
+            ClusterAction::ArchiveHistory {
+                argv,
+                pg_wal,
+                run_as,
+            } => {
+                let Some(tl) = self.restored_timeline else {
+                    return Err(Error::PlanNotRunnable {
+                        reason: "the restored timeline is not known: the restore step did not \
+                                 verify a promotion"
+                            .into(),
+                    });
+                };
+                let mut argv = argv.clone();
+                argv.push(
+                    pg_wal
+                        .join(format!("{tl:08X}.history"))
+                        .display()
+                        .to_string(),
+                );
+                self.exec(&step.id, &argv, Some(run_as), None, &[])
+            }
             ClusterAction::Continuity => {
                 self.continuity = Some(super::continuity(&self.prepared.node, false, self.log)?);
                 Ok(())
@@ -691,6 +732,7 @@ pub fn run_cluster_restore(
         prepared: &prepared,
         log,
         restore: None,
+        restored_timeline: None,
         new_timeline: None,
         continuity: None,
         backup: None,
@@ -735,6 +777,7 @@ pub fn run_cluster_restore(
     log.line("done");
     let ClusterRun {
         restore,
+        restored_timeline,
         new_timeline,
         continuity,
         backup,
@@ -745,6 +788,7 @@ pub fn run_cluster_restore(
         selection: prepared.selection,
         completed,
         restore,
+        restored_timeline,
         timeline: new_timeline,
         continuity,
         backup,

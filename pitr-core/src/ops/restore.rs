@@ -157,7 +157,7 @@ pub fn prepare_restore(
         options.restore_config_path.clone(),
         timeout,
     );
-    site.port_on_command_line = options.under_patroni;
+    site.patroni_member = options.under_patroni;
     let mut plan =
         crate::plan::restore::plan_restore(&site, request, &selection, &facts, &Renderer::new())?;
     runner::check_paths(&plan)?;

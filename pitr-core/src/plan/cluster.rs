@@ -133,10 +133,12 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpectTimeline {
-    /// The timeline the restore promoted to (after the timeline before).
+    /// The timeline the restore promoted to, or a later one: Patroni starts the stopped
+    /// primary as a replica and promotes it once more.
     New,
-    /// This one (the cluster as it was).
-    Same(u64),
+    /// This one or a later one: the cluster as it was. Patroni starts a primary that stopped
+    /// and lost its leader key as a replica and promotes it, onto the next timeline.
+    AtLeast(u64),
 }
 
 /// What a step does.
@@ -216,8 +218,18 @@ pub enum ClusterAction {
         /// Seconds to wait.
         timeout_secs: u64,
     },
-    /// `pitr continuity` on the leader: push what its `pg_wal` holds and the repo lacks,
-    /// the new timeline's history file first of all.
+    /// Push the history file of the timeline the restore promoted to (known once the stop
+    /// point is verified) from the leader's `pg_wal`: `<argv> <pg_wal>/<timeline>.history`.
+    /// The promotion ran with archiving off, so PostgreSQL never queued it.
+    ArchiveHistory {
+        /// `pgbackrest --config=... --stanza=... --no-archive-async archive-push`.
+        argv: Vec<String>,
+        /// The leader's `pg_wal`.
+        pg_wal: PathBuf,
+        /// OS user to run as.
+        run_as: String,
+    },
+    /// `pitr continuity` on the leader: push what its `pg_wal` holds and the repo lacks.
     Continuity,
     /// `pitr backup full` on the leader.
     Backup,
@@ -438,8 +450,8 @@ impl ClusterStep {
                 "GET {} until 200, role primary, timeline {}",
                 api.url.endpoint("primary"),
                 match timeline {
-                    ExpectTimeline::New => "new".to_owned(),
-                    ExpectTimeline::Same(t) => t.to_string(),
+                    ExpectTimeline::New => "the restore's or later".to_owned(),
+                    ExpectTimeline::AtLeast(t) => format!("{t} or later"),
                 }
             ),
             ClusterAction::RemoveDir { path, owner } => {
@@ -447,6 +459,15 @@ impl ClusterStep {
             }
             ClusterAction::AwaitStreaming { port, member, .. } => format!(
                 "wait until pg_stat_replication on port {port} shows {member} streaming, replayed to pg_current_wal_lsn()"
+            ),
+            ClusterAction::ArchiveHistory {
+                argv,
+                pg_wal,
+                run_as,
+            } => format!(
+                "{} {}/<timeline the restore promoted to>.history    # as {run_as}",
+                super::shell::quote_argv(argv),
+                pg_wal.display()
             ),
             ClusterAction::Continuity => "pitr continuity".to_owned(),
             ClusterAction::Backup => "pitr backup full".to_owned(),
@@ -777,13 +798,31 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
 
     let o = on(chosen, Phase::Archive);
     steps.push(o.step(
+        "archive-history",
+        "Push the history file of the timeline the restore promoted to".into(),
+        "the promotion happened with archiving off, so PostgreSQL never queued its history \
+         file; restores to targets on that timeline need it",
+        false,
+        ClusterAction::ArchiveHistory {
+            argv: vec![
+                text(&input.pgbackrest_bin),
+                format!("--config={}", chosen.pgbackrest_config.display()),
+                format!("--stanza={}", input.scope),
+                "--no-archive-async".into(),
+                "archive-push".into(),
+            ],
+            pg_wal: chosen.data.join("pg_wal"),
+            run_as: chosen.dbsu.clone(),
+        },
+    ));
+    steps.push(o.step(
         "continuity",
         format!(
-            "Push what {}'s pg_wal holds and the repo lacks: the new timeline's history file",
+            "Push what {}'s pg_wal holds and the repo lacks (pitr continuity)",
             chosen.name
         ),
-        "the promotion happened with archiving off, so PostgreSQL never queued the history \
-         file; without it no restore can follow the new timeline",
+        "the leader's own timeline and history reach the repo even if Patroni's promotion \
+         happened before archiving ran",
         false,
         ClusterAction::Continuity,
     ));
@@ -827,12 +866,16 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
     if let Some(tl) = input.timeline_before {
         on_failure.push(o.step(
             "rollback-await-leader",
-            format!("Wait until {} leads again on timeline {tl}", leader.name),
-            "the cluster as it was",
+            format!(
+                "Wait until {} leads again (timeline {tl} or later)",
+                leader.name
+            ),
+            "the cluster as it was: Patroni promotes a primary that lost its leader key while \
+             stopped onto the next timeline",
             false,
             ClusterAction::AwaitLeader {
                 api: leader.api.clone(),
-                timeline: ExpectTimeline::Same(tl),
+                timeline: ExpectTimeline::AtLeast(tl),
                 timeout_secs: LEADER_TIMEOUT,
             },
         ));
@@ -870,4 +913,148 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         on_failure,
         restore: input.restore,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::patroni::ClusterView;
+
+    fn site(name: &str, role: &str, local: bool) -> MemberSite {
+        MemberSite {
+            name: name.into(),
+            host: format!("10.0.0.{}", name.len()),
+            role: role.into(),
+            local,
+            api: PatroniApi::local(8008).unwrap(),
+            data: PathBuf::from(format!("/pg/{name}/data")),
+            socket_dir: PathBuf::from("/var/run/postgresql"),
+            port: 5432,
+            dbsu: "postgres".into(),
+            pg_bin_dir: PathBuf::from("/usr/lib/postgresql/15/bin"),
+            control: PatroniControl::default(),
+            pgbackrest_config: PathBuf::from("/etc/pgbackrest/pgbackrest.conf"),
+        }
+    }
+
+    fn input(chosen: &str) -> ClusterInput {
+        let restore = Plan::from_json(
+            r#"{"kind": "continuity", "summary": {"role": "primary", "skipped": true,
+                "timeline": null, "pg_wal": null, "push": [], "present": []},
+                "stanza": "pg-test", "steps": []}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        ClusterInput {
+            scope: "pg-test".parse().unwrap(),
+            members: vec![
+                site("pg-test-1", "replica", true),
+                site("pg-test-2", "leader", true),
+                site("pg-test-3", "replica", false),
+            ],
+            chosen: chosen.into(),
+            leader: "pg-test-2".into(),
+            timeline_before: Some(2),
+            restore,
+            target: "time 2026-12-01 10:00:00+00".into(),
+            pgbackrest_bin: PathBuf::from("/usr/bin/pgbackrest"),
+            patronictl: PathBuf::from("/usr/bin/patronictl"),
+            backup: true,
+            force: false,
+            preflight: vec![],
+            warnings: vec![],
+        }
+    }
+
+    fn ids(steps: &[ClusterStep]) -> Vec<String> {
+        steps.iter().map(|s| s.id.clone()).collect()
+    }
+
+    #[test]
+    fn replicas_stop_first_and_are_rebuilt_only_after_the_leader_is_verified() {
+        let plan = plan_cluster_restore(input("pg-test-2")).unwrap();
+        let ids = ids(&plan.steps);
+        let pos = |id: &str| ids.iter().position(|i| i == id).unwrap();
+        assert_eq!(ids[0], "pause");
+        assert!(pos("stopped-pg-test-3") < pos("stop-patroni-pg-test-2"));
+        assert!(pos("drain-archive-pg-test-2") < pos("stop-postgres-pg-test-2"));
+        assert!(!ids.contains(&"drain-archive-pg-test-1".to_owned()));
+        assert!(pos("restore") < pos("remove-dcs"));
+        assert!(pos("await-leader") < pos("remove-data-pg-test-1"));
+        assert!(pos("await-streaming-pg-test-1") < pos("remove-data-pg-test-3"));
+        assert_eq!(ids.last().map(String::as_str), Some("backup"));
+        assert_eq!(plan.point_of_no_return(), pos("remove-dcs"));
+        assert_eq!(plan.remote_members(), ["pg-test-3"]);
+        // Only the chosen member is restored; the leader is never a replica to remove.
+        assert!(!ids.contains(&"remove-data-pg-test-2".to_owned()));
+        let remove = &plan.steps[pos("remove-dcs")];
+        let ClusterAction::Exec { argv, stdin, .. } = &remove.action else {
+            panic!("{remove:?}")
+        };
+        assert_eq!(argv[3..], ["remove", "pg-test"]);
+        assert_eq!(
+            stdin.as_deref(),
+            Some("pg-test\nYes I am aware\npg-test-2\n")
+        );
+        // The rollback starts the old leader first.
+        assert_eq!(plan.on_failure[0].id, "rollback-start-patroni-pg-test-2");
+        let text = plan.to_text();
+        assert!(text.contains("# --- phase replicas ---"), "{text}");
+        assert!(
+            text.contains("[other host: Ansible runs its steps]"),
+            "{text}"
+        );
+        assert!(text.contains("systemctl stop patroni"), "{text}");
+    }
+
+    #[test]
+    fn a_chosen_replica_is_restored_and_the_old_leader_rebuilt() {
+        let mut i = input("pg-test-1");
+        i.backup = false;
+        let plan = plan_cluster_restore(i).unwrap();
+        let ids = ids(&plan.steps);
+        assert!(ids.contains(&"remove-data-pg-test-2".to_owned()));
+        assert!(!ids.contains(&"remove-data-pg-test-1".to_owned()));
+        assert!(!ids.contains(&"backup".to_owned()));
+        assert_eq!(plan.chosen, "pg-test-1");
+        assert_eq!(plan.leader_before, "pg-test-2");
+    }
+
+    #[test]
+    fn an_unknown_member_is_refused() {
+        let e = plan_cluster_restore(input("pg-test-9")).unwrap_err();
+        assert_eq!(e.code(), "invalid_setting");
+        assert!(e.to_string().contains("'pg-test-9' is not a member"), "{e}");
+    }
+
+    #[test]
+    fn patronis_cluster_document_is_read() {
+        let v = ClusterView::parse(
+            200,
+            r#"{"members": [{"name": "pg-test-1", "role": "leader", "state": "running",
+                "api_url": "http://127.0.0.1:8008/patroni", "host": "127.0.0.1", "port": 5432,
+                "timeline": 2}, {"name": "pg-test-2", "role": "replica", "state": "streaming",
+                "host": "127.0.0.1", "port": 5433, "timeline": 2, "lag": 0}],
+                "pause": true, "scope": "pg-test"}"#,
+        )
+        .unwrap();
+        assert!(v.pause);
+        assert_eq!(v.leader().map(|m| m.name.as_str()), Some("pg-test-1"));
+        assert!(
+            v.members
+                .iter()
+                .all(crate::patroni::ClusterMember::is_running)
+        );
+        assert!(
+            ClusterView::parse(503, "{}")
+                .unwrap_err()
+                .contains("HTTP 503")
+        );
+        assert!(
+            ClusterView::parse(200, "\"members\"")
+                .unwrap_err()
+                .contains("not Patroni's cluster document")
+        );
+    }
 }

@@ -52,9 +52,11 @@ pub struct RestoreSite {
     pub log_dir: PathBuf,
     /// Seconds to wait for recovery.
     pub timeout_secs: u64,
-    /// Whether the server's port is given on its command line rather than in
-    /// `postgresql.conf`, as Patroni does: the recovery server then gets `-c port=` too.
-    pub port_on_command_line: bool,
+    /// Whether the data directory is a Patroni member's: Patroni passes the port on the
+    /// command line, and the restored `postgresql.conf` is the one Patroni wrote on the member
+    /// that was backed up. The recovery server then gets this node's port and socket directory
+    /// on its command line.
+    pub patroni_member: bool,
 }
 
 /// What the data directory looks like before anything happens.
@@ -407,8 +409,11 @@ pub fn plan_restore(
     ));
 
     let mut server_options = recovery_server_options(&site.log_dir, &server_log_name, format);
-    if site.port_on_command_line {
-        server_options.push_str(&format!(" -c port={port}"));
+    if site.patroni_member {
+        server_options.push_str(&format!(
+            " -c port={port} -c unix_socket_directories={}",
+            site.socket_dir.display()
+        ));
     }
     steps.push(Step::exec(
         "start",

@@ -78,6 +78,7 @@
 mod archive;
 mod cluster;
 mod config;
+pub mod control;
 mod etcd;
 mod member;
 mod procs;
