@@ -404,14 +404,13 @@ impl Error {
             Error::NotEnoughSpace { .. } => "not_enough_space",
             Error::RecoveryFailed { .. } => "recovery_failed",
             Error::RecoveryTimeout { .. } => "recovery_timeout",
-            Error::Step { source, .. } => source.code(),
+            Error::Step { source, .. } | Error::ClusterStep { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",
             Error::CheckFailed { code, .. } => code,
             Error::ClusterNotReady { .. } => "cluster_not_ready",
             Error::RemoteMember { .. } => "remote_member",
             Error::ArchiveNotDrained { .. } => "archive_not_drained",
             Error::ClusterWait { .. } => "cluster_wait_timeout",
-            Error::ClusterStep { source, .. } => source.code(),
             Error::Metrics { .. } => "metrics_error",
         }
     }

@@ -19,7 +19,7 @@
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Instant;
 
@@ -61,6 +61,34 @@ fn cluster_restore(ha: &PatroniCluster, on: &str, specs: &[PathBuf], args: &[&st
     }
     all.extend_from_slice(args);
     ha.member(on).pitr(&all)
+}
+
+/// `pitr.plan_restore_cluster(specs, {"time": t})` from the repo's `.venv` (`make wheel`).
+fn python_plan(specs: &[PathBuf], t: &str) -> Value {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `make setup` and `make wheel`",
+        python.display()
+    );
+    let script = r#"
+import json, sys
+import yaml
+import pitr
+specs = [yaml.safe_load(open(p)) for p in sys.argv[2:]]
+print(json.dumps(pitr.plan_restore_cluster(specs, {"time": sys.argv[1]})))
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, t])
+        .args(specs)
+        .output()
+        .expect("python runs");
+    let text = output_text(&out);
+    assert!(
+        out.status.success(),
+        "the pitr module in .venv failed (run `make wheel` after changing pitr): {text}"
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// Completes the leader's WAL segment and waits until it is archived.
@@ -260,6 +288,19 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         "why:",
     ] {
         assert!(text.contains(needle), "{needle}:\n{text}");
+    }
+    // Python's plan is the CLI's document (the pre-flight's "DCS reached N s ago" aside).
+    let py = python_plan(&specs, &t_before_switchover);
+    for key in [
+        "kind",
+        "scope",
+        "chosen",
+        "members",
+        "steps",
+        "on_failure",
+        "restore",
+    ] {
+        assert_eq!(py[key], plan[key], "{key}");
     }
     eprintln!("set-up and dry runs: {:.0?}", started.elapsed());
 

@@ -32,7 +32,6 @@ use crate::plan::cluster::{
     plan_cluster_restore,
 };
 use crate::plan::{Plan, summary::PlanKind};
-use crate::run::exec::run_streaming_input;
 use crate::run::log::RunLog;
 use crate::run::probe::Endpoint;
 use crate::run::runner::{self, RunReport};
@@ -315,11 +314,7 @@ pub fn prepare_cluster_restore(
     let named = named_specs(specs)?;
     let request = cluster_request(request)?;
     let scope = named[0].1.cluster.clone();
-    let first_api = named[0]
-        .1
-        .patroni
-        .clone()
-        .unwrap_or_else(|| unreachable_api());
+    let first_api = named[0].1.patroni.clone().unwrap_or_else(unreachable_api);
     let view = patroni::ask_cluster(&first_api).map_err(|e| {
         not_ready(
             format!(
@@ -469,7 +464,6 @@ struct ClusterRun<'a> {
 }
 
 impl ClusterRun<'_> {
-    /// Runs `argv` as `run_as` (root when `None`), `stdin` fed to it.
     fn exec(
         &self,
         id: &str,
@@ -478,19 +472,7 @@ impl ClusterRun<'_> {
         stdin: Option<&str>,
         ok_status: &[i32],
     ) -> Result<()> {
-        let Some(program) = argv.first() else {
-            return Err(Error::PlanNotRunnable {
-                reason: format!("step '{id}' has an empty command"),
-            });
-        };
-        self.log
-            .line(&format!("  $ {}", crate::plan::shell::quote_argv(argv)));
-        let mut cmd = match run_as {
-            Some(u) => OsUser::lookup(u)?.command(program)?,
-            None => std::process::Command::new(program),
-        };
-        cmd.args(&argv[1..]);
-        run_streaming_input(cmd, stdin, id, self.log, ok_status)
+        wait::exec(id, argv, run_as, stdin, ok_status, self.log)
     }
 
     fn step(&mut self, step: &ClusterStep) -> Result<()> {
@@ -662,7 +644,6 @@ impl ClusterRun<'_> {
             (true, Error::Step { rolled_back, .. }) => {
                 *rolled_back || copy.as_deref().is_none_or(|c| !c.exists())
             }
-            (true, _) => true,
             (false, _) if self.restore.is_some() => {
                 let undo = Plan {
                     steps: restore.on_failure.clone(),
@@ -672,7 +653,8 @@ impl ClusterRun<'_> {
                 self.log.line("==> rollback: put the safety copy back");
                 runner::run_plan(&undo, self.log).is_ok()
             }
-            (false, _) => true,
+            // Nothing of the data directory changed yet, or the restore failed before it did.
+            _ => true,
         };
         if !data_back {
             return format!(

@@ -23,6 +23,7 @@
 //! was: the restore plan's own rollback puts the safety copy back, then Patroni starts on the
 //! old leader first, failover is resumed and each member rejoins.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -333,8 +334,9 @@ impl ClusterPlan {
                 .map_or_else(|| "?".to_owned(), |t| t.to_string())
         );
         for m in &self.members {
-            out.push_str(&format!(
-                "#   member {} on {} ({}), data {}{}\n",
+            let _ = writeln!(
+                out,
+                "#   member {} on {} ({}), data {}{}",
                 m.name,
                 m.host,
                 m.role,
@@ -344,14 +346,14 @@ impl ClusterPlan {
                 } else {
                     " [other host: Ansible runs its steps]"
                 }
-            ));
+            );
         }
         out.push_str("# pre-flight:\n");
         for line in &self.preflight {
-            out.push_str(&format!("#   ok: {line}\n"));
+            let _ = writeln!(out, "#   ok: {line}");
         }
         for w in &self.warnings {
-            out.push_str(&format!("# warning: {w}\n"));
+            let _ = writeln!(out, "# warning: {w}");
         }
         let mut phase = None;
         for (i, step) in self.steps.iter().chain(&self.on_failure).enumerate() {
@@ -360,12 +362,12 @@ impl ClusterPlan {
             }
             if phase != Some(step.phase) {
                 phase = Some(step.phase);
-                out.push_str(&format!("\n# --- phase {} ---\n", step.phase.name()));
+                let _ = write!(out, "\n# --- phase {} ---\n", step.phase.name());
             }
             out.push_str(&step.to_text());
             if step.action == ClusterAction::Restore {
                 for line in super::shell::to_shell(&self.restore).lines() {
-                    out.push_str(&format!("    {line}\n"));
+                    let _ = writeln!(out, "    {line}");
                 }
             }
         }
@@ -507,7 +509,7 @@ impl On<'_> {
         }
     }
 
-    fn exec(&self, argv: Vec<String>, run_as: Option<&str>, ok_status: Vec<i32>) -> ClusterAction {
+    fn exec(argv: Vec<String>, run_as: Option<&str>, ok_status: Vec<i32>) -> ClusterAction {
         ClusterAction::Exec {
             argv,
             run_as: run_as.map(str::to_owned),
@@ -523,7 +525,7 @@ impl On<'_> {
             format!("Start Patroni on {}", m.name),
             reason,
             false,
-            self.exec(m.control.start.clone(), None, Vec::new()),
+            Self::exec(m.control.start.clone(), None, Vec::new()),
         )
     }
 
@@ -615,7 +617,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
             format!("Stop Patroni on {}", m.name),
             "paused, Patroni stops without touching PostgreSQL",
             false,
-            o.exec(m.control.stop.clone(), None, Vec::new()),
+            On::exec(m.control.stop.clone(), None, Vec::new()),
         ));
         if m.name == leader.name {
             steps.push(o.step(
@@ -646,7 +648,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
             },
             false,
             // 1: nothing runs there (a re-run, or Patroni stopped it after all).
-            o.exec(
+            On::exec(
                 pg_ctl::stop(&pg_ctl(m), &m.data, StopMode::Fast),
                 Some(&m.dbsu),
                 vec![0, 1],
@@ -686,7 +688,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         "pgBackRest wrote archive_mode = 'off' into postgresql.auto.conf, which would \
          override Patroni's archive_mode for good",
         false,
-        o.exec(
+        On::exec(
             vec![
                 text(&psql),
                 "-X".into(),
@@ -710,7 +712,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         format!("Stop PostgreSQL on {} (fast)", chosen.name),
         "Patroni starts it again as the leader of the restored cluster",
         false,
-        o.exec(
+        On::exec(
             pg_ctl::stop(&pg_ctl(chosen), &chosen.data, StopMode::Fast),
             Some(&chosen.dbsu),
             Vec::new(),
@@ -831,7 +833,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         "Switch WAL and wait until it is archived (pgbackrest check)".into(),
         "the new timeline's first WAL segment reaches the repo through the leader's archive_command",
         false,
-        o.exec(
+        On::exec(
             vec![
                 text(&input.pgbackrest_bin),
                 format!("--config={}", chosen.pgbackrest_config.display()),

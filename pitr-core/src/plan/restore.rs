@@ -410,10 +410,10 @@ pub fn plan_restore(
 
     let mut server_options = recovery_server_options(&site.log_dir, &server_log_name, format);
     if site.patroni_member {
-        server_options.push_str(&format!(
-            " -c port={port} -c unix_socket_directories={}",
+        server_options = format!(
+            "{server_options} -c port={port} -c unix_socket_directories={}",
             site.socket_dir.display()
-        ));
+        );
     }
     steps.push(Step::exec(
         "start",

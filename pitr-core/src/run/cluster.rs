@@ -40,6 +40,30 @@ fn poll<T>(
     }
 }
 
+/// Runs `argv` as `run_as` (root when `None`; no shell), `stdin` fed to it, its output into
+/// `log`; `id` names the step in errors.
+pub fn exec(
+    id: &str,
+    argv: &[String],
+    run_as: Option<&str>,
+    stdin: Option<&str>,
+    ok_status: &[i32],
+    log: &RunLog,
+) -> Result<()> {
+    let Some(program) = argv.first() else {
+        return Err(Error::PlanNotRunnable {
+            reason: format!("step '{id}' has an empty command"),
+        });
+    };
+    log.line(&format!("  $ {}", crate::plan::shell::quote_argv(argv)));
+    let mut cmd = match run_as {
+        Some(u) => super::user::OsUser::lookup(u)?.command(program)?,
+        None => std::process::Command::new(program),
+    };
+    cmd.args(&argv[1..]);
+    super::exec::run_streaming_input(cmd, stdin, id, log, ok_status)
+}
+
 /// Pauses or resumes automatic failover through `api` (retrying until the REST API answers),
 /// then waits until the member reports it.
 pub fn set_pause(api: &PatroniApi, pause: bool, timeout_secs: u64) -> Result<()> {

@@ -40,11 +40,11 @@ pub fn ask_primary(api: &PatroniApi) -> Result<PatroniAnswer, String> {
 pub fn request(
     api: &PatroniApi,
     path: &str,
-    patch: Option<&serde_json::Value>,
+    patch_body: Option<&serde_json::Value>,
 ) -> Result<(u16, String), String> {
     let agent = agent(api)?;
     let url = api.url.endpoint(path.trim_start_matches('/'));
-    let sent = match patch {
+    let sent = match patch_body {
         None => agent.get(&url).header("Accept", "application/json").call(),
         Some(body) => agent
             .patch(&url)
