@@ -296,10 +296,13 @@ pub enum Error {
     )]
     ClusterNotReady { what: String, hint: String },
 
-    /// A cluster restore would act on members of other hosts, which the CLI and Python
-    /// module do not reach: the Ansible playbook runs each member's steps on its host.
+    /// A cluster restore would act on members of other hosts, which pitr does not reach:
+    /// it runs the steps of this host's members only (those whose spec was given).
     #[error(
-        "members {members} run on other hosts (no spec of theirs was given); pitr acts only on          this host's members: run the cluster restore with the Ansible playbook pgsql-pitr.yml,          or give each local member's spec; nothing was stopped"
+        "members {members} run on other hosts (no spec of theirs was given); pitr runs the steps \
+         of this host's members only: give the spec of each member on this host (--spec), or \
+         run the plan's steps of the other hosts on them by hand, in order (the dry run prints \
+         them); nothing was stopped"
     )]
     RemoteMember { members: String },
 

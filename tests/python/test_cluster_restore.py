@@ -6,6 +6,7 @@ which also checks that the Python plan is the CLI's)."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -28,8 +29,8 @@ def member(seq: int | None = 1, **more: object) -> dict[str, object]:
 
 @pytest.mark.parametrize("run", [pitr.plan_restore_cluster, pitr.run_restore_cluster])
 def test_specs_and_requests_are_checked_first(run) -> None:  # type: ignore[no-untyped-def]
-    target = {"time": "2026-12-01 10:00:00+00"}
-    cases: list[tuple[object, dict[str, object], str, str]] = [
+    target: dict[str, object] = {"time": "2026-12-01 10:00:00+00"}
+    cases: list[tuple[Any, dict[str, object], str, str]] = [
         ([], target, "invalid_setting", "'spec'"),
         (member(seq=None), target, "invalid_setting", "pg_seq"),
         ([member(1), member(1)], target, "invalid_setting", "two specs are for member pg-test-1"),

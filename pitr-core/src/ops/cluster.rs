@@ -407,8 +407,8 @@ pub fn prepare_cluster_restore(
         .collect();
     if !remote.is_empty() {
         warnings.push(format!(
-            "members {} are on other hosts: this plan names their steps, the Ansible playbook \
-             pgsql-pitr.yml runs them",
+            "members {} are on other hosts: this plan names their steps, but pitr runs only \
+             this host's (a run is refused)",
             remote.join(", ")
         ));
     }

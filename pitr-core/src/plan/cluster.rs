@@ -53,7 +53,7 @@ pub struct MemberSite {
     pub role: String,
     /// Whether its spec was given: pitr acts on it from this host. Members of other hosts
     /// are planned with the chosen member's spec (Pigsty's cluster variables are shared) and
-    /// run by the Ansible playbook.
+    /// not run by pitr from this host.
     pub local: bool,
     /// Its Patroni REST API.
     pub api: PatroniApi,
@@ -303,7 +303,7 @@ pub struct ClusterPlan {
 }
 
 impl ClusterPlan {
-    /// Members of other hosts, which only the Ansible playbook reaches.
+    /// Members of other hosts, which pitr does not reach from here.
     pub fn remote_members(&self) -> Vec<&str> {
         self.members
             .iter()
@@ -344,7 +344,7 @@ impl ClusterPlan {
                 if m.local {
                     ""
                 } else {
-                    " [other host: Ansible runs its steps]"
+                    " [other host: not run from here]"
                 }
             );
         }
@@ -1003,10 +1003,7 @@ mod tests {
         assert_eq!(plan.on_failure[0].id, "rollback-start-patroni-pg-test-2");
         let text = plan.to_text();
         assert!(text.contains("# --- phase replicas ---"), "{text}");
-        assert!(
-            text.contains("[other host: Ansible runs its steps]"),
-            "{text}"
-        );
+        assert!(text.contains("[other host: not run from here]"), "{text}");
         assert!(text.contains("systemctl stop patroni"), "{text}");
     }
 
