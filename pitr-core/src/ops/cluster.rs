@@ -417,8 +417,13 @@ pub fn prepare_cluster_restore(
         under_patroni: true,
         ..options.restore.clone()
     };
-    let PreparedRestore { plan, selection } =
-        prepare_restore(&chosen_node, &request, &restore_options, None)?;
+    let PreparedRestore {
+        mut plan,
+        selection,
+    } = prepare_restore(&chosen_node, &request, &restore_options, None)?;
+    // The cluster plan gives archiving back to Patroni itself: the single-node advice on
+    // turning it on by hand does not apply.
+    plan.steps.retain(|s| s.id != "archiving");
     preflight.push(format!(
         "target {} is in the recoverable window: {}",
         request.target, selection.reason
