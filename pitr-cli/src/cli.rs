@@ -259,6 +259,15 @@ pub(crate) struct RestoreArgs {
     /// then missing from the repo).
     #[arg(long, requires = "cluster", help_heading = "Whole Patroni cluster")]
     pub(crate) force: bool,
+    /// Seconds the primary's archive queue may take to drain before it stops.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120,
+        requires = "cluster",
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) drain_timeout: u64,
     /// Do not take a full backup on the new leader at the end.
     #[arg(long, requires = "cluster", help_heading = "Whole Patroni cluster")]
     pub(crate) no_backup: bool,

@@ -326,19 +326,14 @@ fn plan_restore(
     ))
 }
 
-/// The inputs of a cluster restore: the members' specs, the request and the options.
+/// The members' specs and the request of a cluster restore.
 fn cluster_inputs(
     specs: &Bound<'_, PyAny>,
     request: Option<&Bound<'_, PyAny>>,
     zone: Option<&str>,
-    member: Option<String>,
-    force: bool,
-    backup: bool,
-    timeout: u64,
 ) -> Result<(
     Vec<pitr_core::spec::ClusterSpec>,
     pitr_core::target::RestoreRequest,
-    ops::ClusterOptions,
 )> {
     let specs = match value(specs)? {
         Value::Array(items) => items,
@@ -347,13 +342,24 @@ fn cluster_inputs(
     .into_iter()
     .map(|v| api::spec(v).map(ops::complete_spec))
     .collect::<pitr_core::Result<Vec<_>>>()?;
-    let options = ops::ClusterOptions {
+    Ok((specs, self::request(request, zone)?))
+}
+
+/// The knobs of a cluster restore.
+fn cluster_options(
+    member: Option<String>,
+    force: bool,
+    drain_timeout: u64,
+    backup: bool,
+    timeout: u64,
+) -> Result<ops::ClusterOptions> {
+    Ok(ops::ClusterOptions {
         member,
         force,
+        drain_timeout_secs: drain_timeout,
         no_backup: !backup,
         restore: restore_options(None, timeout)?,
-    };
-    Ok((specs, self::request(request, zone)?, options))
+    })
 }
 
 /// Plans a point-in-time restore of a whole Patroni cluster, like `pitr restore --cluster
@@ -367,6 +373,7 @@ fn cluster_inputs(
 ///         promoted, with archiving off until verified and a safety copy).
 ///     member: the member restored (the current leader when `None`).
 ///     force: go on when the primary's archive queue does not drain.
+///     drain_timeout: seconds the primary's archive queue may take to drain.
 ///     backup: take a full backup on the new leader at the end.
 ///     zone: IANA time zone for target times written without one.
 ///     timeout: seconds to wait for recovery.
@@ -376,7 +383,7 @@ fn cluster_inputs(
 ///     with `id`, `phase`, `member`, `host`, `title`, `reason`, `action`), `on_failure`, and
 ///     the chosen member's `restore` plan.
 #[pyfunction]
-#[pyo3(signature = (specs, request = None, *, member = None, force = false, backup = true, zone = None, timeout = 3600))]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600))]
 #[allow(clippy::too_many_arguments)]
 fn plan_restore_cluster(
     py: Python<'_>,
@@ -384,12 +391,13 @@ fn plan_restore_cluster(
     request: Option<&Bound<'_, PyAny>>,
     member: Option<String>,
     force: bool,
+    drain_timeout: u64,
     backup: bool,
     zone: Option<&str>,
     timeout: u64,
 ) -> Result<Py<PyAny>> {
-    let (specs, request, options) =
-        cluster_inputs(specs, request, zone, member, force, backup, timeout)?;
+    let (specs, request) = cluster_inputs(specs, request, zone)?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
     let prepared = py.detach(|| ops::prepare_cluster_restore(&specs, &request, &options))?;
     py_data(py, &prepared.plan)
 }
@@ -409,7 +417,7 @@ fn plan_restore_cluster(
 ///     PitrError: `remote_member` when a member is on another host (use the playbook),
 ///         `cluster_not_ready`, `archive_not_drained`, `recovery_failed`, ...
 #[pyfunction]
-#[pyo3(signature = (specs, request = None, *, member = None, force = false, backup = true, zone = None, timeout = 3600, echo = false))]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, echo = false))]
 #[allow(clippy::too_many_arguments)]
 fn run_restore_cluster(
     py: Python<'_>,
@@ -417,13 +425,14 @@ fn run_restore_cluster(
     request: Option<&Bound<'_, PyAny>>,
     member: Option<String>,
     force: bool,
+    drain_timeout: u64,
     backup: bool,
     zone: Option<&str>,
     timeout: u64,
     echo: bool,
 ) -> Result<Py<PyAny>> {
-    let (specs, request, options) =
-        cluster_inputs(specs, request, zone, member, force, backup, timeout)?;
+    let (specs, request) = cluster_inputs(specs, request, zone)?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
     let outcome = py.detach(|| {
         let prepared = ops::prepare_cluster_restore(&specs, &request, &options)?;
         let node = Node::from_spec(&specs[0]);

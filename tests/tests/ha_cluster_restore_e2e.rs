@@ -6,7 +6,9 @@
 //! timeline 1 (a leads)   full backup; batch 1; t_before_switchover; batch 2
 //! switchover a -> b      timeline 2; batch 3; restore point after-switchover; batch 4
 //! unreachable target     --name no-such-point: recovery misses it; back as it was (b leads,
-//!                        on timeline 2, or 3 if Patroni promoted it again: T)
+//!                        on timeline 2, or 3 if Patroni promoted it again)
+//! archive blocked        b's archive queue does not drain: refused, back as it was (b leads
+//!                        on timeline T)
 //! cluster PITR 1         -t t_before_switchover: b restored onto timeline T+1 (Patroni may
 //!                        promote it once more, T+2: T1), a rebuilt
 //! cluster PITR 2         --name after-switchover: onto T1+1 (or T1+2), a rebuilt
@@ -321,8 +323,8 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     ha.wait_streaming(&a);
     // Patroni starts a primary that lost its leader key while stopped as a replica and
     // promotes it: timeline 2, or 3 when the key expired.
-    let tl_back = ha.timeline().unwrap();
-    assert!(tl_back == 2 || tl_back == 3, "timeline {tl_back}");
+    let tl_first = ha.timeline().unwrap();
+    assert!(tl_first == 2 || tl_first == 3, "timeline {tl_first}");
     assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
     assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
     assert!(
@@ -333,7 +335,7 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     assert!(!ha.member(&b).root().join("data-backup").exists());
     // Nothing of the failed recovery reached the archive: only b's own WAL, drained before it
     // stopped and written since it leads again.
-    let own = [format!("{:08X}", 2), format!("{tl_back:08X}")];
+    let own = [format!("{:08X}", 2), format!("{tl_first:08X}")];
     for f in ha.archived_wal() {
         assert!(
             listing.contains(&f) || own.iter().any(|tl| f.starts_with(tl.as_str())),
@@ -341,6 +343,35 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         );
     }
     eprintln!("unreachable target, rolled back: {:.0?}", since.elapsed());
+
+    // WAL that cannot be archived: refused before the primary stops, back as it was.
+    let since = Instant::now();
+    ha.block_archiving(&b);
+    let stuck = ha.member(&b).switch_wal();
+    let out = cluster_restore(
+        &ha,
+        &b,
+        &specs,
+        &["--drain-timeout", "5", "-t", &t_before_switchover],
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error[archive_not_drained]"), "{text}");
+    assert!(
+        text.contains("rolled back: the cluster runs as before"),
+        "{text}"
+    );
+    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
+    ha.wait_streaming(&a);
+    assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
+    assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
+    assert!(!ha.member(&b).root().join("data-backup").exists());
+    ha.unblock_archiving(&b);
+    ha.member(&b).wait_postgres_archived(&stuck);
+    archive_now(&ha, &b);
+    let tl_back = ha.timeline().unwrap();
+    assert!(tl_back >= tl_first, "timeline {tl_back}");
+    eprintln!("archive not drained, rolled back: {:.0?}", since.elapsed());
 
     // Cluster PITR 1: before the switchover, onto timeline 3.
     let since = Instant::now();

@@ -111,6 +111,7 @@ fn run_cluster(
     let options = ops::ClusterOptions {
         member: args.member.clone(),
         force: args.force,
+        drain_timeout_secs: args.drain_timeout,
         no_backup: args.no_backup,
         restore,
     };

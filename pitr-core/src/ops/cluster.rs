@@ -52,6 +52,8 @@ pub struct ClusterOptions {
     pub member: Option<String>,
     /// Go on when the primary's archive queue does not drain.
     pub force: bool,
+    /// How long the primary's archive queue may take to drain (seconds; two minutes when 0).
+    pub drain_timeout_secs: u64,
     /// Skip the full backup at the end.
     pub no_backup: bool,
     /// The single-node restore's knobs.
@@ -441,6 +443,11 @@ pub fn prepare_cluster_restore(
         patronictl: patronictl()?,
         backup: !options.no_backup,
         force: options.force,
+        drain_timeout_secs: if options.drain_timeout_secs == 0 {
+            crate::plan::cluster::DRAIN_TIMEOUT
+        } else {
+            options.drain_timeout_secs
+        },
         preflight,
         warnings,
     })?;

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::names::StanzaName;
 use crate::patroni::{PatroniApi, PatroniControl};
 
-/// How long the primary's archiver may take to drain before it stops (seconds).
+/// How long the primary's archiver may take to drain before it stops (seconds), by default.
 pub const DRAIN_TIMEOUT: u64 = 120;
 /// How long a member may take to stop or to lead (seconds).
 pub const LEADER_TIMEOUT: u64 = 300;
@@ -98,6 +98,8 @@ pub struct ClusterInput {
     pub backup: bool,
     /// Go on when the primary's archive queue does not drain.
     pub force: bool,
+    /// How long the primary's archive queue may take to drain (seconds).
+    pub drain_timeout_secs: u64,
     /// What the pre-flight checked, in words.
     pub preflight: Vec<String>,
     /// Things the operator should know.
@@ -633,7 +635,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
                     socket_dir: m.socket_dir.clone(),
                     port: m.port,
                     user: m.dbsu.clone(),
-                    timeout_secs: DRAIN_TIMEOUT,
+                    timeout_secs: input.drain_timeout_secs,
                     force: input.force,
                 },
             ));
@@ -964,6 +966,7 @@ mod tests {
             patronictl: PathBuf::from("/usr/bin/patronictl"),
             backup: true,
             force: false,
+            drain_timeout_secs: DRAIN_TIMEOUT,
             preflight: vec![],
             warnings: vec![],
         }
