@@ -366,9 +366,10 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
     assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
     assert!(!ha.member(&b).root().join("data-backup").exists());
+    // A new segment wakes the archiver, which waits a minute after repeated failures.
     ha.unblock_archiving(&b);
-    ha.member(&b).wait_postgres_archived(&stuck);
     archive_now(&ha, &b);
+    ha.member(&b).wait_postgres_archived(&stuck);
     let tl_back = ha.timeline().unwrap();
     assert!(tl_back >= tl_first, "timeline {tl_back}");
     eprintln!("archive not drained, rolled back: {:.0?}", since.elapsed());
