@@ -129,13 +129,13 @@ fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
     /// A one-shot HTTP server on loopback answering `response`; returns its port.
-    fn serve_once(response: &'static str) -> u16 {
+    pub(crate) fn serve_once(response: &'static str) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {
