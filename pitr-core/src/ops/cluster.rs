@@ -747,7 +747,10 @@ pub fn run_cluster_restore(
         ));
         if let Err(e) = run.step(step) {
             log.line(&format!("step '{}' failed: {e}", step.id));
-            let back = if i < no_return {
+            let back = if i == 0 {
+                // Pausing failed: nothing was changed, nothing to bring back.
+                "nothing was changed".to_owned()
+            } else if i < no_return {
                 run.roll_back(step, &e)
             } else {
                 format!(
