@@ -23,7 +23,7 @@
 // Python runs as the test's user, like the CLI does.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Instant;
 
@@ -33,24 +33,6 @@ use serde_json::Value;
 
 /// The harness's stand-in for a systemd unit.
 const CONTROL: &str = env!("CARGO_BIN_EXE_patroni-control");
-
-/// Inserts batch `n`: ten rows `((n-1)*10+1 .. n*10, n)`.
-fn batch(member: &Member, n: u32) {
-    member.psql(&format!(
-        "INSERT INTO t SELECT g, {n} FROM generate_series({}, {}) g",
-        (n - 1) * 10 + 1,
-        n * 10
-    ));
-}
-
-/// The member's clock now, in UTC, as a target time.
-fn now(member: &Member) -> String {
-    let t = member.psql(
-        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')",
-    );
-    tick();
-    t
-}
 
 /// `count batches`: the rows and the batches in `t`.
 fn rows(member: &Member) -> String {
@@ -69,12 +51,7 @@ fn cluster_restore(ha: &PatroniCluster, on: &str, specs: &[PathBuf], args: &[&st
 
 /// `pitr.plan_restore_cluster(specs, {"time": t})` from the repo's `.venv` (`make wheel`).
 fn python_plan(specs: &[PathBuf], t: &str) -> Value {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `make setup` and `make wheel`",
-        python.display()
-    );
+    let python = pitr_tests::venv_python();
     let script = r#"
 import json, sys
 import yaml
@@ -195,23 +172,10 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         write_cluster_spec(ha.member(&a), CONTROL.as_ref()),
         write_cluster_spec(ha.member(&b), CONTROL.as_ref()),
     ];
-    ha.stanza_create();
-    let out = ha.member(&a).pitr(&["backup", "full"]);
-    assert!(out.status.success(), "{}", output_text(&out));
-    ha.member(&a).psql("CREATE TABLE t (id int, batch int)");
-    tick();
-    batch(ha.member(&a), 1);
-    let t_before_switchover = now(ha.member(&a));
-    batch(ha.member(&a), 2);
-    ha.wait_streaming(&b);
-    ha.switchover(&a, &b);
-    ha.wait_timeline(2);
-    ha.wait_streaming(&a);
-    tick();
-    batch(ha.member(&b), 3);
+    let t_before_switchover = ha.history_with_switchover();
     let out = ha.member(&b).pitr(&["mark", "after-switchover"]);
     assert!(out.status.success(), "{}", output_text(&out));
-    batch(ha.member(&b), 4);
+    ha.member(&b).insert_batch(4);
     archive_now(&ha, &b);
 
     // The dry run: every phase, every member, the leader restored; nothing changes.
@@ -399,9 +363,9 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
 
     // A later restore into a scratch directory, to a time after the cluster PITR, lands.
     tick();
-    batch(ha.member(&b), 9);
-    let t_after = now(ha.member(&b));
-    batch(ha.member(&b), 10);
+    ha.member(&b).insert_batch(9);
+    let t_after = ha.member(&b).clock_now();
+    ha.member(&b).insert_batch(10);
     archive_now(&ha, &b);
     let clone = CloneServer {
         data: ha.root().join("scratch"),

@@ -96,6 +96,21 @@ fn countdown(data: &str) {
     eprintln!();
 }
 
+/// The run log `name` of `node`, with progress on a terminal; says where it is.
+fn open_log(
+    node: &pitr_core::node::Node,
+    name: &str,
+    command: &str,
+    verbose: bool,
+) -> pitr_core::run::log::RunLog {
+    let log =
+        ops::run_log(node, name, true, verbose).show_progress(std::io::stderr().is_terminal());
+    if let Some(path) = log.path() {
+        eprintln!("{command}: logging to {}", path.display());
+    }
+    log
+}
+
 /// `pitr restore --cluster`: the whole Patroni cluster of the `--spec` members.
 fn run_cluster(
     global: &GlobalArgs,
@@ -135,11 +150,12 @@ fn run_cluster(
         ));
     }
     let node = pitr_core::node::Node::from_spec(&specs[0]);
-    let log = ops::run_log(&node, "cluster-restore", true, args.verbose)
-        .show_progress(std::io::stderr().is_terminal());
-    if let Some(path) = log.path() {
-        eprintln!("pitr restore --cluster: logging to {}", path.display());
-    }
+    let log = open_log(
+        &node,
+        "cluster-restore",
+        "pitr restore --cluster",
+        args.verbose,
+    );
     let outcome = ops::run_cluster_restore(prepared, &log)?;
     if global.json {
         output::print_json(&outcome)?;
@@ -182,11 +198,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
             countdown(&r.data.display().to_string());
         }
     }
-    let log = ops::run_log(&node, "restore", true, args.verbose)
-        .show_progress(std::io::stderr().is_terminal());
-    if let Some(path) = log.path() {
-        eprintln!("pitr restore: logging to {}", path.display());
-    }
+    let log = open_log(&node, "restore", "pitr restore", args.verbose);
     let outcome = ops::run_restore(prepared, &log)?;
     if global.json {
         output::print_json(&outcome)?;

@@ -76,6 +76,7 @@
 //! ```
 
 mod archive;
+mod batches;
 mod cluster;
 mod config;
 pub mod control;
