@@ -246,6 +246,44 @@ pub(crate) struct RestoreArgs {
     #[arg(long, value_name = "ZONE")]
     pub(crate) zone: Option<String>,
 
+    /// Restore the whole Patroni cluster: pause, stop every member, restore one, empty the
+    /// DCS, start it as leader, rebuild the others (docs/cluster-pitr.md).
+    #[arg(long, help_heading = "Whole Patroni cluster")]
+    pub(crate) cluster: bool,
+    /// Cluster spec of a member on this host, with pg_seq and Patroni's keys (repeatable:
+    /// one per member on this host).
+    #[arg(
+        long = "spec",
+        value_name = "PATH",
+        requires = "cluster",
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) specs: Vec<PathBuf>,
+    /// The member to restore [default: the current leader].
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "cluster",
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) member: Option<String>,
+    /// Go on when the primary's archive queue does not drain before it stops (that WAL is
+    /// then missing from the repo).
+    #[arg(long, requires = "cluster", help_heading = "Whole Patroni cluster")]
+    pub(crate) force: bool,
+    /// Seconds the primary's archive queue may take to drain before it stops.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120,
+        requires = "cluster",
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) drain_timeout: u64,
+    /// Do not take a full backup on the new leader at the end.
+    #[arg(long, requires = "cluster", help_heading = "Whole Patroni cluster")]
+    pub(crate) no_backup: bool,
+
     /// Print the plan and do nothing (as a shell script, or JSON with --json).
     #[arg(short = 'c', long = "check", visible_alias = "dry-run")]
     pub(crate) dry_run: bool,

@@ -281,6 +281,41 @@ pub(crate) fn restored(outcome: &RestoreOutcome) -> String {
     text
 }
 
+/// What a cluster restore did, for people.
+pub(crate) fn cluster_restored(outcome: &pitr_core::ops::ClusterOutcome) -> String {
+    let plan = &outcome.plan;
+    let mut out = format!(
+        "cluster {} restored to {} from member {}: it leads on timeline {}\n",
+        plan.scope,
+        plan.target,
+        plan.chosen,
+        outcome
+            .timeline
+            .map_or_else(|| "?".to_owned(), |t| t.to_string())
+    );
+    if let Some(v) = outcome.restore.as_ref().and_then(|r| r.verified.as_ref()) {
+        let _ = writeln!(
+            out,
+            "  recovery stopped {}, {}",
+            v.stop.as_ref().map_or_else(
+                || "at the end of the archive".to_owned(),
+                ToString::to_string
+            ),
+            v.ending
+        );
+    }
+    for m in plan.members.iter().filter(|m| m.name != plan.chosen) {
+        let _ = writeln!(out, "  {} rebuilt from the new leader, streaming", m.name);
+    }
+    if outcome.backup.is_some() {
+        let _ = writeln!(out, "  a full backup of the new timeline was taken");
+    }
+    if let Some(log) = &outcome.log_file {
+        let _ = writeln!(out, "  log: {log}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     //! What people read, snapshot-tested from recorded `pgbackrest info` output.

@@ -30,6 +30,12 @@ fn bad_input_is_named_with_its_code() {
     let spec = dir.path().join("spec.yml");
     std::fs::write(&spec, "pg_clsuter: pg-meta\n").unwrap();
     let spec = spec.to_str().unwrap();
+    let member = dir.path().join("member.yml");
+    std::fs::write(&member, "pg_cluster: pg-meta\npatroni_port: 8008\n").unwrap();
+    let member = member.to_str().unwrap();
+    let seq = dir.path().join("seq.yml");
+    std::fs::write(&seq, "pg_cluster: pg-meta\npatroni_port: 8008\npg_seq: 1\n").unwrap();
+    let seq = seq.to_str().unwrap();
     let conf = "--config=/nonexistent/pgbackrest.conf";
     for (name, args) in [
         ("unknown_spec_key", vec!["render", "--spec", spec]),
@@ -73,6 +79,27 @@ fn bad_input_is_named_with_its_code() {
         (
             "patroni_url_with_a_path",
             vec![conf, "--patroni", "http://127.0.0.1:8008/primary", "backup"],
+        ),
+        (
+            "cluster_without_spec",
+            vec![conf, "restore", "--cluster", "-i"],
+        ),
+        (
+            "cluster_spec_without_pg_seq",
+            vec![conf, "restore", "--cluster", "--spec", member, "-i"],
+        ),
+        (
+            "cluster_restore_as_a_clone",
+            vec![
+                conf,
+                "restore",
+                "--cluster",
+                "--spec",
+                seq,
+                "-i",
+                "-D",
+                "/pg/clone",
+            ],
         ),
         (
             "patroni_ca_file_without_patroni",

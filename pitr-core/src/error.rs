@@ -374,6 +374,56 @@ pub enum Error {
         hint: String,
     },
 
+    /// A cluster restore's pre-flight found the Patroni cluster not ready: a member or its REST
+    /// API unreachable, PostgreSQL not running on a member, no leader, the DCS not reached.
+    /// Nothing was stopped.
+    #[error(
+        "the Patroni cluster is not ready for a cluster restore: {what}; nothing was stopped: {hint}"
+    )]
+    ClusterNotReady { what: String, hint: String },
+
+    /// A cluster restore would act on members of other hosts, which pitr does not reach:
+    /// it runs the steps of this host's members only (those whose spec was given).
+    #[error(
+        "members {members} run on other hosts (no spec of theirs was given); pitr runs the steps \
+         of this host's members only: give the spec of each member on this host (--spec), or \
+         run the plan's steps of the other hosts on them by hand, in order (the dry run prints \
+         them); nothing was stopped"
+    )]
+    RemoteMember { members: String },
+
+    /// The primary's archiver did not hand every completed WAL segment to the repo in time
+    /// before it was to stop; `--force` goes on anyway (that WAL is then lost to restores).
+    #[error(
+        "member {member} still has {ready} WAL file(s) waiting for archiving after {seconds} s          ({last}); stopping it now would lose them: fix archiving (pitr check) or pass --force"
+    )]
+    ArchiveNotDrained {
+        member: String,
+        ready: u64,
+        seconds: u64,
+        last: String,
+    },
+
+    /// A wait of a cluster restore ran out of time (a leader on the new timeline, a replica
+    /// streaming, Patroni answering, PostgreSQL stopping).
+    #[error("{what} not seen within {seconds} s (last seen: {last})")]
+    ClusterWait {
+        what: String,
+        seconds: u64,
+        last: String,
+    },
+
+    /// A step of a cluster restore failed; the source says why, `back` what state the
+    /// cluster was left in.
+    #[error("cluster restore step '{step}' on member {member} failed: {source}; {back}")]
+    ClusterStep {
+        step: String,
+        member: String,
+        back: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A health check of `pitr check` failed. `code` is the check's own stable code
     /// (`check_archive_command_mismatch`, `check_backup_too_old`, ...; see `crate::check`).
     #[error("check '{check}' failed: {message}")]
@@ -465,12 +515,16 @@ impl Error {
             },
             Error::RecoveryTimeout { .. } => "recovery_timeout",
             Error::SandboxClaim { .. } => "sandbox_claim_failed",
-            Error::Step { source, .. } => source.code(),
+            Error::Step { source, .. } | Error::ClusterStep { source, .. } => source.code(),
             Error::PlanNotRunnable { .. } => "plan_not_runnable",
             Error::StanzaLocked { .. } => "stanza_locked",
             Error::RunInterrupted { .. } => "run_interrupted",
             Error::RunUndone { .. } => "run_undone",
             Error::CheckFailed { code, .. } => code,
+            Error::ClusterNotReady { .. } => "cluster_not_ready",
+            Error::RemoteMember { .. } => "remote_member",
+            Error::ArchiveNotDrained { .. } => "archive_not_drained",
+            Error::ClusterWait { .. } => "cluster_wait_timeout",
             Error::Metrics { .. } => "metrics_error",
         }
     }

@@ -250,9 +250,21 @@ impl TimelineHistories {
 
     /// Whether the WAL position `lsn`, written on timeline `on_timeline`, is part of `tli`'s
     /// history: `on_timeline` is `tli`, or an ancestor that the path to `tli` leaves after
-    /// `lsn`.
+    /// `lsn` and that no later switch on the path cuts short. PostgreSQL copies the parent's
+    /// history verbatim into a new timeline's file, so a restore to a point before the
+    /// parent's own switches gives a history whose last switch is earlier than those before
+    /// it; recovery along it reads the newest timeline's WAL from that switch on.
     pub fn contains_point(&self, tli: TimelineId, on_timeline: TimelineId, lsn: Lsn) -> bool {
-        on_timeline == tli || self.branch_point(on_timeline, tli).is_some_and(|b| lsn < b)
+        if on_timeline == tli {
+            return true;
+        }
+        let lineage = self.lineage(tli);
+        let Some(at) = lineage.iter().position(|(t, _)| *t == on_timeline) else {
+            return false;
+        };
+        lineage[at..]
+            .iter()
+            .all(|(_, switch)| switch.is_none_or(|s| lsn < s))
     }
 }
 
@@ -277,6 +289,28 @@ mod tests {
         ]
         .into_iter()
         .collect()
+    }
+
+    #[test]
+    fn a_point_is_not_held_by_a_timeline_that_branched_off_before_it() {
+        // 1 -0/9000000-> 2 -0/B000000-> 3, then a restore along 3 to 0/5000000 (on 1's
+        // part): PostgreSQL writes 3's history and then the new switch, earlier than both.
+        let h: TimelineHistories = [
+            parse(tl(3), "1\t0/9000000\tx\n2\t0/B000000\tx\n").unwrap(),
+            parse(
+                tl(4),
+                "1\t0/9000000\tx\n2\t0/B000000\tx\n3\t0/5000000\tbefore 2000-01-01\n",
+            )
+            .unwrap(),
+        ]
+        .into_iter()
+        .collect();
+        // A point of timeline 2: held by 3, not by 4 (4 writes its own WAL from 0/5000000).
+        assert!(h.contains_point(tl(3), tl(2), lsn("0/A000000")));
+        assert!(!h.contains_point(tl(4), tl(2), lsn("0/A000000")));
+        // A point of timeline 1 before the restore's switch: held by both.
+        assert!(h.contains_point(tl(4), tl(1), lsn("0/4000000")));
+        assert!(!h.contains_point(tl(4), tl(1), lsn("0/6000000")));
     }
 
     #[test]

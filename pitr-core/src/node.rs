@@ -245,6 +245,7 @@ impl Node {
             restore_config,
             log_dir: self.log_dir.to_path_buf(),
             timeout_secs,
+            patroni_member: false,
         }
     }
 

@@ -246,6 +246,149 @@ impl PatroniDoc {
     }
 }
 
+/// Where Patroni's configuration is on Pigsty's nodes.
+pub const DEFAULT_PATRONI_CONFIG: &str = "/pg/bin/patroni.yml";
+
+/// How pitr stops and starts Patroni on a node, and where its configuration file is: the
+/// spec's `patroni_stop_command`, `patroni_start_command` (argv vectors, run as root; a
+/// systemd unit by default) and `patroni_config` (read by `patronictl`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatroniControl {
+    /// Starts Patroni (`[systemctl, start, patroni]`).
+    pub start: Vec<String>,
+    /// Stops Patroni (`[systemctl, stop, patroni]`). With Patroni paused, PostgreSQL keeps
+    /// running.
+    pub stop: Vec<String>,
+    /// Patroni's configuration file (`/pg/bin/patroni.yml`).
+    pub config: SafePath,
+}
+
+impl Default for PatroniControl {
+    fn default() -> Self {
+        PatroniControl {
+            start: systemctl("start"),
+            stop: systemctl("stop"),
+            config: SafePath::constant(DEFAULT_PATRONI_CONFIG),
+        }
+    }
+}
+
+fn systemctl(verb: &str) -> Vec<String> {
+    ["systemctl", verb, "patroni"].map(String::from).to_vec()
+}
+
+impl PatroniControl {
+    /// The control of a spec's keys, defaults where absent. A command is a non-empty argv
+    /// without empty or unprintable elements (no shell ever reads it).
+    pub fn from_spec(
+        config: Option<&str>,
+        start: Option<&[String]>,
+        stop: Option<&[String]>,
+    ) -> Result<PatroniControl> {
+        let argv = |key: &str, given: Option<&[String]>, verb: &str| -> Result<Vec<String>> {
+            let Some(given) = given else {
+                return Ok(systemctl(verb));
+            };
+            if given.is_empty() || given[0].is_empty() {
+                return Err(Error::InvalidSetting {
+                    key: key.into(),
+                    context: "cluster spec".into(),
+                    message: format!(
+                        "expected a program and its arguments, e.g. [systemctl, {verb}, patroni]"
+                    ),
+                });
+            }
+            if let Some(bad) = given
+                .iter()
+                .find(|a| a.chars().any(crate::error::is_unprintable))
+            {
+                return Err(Error::invalid(
+                    "patroni command argument",
+                    bad.as_str(),
+                    format!("{key} holds a control character"),
+                ));
+            }
+            Ok(given.to_vec())
+        };
+        Ok(PatroniControl {
+            start: argv("patroni_start_command", start, "start")?,
+            stop: argv("patroni_stop_command", stop, "stop")?,
+            config: SafePath::parse(
+                "patroni_config",
+                "cluster spec",
+                config.unwrap_or(DEFAULT_PATRONI_CONFIG),
+            )?,
+        })
+    }
+}
+
+/// Patroni's view of the cluster: the body of `GET /cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct ClusterView {
+    /// The members Patroni knows (from the DCS).
+    #[serde(default)]
+    pub members: Vec<ClusterMember>,
+    /// Whether automatic failover is paused.
+    #[serde(default)]
+    pub pause: bool,
+}
+
+/// One member in `GET /cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct ClusterMember {
+    /// Patroni's name of the member (Pigsty's `<pg_cluster>-<pg_seq>`).
+    pub name: String,
+    /// `leader`, `replica`, `sync_standby`, `standby_leader`, ...
+    #[serde(default)]
+    pub role: String,
+    /// `running`, `streaming`, `stopped`, `starting`, ...
+    #[serde(default)]
+    pub state: String,
+    /// PostgreSQL's host.
+    #[serde(default)]
+    pub host: String,
+    /// PostgreSQL's port.
+    #[serde(default)]
+    pub port: u16,
+    /// The member's REST API (`http://HOST:PORT/patroni`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Its timeline.
+    #[serde(default)]
+    pub timeline: Option<u64>,
+}
+
+impl ClusterView {
+    /// Reads the body of `GET /cluster`; the error says what came instead, on one line.
+    pub fn parse(status: u16, body: &str) -> Result<ClusterView, String> {
+        if status != 200 {
+            return Err(format!(
+                "GET /cluster answered HTTP {status}: {}",
+                excerpt(body)
+            ));
+        }
+        serde_json::from_str(body).map_err(|e| {
+            format!(
+                "GET /cluster answered a body that is not Patroni's cluster document ({e}): {}",
+                excerpt(body)
+            )
+        })
+    }
+
+    /// The member holding the leader key.
+    pub fn leader(&self) -> Option<&ClusterMember> {
+        self.members.iter().find(|m| m.role == "leader")
+    }
+}
+
+impl ClusterMember {
+    /// Whether PostgreSQL runs on it as Patroni sees it (`running`, or `streaming` on later
+    /// Patroni versions).
+    pub fn is_running(&self) -> bool {
+        matches!(self.state.as_str(), "running" | "streaming")
+    }
+}
+
 /// The start of a body, on one line, for messages.
 fn excerpt(body: &str) -> String {
     let trimmed = body.trim();

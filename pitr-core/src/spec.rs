@@ -31,7 +31,7 @@ use crate::error::{Error, Result, nearest};
 use crate::names::{
     BackupType, CronSchedule, PgMajor, PgMode, RepoIndex, RepoName, SafePath, Secret, StanzaName,
 };
-use crate::patroni::{PatroniApi, PatroniKeys};
+use crate::patroni::{PatroniApi, PatroniControl, PatroniKeys};
 use crate::version::Version;
 
 /// Pigsty's `pg_data` default.
@@ -103,6 +103,15 @@ pub struct RawSpec {
     pub patroni_host: Option<String>,
     /// CA certificate that verifies Patroni's HTTPS certificate (Pigsty's `/etc/pki/ca.crt`).
     pub patroni_ca_file: Option<String>,
+    /// The instance's number in the cluster (Pigsty's variable): Patroni's member name is
+    /// `<pg_cluster>-<pg_seq>`.
+    pub pg_seq: Option<u32>,
+    /// Patroni's configuration file on the node (`/pg/bin/patroni.yml`), for `patronictl`.
+    pub patroni_config: Option<String>,
+    /// How pitr starts Patroni on the node, as an argv (`[systemctl, start, patroni]`).
+    pub patroni_start_command: Option<Vec<String>>,
+    /// How pitr stops Patroni on the node, as an argv (`[systemctl, stop, patroni]`).
+    pub patroni_stop_command: Option<Vec<String>>,
 }
 
 /// `pgbackrest_method`: one repo name or a list of names.
@@ -220,6 +229,10 @@ pub const SPEC_KEYS: &[&str] = &[
     "patroni_ssl_enabled",
     "patroni_host",
     "patroni_ca_file",
+    "pg_seq",
+    "patroni_config",
+    "patroni_start_command",
+    "patroni_stop_command",
 ];
 
 /// A validated cluster spec.
@@ -275,6 +288,11 @@ pub struct ClusterSpec {
     /// `patroni_port` given (and `patroni_enabled` not `false`). Backups then take their role
     /// from Patroni ([`crate::role`]).
     pub patroni: Option<PatroniApi>,
+    /// `pg_seq`, when given: the member is `<pg_cluster>-<pg_seq>` in Patroni.
+    pub seq: Option<u32>,
+    /// How pitr stops and starts Patroni on the node and where its configuration is (a
+    /// cluster restore, [`crate::plan::cluster`]).
+    pub patroni_control: PatroniControl,
 }
 
 /// A repo definition from `pgbackrest_repo`, validated for its type.
@@ -591,6 +609,18 @@ impl RawSpec {
             host: self.patroni_host.as_deref(),
             ca_file: self.patroni_ca_file.as_deref(),
         })?;
+        let patroni_control = PatroniControl::from_spec(
+            self.patroni_config.as_deref(),
+            self.patroni_start_command.as_deref(),
+            self.patroni_stop_command.as_deref(),
+        )?;
+        if self.pg_seq == Some(0) {
+            return Err(Error::invalid(
+                "pg_seq",
+                "0",
+                "expected the instance number, 1 or more",
+            ));
+        }
         let cluster: StanzaName = self
             .pg_cluster
             .as_deref()
@@ -798,6 +828,8 @@ impl RawSpec {
             drill_assertions,
             allow_weak_cipher_pass: allow_weak,
             patroni,
+            seq: self.pg_seq,
+            patroni_control,
         })
     }
 }

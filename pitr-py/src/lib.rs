@@ -279,6 +279,7 @@ fn restore_options(restore_config: Option<PathBuf>, timeout: u64) -> Result<Rest
     Ok(RestoreOptions {
         restore_config_path: api::restore_config_path(restore_config.as_deref())?,
         timeout_secs: timeout,
+        under_patroni: false,
     })
 }
 
@@ -320,6 +321,122 @@ fn plan_restore(
     let options = restore_options(restore_config, timeout)?;
     let prepared = py.detach(|| ops::prepare_restore(&node, &request, &options, snapshot))?;
     Ok(Plan::restore(prepared, node))
+}
+
+/// The members' specs and the request of a cluster restore.
+fn cluster_inputs(
+    specs: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
+) -> Result<(
+    Vec<pitr_core::spec::ClusterSpec>,
+    pitr_core::target::RestoreRequest,
+)> {
+    let specs = match value(specs)? {
+        Value::Array(items) => items,
+        one => vec![one],
+    }
+    .into_iter()
+    .map(|v| api::spec(v).map(ops::complete_spec))
+    .collect::<pitr_core::Result<Vec<_>>>()?;
+    Ok((specs, self::request(request, zone)?))
+}
+
+/// The knobs of a cluster restore.
+fn cluster_options(
+    member: Option<String>,
+    force: bool,
+    drain_timeout: u64,
+    backup: bool,
+    timeout: u64,
+) -> Result<ops::ClusterOptions> {
+    Ok(ops::ClusterOptions {
+        member,
+        force,
+        drain_timeout_secs: drain_timeout,
+        no_backup: !backup,
+        restore: restore_options(None, timeout)?,
+    })
+}
+
+/// Plans a point-in-time restore of a whole Patroni cluster, like `pitr restore --cluster
+/// --dry-run --json`: the pre-flight (every member and the DCS reachable, the target in the
+/// window) runs first, nothing is stopped.
+///
+/// Args:
+///     specs: the cluster spec of each member on this host (a list, or one spec), each with
+///         `pg_seq` and Patroni's keys.
+///     request: Pigsty's `pg_pitr` dict (the target; the restore is always in place,
+///         promoted, with archiving off until verified and a safety copy).
+///     member: the member restored (the current leader when `None`).
+///     force: go on when the primary's archive queue does not drain.
+///     drain_timeout: seconds the primary's archive queue may take to drain.
+///     backup: take a full backup on the new leader at the end.
+///     zone: IANA time zone for target times written without one.
+///     timeout: seconds to wait for recovery.
+///
+/// Returns:
+///     The plan document: `kind` (`cluster_restore`), `members`, `preflight`, `steps` (each
+///     with `id`, `phase`, `member`, `host`, `title`, `reason`, `action`), `on_failure`, and
+///     the chosen member's `restore` plan.
+#[pyfunction]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600))]
+#[allow(clippy::too_many_arguments)]
+fn plan_restore_cluster(
+    py: Python<'_>,
+    specs: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+    member: Option<String>,
+    force: bool,
+    drain_timeout: u64,
+    backup: bool,
+    zone: Option<&str>,
+    timeout: u64,
+) -> Result<Py<PyAny>> {
+    let (specs, request) = cluster_inputs(specs, request, zone)?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
+    let prepared = py.detach(|| ops::prepare_cluster_restore(&specs, &request, &options))?;
+    py_data(py, &prepared.plan)
+}
+
+/// Restores a whole Patroni cluster to a target, like `pitr restore --cluster --json`: plans
+/// as `plan_restore_cluster` does, then runs every phase. Before the DCS is emptied, a failure
+/// brings the cluster back as it was (the error says so).
+///
+/// Args: as `plan_restore_cluster`, plus
+///     echo: print progress to stderr (it always goes to the run log).
+///
+/// Returns:
+///     `{"plan", "selection", "completed", "restore", "timeline", "continuity", "backup",
+///     "log_file"}`.
+///
+/// Raises:
+///     PitrError: `remote_member` when a member is on another host (use the playbook),
+///         `cluster_not_ready`, `archive_not_drained`, `recovery_failed`, ...
+#[pyfunction]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, echo = false))]
+#[allow(clippy::too_many_arguments)]
+fn run_restore_cluster(
+    py: Python<'_>,
+    specs: &Bound<'_, PyAny>,
+    request: Option<&Bound<'_, PyAny>>,
+    member: Option<String>,
+    force: bool,
+    drain_timeout: u64,
+    backup: bool,
+    zone: Option<&str>,
+    timeout: u64,
+    echo: bool,
+) -> Result<Py<PyAny>> {
+    let (specs, request) = cluster_inputs(specs, request, zone)?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
+    let outcome = py.detach(|| {
+        let prepared = ops::prepare_cluster_restore(&specs, &request, &options)?;
+        let node = Node::from_spec(&specs[0]);
+        let log = ops::run_log(&node, "cluster-restore", echo, false);
+        ops::run_cluster_restore(prepared, &log)
+    })?;
+    py_data(py, &outcome)
 }
 
 /// Plans starting or stopping the spec's PostgreSQL as the database superuser (the `up` and
@@ -586,6 +703,8 @@ fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(select_backup, m)?)?;
     m.add_function(wrap_pyfunction!(plan_backup, m)?)?;
     m.add_function(wrap_pyfunction!(plan_restore, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_restore_cluster, m)?)?;
+    m.add_function(wrap_pyfunction!(run_restore_cluster, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
     m.add_function(wrap_pyfunction!(write_file, m)?)?;
     m.add_function(wrap_pyfunction!(check_writable, m)?)?;

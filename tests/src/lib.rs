@@ -84,7 +84,7 @@ pub use pitr::{
     Stanza, create_padded_tables, output_text, pitr, pitr_bin, pitr_ok, server_log_records, tick,
 };
 pub use s3::{S3_REGION, S3Server};
-pub use tools::{pg_bin, pg_bin_dir, pgbackrest, pgbackrest_bin, pgbackrest_ok};
+pub use tools::{pg_bin, pg_bin_dir, pgbackrest, pgbackrest_bin, pgbackrest_ok, venv_python};
 pub use user::{
     DbUser, chown_to_postgres, cmd_as_postgres, mkdir_as_postgres, write_file_as_postgres,
 };

@@ -191,3 +191,18 @@ pub(crate) fn describe(cmd: &Command) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The Python of the repo's `.venv`, where `make wheel` installs the `pitr` module.
+///
+/// # Panics
+///
+/// When it is missing: the message says to run `make setup` and `make wheel`.
+pub fn venv_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `make setup` and `make wheel`",
+        python.display()
+    );
+    python
+}

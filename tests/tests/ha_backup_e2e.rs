@@ -179,12 +179,7 @@ fn backups_run_on(ha: &PatroniCluster, name: &str) -> usize {
 /// `pitr.plan_backup(spec | overrides)` from the repo's `.venv`: the summary's role, source and
 /// skip, or the error code.
 fn python_plan_backup(ha: &PatroniCluster, name: &str, overrides: &Value) -> Value {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `make setup` and `make wheel`",
-        python.display()
-    );
+    let python = pitr_tests::venv_python();
     let script = r#"
 import json, sys
 import yaml

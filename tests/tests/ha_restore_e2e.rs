@@ -22,25 +22,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use pitr_tests::ha::poll_until;
-use pitr_tests::{CloneServer, Member, PatroniCluster, free_port, output_text, tick};
-
-/// Inserts batch `n`: ten rows `((n-1)*10+1 .. n*10, n)`.
-fn batch(member: &Member, n: u32) {
-    member.psql(&format!(
-        "INSERT INTO t SELECT g, {n} FROM generate_series({}, {}) g",
-        (n - 1) * 10 + 1,
-        n * 10
-    ));
-}
-
-/// The member's clock now, in UTC, as a target time.
-fn now(member: &Member) -> String {
-    let t = member.psql(
-        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')",
-    );
-    tick();
-    t
-}
+use pitr_tests::{CloneServer, PatroniCluster, free_port, output_text, tick};
 
 /// `pitr check` on member `name` with its spec (which knows the harness's archive gate).
 fn check(ha: &PatroniCluster, name: &str) -> Output {
@@ -53,31 +35,17 @@ fn check(ha: &PatroniCluster, name: &str) -> Output {
 fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_closed_hole() {
     let mut ha = PatroniCluster::builder("ha-restore").members(2).start();
     let (a, b) = (ha.name_of(0), ha.name_of(1));
-    ha.stanza_create();
-    let out = ha.member(&a).pitr(&["backup", "full"]);
-    assert!(out.status.success(), "{}", output_text(&out));
-    ha.member(&a).psql("CREATE TABLE t (id int, batch int)");
-    tick();
-    batch(ha.member(&a), 1);
-    let t_before_switchover = now(ha.member(&a));
-    batch(ha.member(&a), 2);
-    ha.wait_streaming(&b);
-
-    ha.switchover(&a, &b);
-    ha.wait_timeline(2);
-    ha.wait_streaming(&a);
-    tick();
-    batch(ha.member(&b), 3);
-    let t_between = now(ha.member(&b));
-    batch(ha.member(&b), 4);
+    let t_before_switchover = ha.history_with_switchover();
+    let t_between = ha.member(&b).clock_now();
+    ha.member(&b).insert_batch(4);
 
     // b's last segments reach a by streaming only.
     let archived = ha.member(&b).switch_wal();
     ha.member(&b).wait_postgres_archived(&archived);
     ha.block_archiving(&b);
-    batch(ha.member(&b), 5);
-    let t_in_hole = now(ha.member(&b));
-    batch(ha.member(&b), 6);
+    ha.member(&b).insert_batch(5);
+    let t_in_hole = ha.member(&b).clock_now();
+    ha.member(&b).insert_batch(6);
     let unarchived = ha.member(&b).switch_wal();
     let failed = poll_until(Duration::from_secs(60), || {
         (ha.member(&b)
@@ -108,9 +76,9 @@ fn restores_land_on_the_timeline_that_was_live_across_switchover_failover_and_a_
     assert!(ha.archived_wal().contains(&unarchived));
 
     tick();
-    batch(ha.member(&a), 7);
-    let t_after_failover = now(ha.member(&a));
-    batch(ha.member(&a), 8);
+    ha.member(&a).insert_batch(7);
+    let t_after_failover = ha.member(&a).clock_now();
+    ha.member(&a).insert_batch(8);
     let last = ha.member(&a).switch_wal();
     ha.member(&a).wait_postgres_archived(&last);
     let out = check(&ha, &a);

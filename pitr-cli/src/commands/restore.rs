@@ -101,8 +101,7 @@ fn interrupted(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCo
     let node = super::node(global, &args.node)?;
     let locked = super::lock(&node, "restore", args.wait)?;
     let outcome = if args.undo {
-        let log = ops::run_log(&node, "restore-undo", true, args.verbose)
-            .show_progress(std::io::stderr().is_terminal());
+        let log = open_log(&node, "restore-undo", "pitr restore --undo", args.verbose);
         ops::restore::undo_restore(&node, &log, &locked)?
     } else {
         ops::restore::abandon_restore(&locked)?
@@ -121,6 +120,75 @@ fn interrupted(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// The run log `name` of `node`, with progress on a terminal; says where it is.
+fn open_log(
+    node: &pitr_core::node::Node,
+    name: &str,
+    command: &str,
+    verbose: bool,
+) -> pitr_core::run::log::RunLog {
+    let log =
+        ops::run_log(node, name, true, verbose).show_progress(std::io::stderr().is_terminal());
+    if let Some(path) = log.path() {
+        eprintln!("{command}: logging to {}", path.display());
+    }
+    log
+}
+
+/// `pitr restore --cluster`: the whole Patroni cluster of the `--spec` members.
+fn run_cluster(
+    global: &GlobalArgs,
+    args: &RestoreArgs,
+    request: &pitr_core::target::RestoreRequest,
+    restore: RestoreOptions,
+) -> anyhow::Result<ExitCode> {
+    let specs = args
+        .specs
+        .iter()
+        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ops::ClusterOptions {
+        member: args.member.clone(),
+        force: args.force,
+        drain_timeout_secs: args.drain_timeout,
+        no_backup: args.no_backup,
+        restore,
+    };
+    let prepared = ops::prepare_cluster_restore(&specs, request, &options)?;
+    if args.dry_run {
+        if global.json {
+            output::print_json(&prepared.plan)?;
+        } else {
+            output::print(&prepared.plan.to_text())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("pitr restore --cluster: {}", prepared.selection.reason);
+    for w in &prepared.plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        countdown(&format!(
+            "of cluster {} (every member)",
+            prepared.plan.scope
+        ));
+    }
+    let node = pitr_core::node::Node::from_spec(&specs[0]);
+    let log = open_log(
+        &node,
+        "cluster-restore",
+        "pitr restore --cluster",
+        args.verbose,
+    );
+    let outcome = ops::run_cluster_restore(prepared, &log)?;
+    if global.json {
+        output::print_json(&outcome)?;
+    } else {
+        output::print(&text::cluster_restored(&outcome))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     if args.undo || args.abandon {
         return interrupted(global, args);
@@ -133,7 +201,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
             .map(|p| SafePath::from_path("--restore-config", "pitr's arguments", p))
             .transpose()?,
         timeout_secs: args.timeout,
+        under_patroni: false,
     };
+    if args.cluster {
+        return run_cluster(global, args, &request, options);
+    }
     let node = super::node(global, &args.node)?;
     // A real run locks the stanza before it looks at anything, so what it plans from stays
     // true while it runs.
@@ -160,11 +232,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<Exi
             countdown(&r.data.display().to_string());
         }
     }
-    let log = ops::run_log(&node, "restore", true, args.verbose)
-        .show_progress(std::io::stderr().is_terminal());
-    if let Some(path) = log.path() {
-        eprintln!("pitr restore: logging to {}", path.display());
-    }
+    let log = open_log(&node, "restore", "pitr restore", args.verbose);
     let outcome = ops::run_restore(prepared, &log, &locked)?;
     if global.json {
         output::print_json(&outcome)?;

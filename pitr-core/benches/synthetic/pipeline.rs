@@ -74,6 +74,7 @@ pub(crate) fn site() -> RestoreSite {
         restore_config: config,
         log_dir: spec.log_dir.to_path_buf(),
         timeout_secs: 3600,
+        patroni_member: false,
     }
 }
 

@@ -330,6 +330,7 @@ fn run(
             &scratch.join("restore.conf"),
         )?),
         timeout_secs: options.timeout_secs,
+        under_patroni: false,
     };
     let now = u64::try_from(started_secs(rec)).unwrap_or(0);
     let mut state = match options.target {

@@ -8,6 +8,8 @@
 //!
 //! * [`render`](mod@render) — a spec's files, and writing one safely;
 //! * [`restore`] — select, check, plan ([`prepare_restore`]) and run ([`run_restore`]);
+//! * [`cluster`] — the same for a whole Patroni cluster: pre-flight of every member and the
+//!   DCS, the phases as data ([`prepare_cluster_restore`]), run ([`run_cluster_restore`]);
 //! * [`backup`] — plan and run a backup on the primary, skip on a replica;
 //! * [`continuity`](mod@continuity) — push from a new primary's `pg_wal` what the archive
 //!   lacks, by hand or from Patroni's `on_role_change` callback;
@@ -30,6 +32,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod cluster;
 pub mod continuity;
 pub mod drill;
 pub mod exporter;
@@ -42,6 +45,10 @@ pub mod sandbox;
 pub mod service;
 
 pub use backup::{BackupOutcome, prepare_backup, run_backup};
+pub use cluster::{
+    ClusterOptions, ClusterOutcome, PreparedClusterRestore, prepare_cluster_restore,
+    run_cluster_restore,
+};
 pub use continuity::{ContinuityOutcome, continuity, patroni_callback};
 pub use info::{InfoDoc, info};
 pub use log::run_log;

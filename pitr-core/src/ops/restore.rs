@@ -38,6 +38,10 @@ pub struct RestoreOptions {
     pub restore_config_path: Option<SafePath>,
     /// Seconds to wait for recovery (one hour when 0).
     pub timeout_secs: u64,
+    /// The data directory is a Patroni member's, planned as part of a cluster restore
+    /// ([`crate::ops::cluster`]): PostgreSQL is stopped by the cluster plan before this plan
+    /// runs (so no stop step), and its port is passed on the command line as Patroni does.
+    pub under_patroni: bool,
 }
 
 /// A planned restore with the facts behind it.
@@ -171,18 +175,22 @@ pub fn prepare_restore(
     )?;
     let mut selection = selection;
     land_time_target(&node, &tools, &snapshot, request, &mut selection)?;
-    let facts = facts::gather(&data);
+    let mut facts = facts::gather(&data);
+    if options.under_patroni {
+        facts.postmaster_pid = None;
+    }
     let timeout = if options.timeout_secs == 0 {
         3600
     } else {
         options.timeout_secs
     };
-    let site = node.restore_site(
+    let mut site = node.restore_site(
         &tools.pg_bin_dir,
         &tools.pgbackrest,
         options.restore_config_path.clone(),
         timeout,
     );
+    site.patroni_member = options.under_patroni;
     let identity = request_identity(request);
     let plan_with = |facts: &crate::plan::restore::NodeFacts| {
         crate::plan::restore::plan_restore(&site, request, &selection, facts, &Renderer::new())

@@ -1,6 +1,6 @@
 //! Plans: what pitr will do, as data, before it does anything.
 //!
-//! Planning ([`restore`], [`backup`], [`continuity`]) is pure: it takes the request, the repo's state and facts
+//! Planning ([`restore`], [`backup`], [`continuity`], [`cluster`]) is pure: it takes the request, the repo's state and facts
 //! gathered about the node, and returns a [`Plan`] — a list of [`Step`]s, each an argv vector
 //! (never a shell string), a file to write, or a wait, with the OS user it runs as and whether
 //! it destroys data. The same plan is printed by a dry run (as JSON, or as a shell script for
@@ -11,6 +11,7 @@
 //! [`FileContents`], which serializes only its redacted text.
 
 pub mod backup;
+pub mod cluster;
 pub mod continuity;
 pub mod pg_ctl;
 pub mod restore;

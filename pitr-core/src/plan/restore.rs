@@ -52,6 +52,11 @@ pub struct RestoreSite {
     pub log_dir: PathBuf,
     /// Seconds to wait for recovery.
     pub timeout_secs: u64,
+    /// Whether the data directory is a Patroni member's: Patroni passes the port on the
+    /// command line, and the restored `postgresql.conf` is the one Patroni wrote on the member
+    /// that was backed up. The recovery server then gets this node's port and socket directory
+    /// on its command line.
+    pub patroni_member: bool,
 }
 
 /// What the data directory looks like before anything happens.
@@ -417,20 +422,18 @@ pub fn plan_restore(
         user,
     ));
 
+    let mut server_options = recovery_server_options(&site.log_dir, &server_log_name, format);
+    if site.patroni_member {
+        server_options = format!(
+            "{server_options} -c port={port} -c unix_socket_directories={}",
+            site.socket_dir.display()
+        );
+    }
     steps.push(Step::exec(
         "start",
         "Start PostgreSQL to replay WAL up to the target",
         false,
-        pg_ctl::start(
-            &pg_ctl,
-            &data,
-            &start_log,
-            &[
-                "-W",
-                "-o",
-                &recovery_server_options(&site.log_dir, &server_log_name, format),
-            ],
-        ),
+        pg_ctl::start(&pg_ctl, &data, &start_log, &["-W", "-o", &server_options]),
         user,
     ));
     let watch = RecoveryWatch {

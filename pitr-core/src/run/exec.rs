@@ -96,11 +96,27 @@ impl Drop for Guardian {
 
 /// Runs `cmd`, streaming its stdout and stderr into `log`; succeeds when the exit status is in
 /// `ok` (`[0]` when empty). `what` names the command in errors.
-pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> Result<()> {
+pub fn run_streaming(cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> Result<()> {
+    run_streaming_input(cmd, None, what, log, ok)
+}
+
+/// Like [`run_streaming`], with `input` written to the program's standard input (then closed)
+/// when given; a null stdin otherwise.
+pub fn run_streaming_input(
+    mut cmd: Command,
+    input: Option<&str>,
+    what: &str,
+    log: &RunLog,
+    ok: &[i32],
+) -> Result<()> {
     tie_to_pitr(&mut cmd);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|source| Error::Spawn {
         program: program_name(&cmd),
         source,
@@ -109,7 +125,14 @@ pub fn run_streaming(mut cmd: Command, what: &str, log: &RunLog, ok: &[i32]) -> 
     let tail = Mutex::new(VecDeque::with_capacity(TAIL_LINES));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let stdin = child.stdin.take();
     std::thread::scope(|scope| {
+        if let (Some(mut pipe), Some(text)) = (stdin, input) {
+            scope.spawn(move || {
+                // A program that exits without reading all of it closes the pipe: not an error.
+                let _ = std::io::Write::write_all(&mut pipe, text.as_bytes());
+            });
+        }
         let pump = |stream: Box<dyn Read + Send>| {
             let tail = &tail;
             scope.spawn(move || {

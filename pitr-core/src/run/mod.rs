@@ -15,6 +15,7 @@
 #![allow(clippy::disallowed_types)]
 
 pub mod check;
+pub mod cluster;
 pub mod drill;
 pub mod exec;
 pub mod exporter;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
-use crate::patroni::{PatroniAnswer, PatroniApi};
+use crate::patroni::{ClusterView, PatroniAnswer, PatroniApi};
 
 /// How long to wait for a TCP (and TLS) connection to the REST API.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -31,13 +31,27 @@ pub const MAX_BODY: u64 = 256 * 1024;
 /// the member's state document; `Err` says, on one line, why there is no usable answer
 /// (connection refused, timeout, certificate not trusted, not Patroni's document, ...).
 pub fn ask_primary(api: &PatroniApi) -> Result<PatroniAnswer, String> {
+    let (status, body) = api_request(api, "primary", None)?;
+    PatroniAnswer::parse(status, &body)
+}
+
+/// One request to the REST API at `path` (`/cluster`, `/config`, ...): `GET` without a body,
+/// `PATCH` with a JSON one. The status and body, or why there is no answer, on one line.
+pub fn api_request(
+    api: &PatroniApi,
+    path: &str,
+    patch_body: Option<&serde_json::Value>,
+) -> Result<(u16, String), String> {
     let agent = agent(api)?;
-    let url = api.url.endpoint("primary");
-    let mut response = agent
-        .get(&url)
-        .header("Accept", "application/json")
-        .call()
-        .map_err(|e| crate::error::one_line(&e.to_string()))?;
+    let url = api.url.endpoint(path.trim_start_matches('/'));
+    let sent = match patch_body {
+        None => agent.get(&url).header("Accept", "application/json").call(),
+        Some(body) => agent
+            .patch(&url)
+            .header("Content-Type", "application/json")
+            .send(body.to_string()),
+    };
+    let mut response = sent.map_err(|e| crate::error::one_line(&e.to_string()))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
@@ -45,7 +59,32 @@ pub fn ask_primary(api: &PatroniApi) -> Result<PatroniAnswer, String> {
         .limit(MAX_BODY)
         .read_to_string()
         .map_err(|e| crate::error::one_line(&format!("reading the answer: {e}")))?;
+    Ok((status, body))
+}
+
+/// `GET <url>/cluster`: the members Patroni knows, their roles, states, hosts and timelines.
+pub fn ask_cluster(api: &PatroniApi) -> Result<ClusterView, String> {
+    let (status, body) = api_request(api, "cluster", None)?;
+    ClusterView::parse(status, &body)
+}
+
+/// `GET <url>/patroni`: the member's own state document (200 when PostgreSQL runs, 503
+/// otherwise).
+pub fn ask_state(api: &PatroniApi) -> Result<PatroniAnswer, String> {
+    let (status, body) = api_request(api, "patroni", None)?;
     PatroniAnswer::parse(status, &body)
+}
+
+/// `PATCH <url>/config {"pause": pause}`: pauses or resumes automatic failover.
+pub fn set_pause(api: &PatroniApi, pause: bool) -> Result<(), String> {
+    let (status, body) = api_request(api, "config", Some(&serde_json::json!({ "pause": pause })))?;
+    if status == 200 {
+        Ok(())
+    } else {
+        Err(crate::error::one_line(&format!(
+            "PATCH /config answered HTTP {status}: {body}"
+        )))
+    }
 }
 
 /// One request to a Patroni REST API on loopback, `http://127.0.0.1:<port><path>` (no TLS),
@@ -136,13 +175,13 @@ fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
     /// A one-shot HTTP server on loopback answering `response`; returns its port.
-    fn serve_once(response: &'static str) -> u16 {
+    pub(crate) fn serve_once(response: &'static str) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {

@@ -36,11 +36,13 @@ __all__ = [
     "render_metrics",
     "plan_backup",
     "plan_restore",
+    "plan_restore_cluster",
     "plan_service",
     "recovery_window",
     "redact_config",
     "render_config",
     "render_restore_config",
+    "run_restore_cluster",
     "secret_values",
     "select_backup",
     "write_file",
@@ -150,6 +152,29 @@ def plan_restore(
     restore_config: _Path | None = None,
     timeout: int = 3600,
 ) -> Plan: ...
+def plan_restore_cluster(
+    specs: _Spec | list[_Spec],
+    request: _Request | None = None,
+    *,
+    member: str | None = None,
+    force: bool = False,
+    drain_timeout: int = 120,
+    backup: bool = True,
+    zone: str | None = None,
+    timeout: int = 3600,
+) -> dict[str, Any]: ...
+def run_restore_cluster(
+    specs: _Spec | list[_Spec],
+    request: _Request | None = None,
+    *,
+    member: str | None = None,
+    force: bool = False,
+    drain_timeout: int = 120,
+    backup: bool = True,
+    zone: str | None = None,
+    timeout: int = 3600,
+    echo: bool = False,
+) -> dict[str, Any]: ...
 def plan_service(spec: _Spec, action: Literal["start", "stop"]) -> Plan: ...
 def info(spec: _Spec) -> dict[str, Any]: ...
 def default_owner(spec: _Spec, what: _What) -> str: ...

@@ -76,8 +76,10 @@
 //! ```
 
 mod archive;
+mod batches;
 mod cluster;
 mod config;
+pub mod control;
 mod etcd;
 mod member;
 mod procs;

@@ -1,0 +1,106 @@
+//! Tests of the cluster pre-flight over a stand-in REST API, and of the requests it refuses.
+
+use super::*;
+use crate::run::patroni::tests::serve_once;
+
+const NOW: i64 = 1_796_230_000;
+
+fn member() -> ClusterMember {
+    ClusterMember {
+        name: "pg-test-2".into(),
+        role: "replica".into(),
+        state: "running".into(),
+        host: "127.0.0.1".into(),
+        port: 5433,
+        api_url: None,
+        timeline: Some(2),
+    }
+}
+
+/// `check_member` against a REST API answering `GET /patroni` with `response`.
+fn check(response: &'static str) -> Result<String> {
+    let api = PatroniApi::local(serve_once(response)).unwrap();
+    check_member(&member(), &api, "pg-test", NOW)
+}
+
+#[test]
+fn a_member_that_runs_for_the_scope_and_reached_the_dcs_passes() {
+    let line = check(
+        "HTTP/1.0 200 OK\r\n\r\n{\"state\": \"running\", \"role\": \"replica\", \
+         \"timeline\": 2, \"dcs_last_seen\": 1796229995, \"patroni\": {\"scope\": \"pg-test\"}}",
+    )
+    .unwrap();
+    assert!(line.contains("DCS reached 5 s ago"), "{line}");
+}
+
+#[test]
+fn the_preflight_refuses_what_would_break_the_restore() {
+    for (response, needle) in [
+        (
+            "HTTP/1.0 200 OK\r\n\r\n{\"state\": \"running\", \"dcs_last_seen\": 1796220000, \
+             \"patroni\": {\"scope\": \"pg-test\"}}",
+            "has not reached the DCS lately",
+        ),
+        (
+            "HTTP/1.0 200 OK\r\n\r\n{\"state\": \"running\", \"dcs_last_seen\": 1796229999, \
+             \"failsafe_mode_is_active\": true, \"patroni\": {\"scope\": \"pg-test\"}}",
+            "failsafe mode active",
+        ),
+        (
+            "HTTP/1.0 503 Service Unavailable\r\n\r\n{\"state\": \"stopped\", \
+             \"dcs_last_seen\": 1796229999, \"patroni\": {\"scope\": \"pg-test\"}}",
+            "state stopped",
+        ),
+        (
+            "HTTP/1.0 200 OK\r\n\r\n{\"state\": \"running\", \"dcs_last_seen\": 1796229999, \
+             \"patroni\": {\"scope\": \"pg-other\"}}",
+            "serves scope Some(\"pg-other\"), not pg-test",
+        ),
+        ("HTTP/1.0 404 Not Found\r\n\r\nno", "does not answer"),
+    ] {
+        let e = check(response).unwrap_err();
+        assert_eq!(e.code(), "cluster_not_ready", "{e}");
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
+        assert!(e.to_string().contains("nothing was stopped"), "{e}");
+    }
+}
+
+#[test]
+fn members_listed_by_patroni_get_their_api_from_api_url() {
+    let like = PatroniApi::local(8008).unwrap();
+    let mut m = member();
+    m.api_url = Some("http://10.0.0.12:8008/patroni".into());
+    assert_eq!(
+        member_api(&m, &like).unwrap().url.to_string(),
+        "http://10.0.0.12:8008"
+    );
+    m.api_url = Some("not a url".into());
+    assert_eq!(
+        member_api(&m, &like).unwrap_err().code(),
+        "cluster_not_ready"
+    );
+}
+
+#[test]
+fn requests_a_cluster_restore_cannot_honour_are_refused() {
+    let request = |v: serde_json::Value| RestoreRequest::from_pg_pitr(v, None).unwrap();
+    let r = cluster_request(&request(
+        serde_json::json!({"time": "2026-12-01 10:00:00+00"}),
+    ))
+    .unwrap();
+    assert_eq!(
+        (r.archive, r.action, r.safety_copy),
+        (Some(ArchiveMode::Off), TargetAction::Promote, true)
+    );
+    for v in [
+        serde_json::json!({"data": "/pg/clone"}),
+        serde_json::json!({"port": 5433}),
+        serde_json::json!({"archive": "preserve"}),
+        serde_json::json!({"time": "2026-12-01 10:00:00+00", "action": "shutdown"}),
+    ] {
+        assert_eq!(
+            cluster_request(&request(v)).unwrap_err().code(),
+            "invalid_setting"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Tests of the cluster plan: the order of its steps, what it refuses, its text.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::patroni::ClusterView;
+use crate::patroni::{PatroniApi, PatroniControl};
+use crate::plan::Plan;
+
+fn site(name: &str, role: &str, local: bool) -> MemberSite {
+    MemberSite {
+        name: name.into(),
+        host: format!("10.0.0.{}", name.len()),
+        role: role.into(),
+        local,
+        api: PatroniApi::local(8008).unwrap(),
+        data: PathBuf::from(format!("/pg/{name}/data")),
+        socket_dir: PathBuf::from("/var/run/postgresql"),
+        port: 5432,
+        dbsu: "postgres".into(),
+        pg_bin_dir: PathBuf::from("/usr/lib/postgresql/15/bin"),
+        control: PatroniControl::default(),
+        pgbackrest_config: PathBuf::from("/etc/pgbackrest/pgbackrest.conf"),
+    }
+}
+
+fn input(chosen: &str) -> ClusterInput {
+    let restore = Plan::from_json(
+        r#"{"kind": "continuity", "summary": {"role": "primary", "skipped": true,
+            "timeline": null, "pg_wal": null, "push": [], "present": []},
+            "stanza": "pg-test", "steps": []}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    ClusterInput {
+        scope: "pg-test".parse().unwrap(),
+        members: vec![
+            site("pg-test-1", "replica", true),
+            site("pg-test-2", "leader", true),
+            site("pg-test-3", "replica", false),
+        ],
+        chosen: chosen.into(),
+        leader: "pg-test-2".into(),
+        timeline_before: Some(2),
+        restore,
+        target: "time 2026-12-01 10:00:00+00".into(),
+        pgbackrest_bin: PathBuf::from("/usr/bin/pgbackrest"),
+        patronictl: PathBuf::from("/usr/bin/patronictl"),
+        backup: true,
+        force: false,
+        drain_timeout_secs: DRAIN_TIMEOUT,
+        preflight: vec![],
+        warnings: vec![],
+    }
+}
+
+fn ids(steps: &[ClusterStep]) -> Vec<String> {
+    steps.iter().map(|s| s.id.clone()).collect()
+}
+
+#[test]
+fn replicas_stop_first_and_are_rebuilt_only_after_the_leader_is_verified() {
+    let plan = plan_cluster_restore(input("pg-test-2")).unwrap();
+    let ids = ids(&plan.steps);
+    let pos = |id: &str| ids.iter().position(|i| i == id).unwrap();
+    assert_eq!(ids[0], "pause");
+    assert!(pos("stopped-pg-test-3") < pos("stop-patroni-pg-test-2"));
+    assert!(pos("drain-archive-pg-test-2") < pos("stop-postgres-pg-test-2"));
+    assert!(!ids.contains(&"drain-archive-pg-test-1".to_owned()));
+    assert!(pos("restore") < pos("remove-dcs"));
+    assert!(pos("await-leader") < pos("remove-data-pg-test-1"));
+    assert!(pos("await-streaming-pg-test-1") < pos("remove-data-pg-test-3"));
+    assert_eq!(ids.last().map(String::as_str), Some("backup"));
+    assert_eq!(plan.point_of_no_return(), pos("remove-dcs"));
+    assert_eq!(plan.remote_members(), ["pg-test-3"]);
+    // Only the chosen member is restored; the leader is never a replica to remove.
+    assert!(!ids.contains(&"remove-data-pg-test-2".to_owned()));
+    let remove = &plan.steps[pos("remove-dcs")];
+    let ClusterAction::Exec { argv, stdin, .. } = &remove.action else {
+        panic!("{remove:?}")
+    };
+    assert_eq!(argv[3..], ["remove", "pg-test"]);
+    assert_eq!(
+        stdin.as_deref(),
+        Some("pg-test\nYes I am aware\npg-test-2\n")
+    );
+    // The rollback starts the old leader first.
+    assert_eq!(plan.on_failure[0].id, "rollback-start-patroni-pg-test-2");
+    let text = plan.to_text();
+    assert!(text.contains("# --- phase replicas ---"), "{text}");
+    assert!(text.contains("[other host: not run from here]"), "{text}");
+    assert!(text.contains("systemctl stop patroni"), "{text}");
+}
+
+#[test]
+fn a_chosen_replica_is_restored_and_the_old_leader_rebuilt() {
+    let mut i = input("pg-test-1");
+    i.backup = false;
+    let plan = plan_cluster_restore(i).unwrap();
+    let ids = ids(&plan.steps);
+    assert!(ids.contains(&"remove-data-pg-test-2".to_owned()));
+    assert!(!ids.contains(&"remove-data-pg-test-1".to_owned()));
+    assert!(!ids.contains(&"backup".to_owned()));
+    assert_eq!(plan.chosen, "pg-test-1");
+    assert_eq!(plan.leader_before, "pg-test-2");
+}
+
+#[test]
+fn an_unknown_member_is_refused() {
+    let e = plan_cluster_restore(input("pg-test-9")).unwrap_err();
+    assert_eq!(e.code(), "invalid_setting");
+    assert!(e.to_string().contains("'pg-test-9' is not a member"), "{e}");
+}
+
+#[test]
+fn patronis_cluster_document_is_read() {
+    let v = ClusterView::parse(
+        200,
+        r#"{"members": [{"name": "pg-test-1", "role": "leader", "state": "running",
+            "api_url": "http://127.0.0.1:8008/patroni", "host": "127.0.0.1", "port": 5432,
+            "timeline": 2}, {"name": "pg-test-2", "role": "replica", "state": "streaming",
+            "host": "127.0.0.1", "port": 5433, "timeline": 2, "lag": 0}],
+            "pause": true, "scope": "pg-test"}"#,
+    )
+    .unwrap();
+    assert!(v.pause);
+    assert_eq!(v.leader().map(|m| m.name.as_str()), Some("pg-test-1"));
+    assert!(
+        v.members
+            .iter()
+            .all(crate::patroni::ClusterMember::is_running)
+    );
+    assert!(
+        ClusterView::parse(503, "{}")
+            .unwrap_err()
+            .contains("HTTP 503")
+    );
+    assert!(
+        ClusterView::parse(200, "\"members\"")
+            .unwrap_err()
+            .contains("not Patroni's cluster document")
+    );
+}

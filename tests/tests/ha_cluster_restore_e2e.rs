@@ -1,0 +1,386 @@
+//! Whole-cluster point-in-time restores of a real two-member Patroni cluster (Patroni 3.0,
+//! etcd 3.4, PostgreSQL 15, pgBackRest 2.45, one shared posix repo), one cluster shared by
+//! every scenario:
+//!
+//! ```text
+//! timeline 1 (a leads)   full backup; batch 1; t_before_switchover; batch 2
+//! switchover a -> b      timeline 2; batch 3; restore point after-switchover; batch 4
+//! unreachable target     --name no-such-point: recovery misses it; back as it was (b leads,
+//!                        on timeline 2, or 3 if Patroni promoted it again)
+//! archive blocked        b's archive queue does not drain: refused, back as it was (b leads
+//!                        on timeline T)
+//! cluster PITR 1         -t t_before_switchover: b restored onto timeline T+1 (Patroni may
+//!                        promote it once more, T+2: T1), a rebuilt
+//! cluster PITR 2         --name after-switchover: onto T1+1 (or T1+2), a rebuilt
+//! batch 9; t_after; 10   a scratch restore to t_after lands on 1, 2, 3, 9
+//! ```
+//!
+//! Patroni is stopped and started on each member by `patroni-control` (`tests/src/bin`), the
+//! harness's stand-in for `systemctl stop|start patroni`, named in each member's spec.
+
+// Helpers of tests: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+// Python runs as the test's user, like the CLI does.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Instant;
+
+use pitr_tests::ha::control::write_cluster_spec;
+use pitr_tests::{CloneServer, Member, PatroniCluster, free_port, output_text, tick};
+use serde_json::Value;
+
+/// The harness's stand-in for a systemd unit.
+const CONTROL: &str = env!("CARGO_BIN_EXE_patroni-control");
+
+/// `count batches`: the rows and the batches in `t`.
+fn rows(member: &Member) -> String {
+    member.psql("SELECT count(*) || ' ' || string_agg(DISTINCT batch::text, ',') FROM t")
+}
+
+/// `pitr restore --cluster` from member `on` with both members' specs and `args`.
+fn cluster_restore(ha: &PatroniCluster, on: &str, specs: &[PathBuf], args: &[&str]) -> Output {
+    let mut all = vec!["--json", "restore", "--cluster", "--yes"];
+    for s in specs {
+        all.extend(["--spec", s.to_str().unwrap()]);
+    }
+    all.extend_from_slice(args);
+    ha.member(on).pitr(&all)
+}
+
+/// `pitr.plan_restore_cluster(specs, {"time": t})` from the repo's `.venv` (`make wheel`).
+fn python_plan(specs: &[PathBuf], t: &str) -> Value {
+    let python = pitr_tests::venv_python();
+    let script = r#"
+import json, sys
+import yaml
+import pitr
+specs = [yaml.safe_load(open(p)) for p in sys.argv[2:]]
+print(json.dumps(pitr.plan_restore_cluster(specs, {"time": sys.argv[1]})))
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, t])
+        .args(specs)
+        .output()
+        .expect("python runs");
+    let text = output_text(&out);
+    assert!(
+        out.status.success(),
+        "the pitr module in .venv failed (run `make wheel` after changing pitr): {text}"
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Completes the leader's WAL segment and waits until it is archived.
+fn archive_now(ha: &PatroniCluster, leader: &str) {
+    let wal = ha.member(leader).switch_wal();
+    ha.member(leader).wait_postgres_archived(&wal);
+}
+
+/// The history files in the repo.
+fn histories(ha: &PatroniCluster) -> Vec<String> {
+    ha.archived_wal()
+        .into_iter()
+        .filter(|f| f.ends_with(".history"))
+        .collect()
+}
+
+/// The leader's timeline after a cluster restore from the cluster on `before`: the restore
+/// promoted to the next one, and Patroni, starting the stopped primary as a replica, may have
+/// promoted it once more. A full backup was taken.
+fn new_timeline(out: &Output, before: u32) -> u32 {
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        outcome["restored_timeline"],
+        before + 1,
+        "{}",
+        outcome["completed"]
+    );
+    let tl = u32::try_from(outcome["timeline"].as_u64().unwrap()).unwrap();
+    assert!(tl == before + 1 || tl == before + 2, "timeline {tl}");
+    assert!(
+        outcome["backup"]["report"].is_object(),
+        "{}",
+        outcome["backup"]
+    );
+    assert_eq!(outcome["plan"]["restore"]["summary"]["archive"], "off");
+    tl
+}
+
+/// Checks the cluster after a cluster restore to `expected` rows onto `timeline`: a leader and
+/// a streaming replica on it, the same rows and system identifier on both, a write that
+/// reaches the replica, backups on the leader only, `pitr check` green, and the archive.
+fn check_restored(ha: &PatroniCluster, leader: &str, replica: &str, timeline: u32, expected: &str) {
+    assert_eq!(ha.leader().as_deref(), Some(leader));
+    ha.wait_timeline(timeline);
+    ha.wait_streaming(replica);
+    let state = ha.cluster_state().unwrap();
+    assert!(!state["pause"].as_bool().unwrap_or(false), "{state}");
+    for m in state["members"].as_array().unwrap() {
+        assert_eq!(m["timeline"], u64::from(timeline), "{state}");
+    }
+    let (l, r) = (ha.member(leader), ha.member(replica));
+    assert_eq!(rows(l), expected);
+    assert_eq!(rows(r), expected);
+    let sysid = "SELECT system_identifier FROM pg_control_system()";
+    assert_eq!(l.psql(sysid), r.psql(sysid));
+    assert_eq!(r.psql("SELECT pg_is_in_recovery()"), "t");
+
+    l.psql("CREATE TABLE IF NOT EXISTS after (x int)");
+    l.psql(&format!("INSERT INTO after VALUES ({timeline})"));
+    ha.wait_streaming(replica);
+    assert_eq!(
+        r.psql(&format!("SELECT count(*) FROM after WHERE x = {timeline}")),
+        "1"
+    );
+
+    // `pitr backup` from cron on both: only the leader backs up.
+    let out = l.pitr(&["--json", "backup"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["skipped"], false, "{doc}");
+    let out = r.pitr(&["--json", "backup"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["skipped"], true, "{doc}");
+
+    let spec = l.spec_path();
+    let out = l.pitr(&["check", "--spec", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", output_text(&out));
+
+    // The archive: the history of every timeline a leader ran on, none other.
+    let want: Vec<String> = (2..=timeline).map(|t| format!("{t:08X}.history")).collect();
+    assert_eq!(histories(ha), want);
+    let newest = format!("{timeline:08X}");
+    assert!(
+        ha.archived_wal()
+            .iter()
+            .any(|f| f.starts_with(&newest) && f.len() == 24),
+        "no WAL of timeline {timeline} in {:?}",
+        ha.archived_wal()
+    );
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one cluster, one story
+fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
+    let started = Instant::now();
+    let ha = PatroniCluster::builder("ha-cluster").members(2).start();
+    let (a, b) = (ha.name_of(0), ha.name_of(1));
+    let specs = [
+        write_cluster_spec(ha.member(&a), CONTROL.as_ref()),
+        write_cluster_spec(ha.member(&b), CONTROL.as_ref()),
+    ];
+    let t_before_switchover = ha.history_with_switchover();
+    let out = ha.member(&b).pitr(&["mark", "after-switchover"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    ha.member(&b).insert_batch(4);
+    archive_now(&ha, &b);
+
+    // The dry run: every phase, every member, the leader restored; nothing changes.
+    let out = cluster_restore(&ha, &b, &specs, &["--dry-run", "-t", &t_before_switchover]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["kind"], "cluster_restore");
+    assert_eq!(plan["chosen"], b.as_str());
+    assert_eq!(plan["leader_before"], b.as_str());
+    assert_eq!(plan["timeline_before"], 2);
+    let steps = plan["steps"].as_array().unwrap();
+    let phases: Vec<&str> = steps.iter().map(|s| s["phase"].as_str().unwrap()).collect();
+    let mut order = phases.clone();
+    order.dedup();
+    assert_eq!(
+        order,
+        [
+            "pause", "stop", "restore", "dcs", "start", "resume", "replicas", "archive", "backup"
+        ]
+    );
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let pos = |id: &str| {
+        ids.iter()
+            .position(|i| *i == id)
+            .unwrap_or_else(|| panic!("{id}: {ids:?}"))
+    };
+    // The replica stops first, the primary last after its archive drained.
+    assert!(pos(&format!("stop-postgres-{a}")) < pos(&format!("stop-patroni-{b}")));
+    assert!(pos(&format!("drain-archive-{b}")) < pos(&format!("stop-postgres-{b}")));
+    // The replica's data is removed only after the new leader is verified.
+    assert!(pos("await-leader") < pos(&format!("remove-data-{a}")));
+    for s in steps {
+        assert!(s["host"].as_str().is_some_and(|h| !h.is_empty()), "{s}");
+        assert!(s["reason"].as_str().is_some_and(|h| !h.is_empty()), "{s}");
+        if s["action"]["kind"] == "exec" {
+            assert!(
+                s["action"]["argv"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
+                "{s}"
+            );
+        }
+    }
+    let stop = &steps[pos(&format!("stop-patroni-{a}"))]["action"]["argv"];
+    assert_eq!(stop[0], CONTROL);
+    assert_eq!(stop[1], "stop");
+    // The restore runs on one member only, with archiving off.
+    let restore_argv = plan["restore"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "restore")
+        .unwrap()["action"]["argv"]
+        .to_string();
+    assert!(
+        restore_argv.contains("--target-action=promote"),
+        "{restore_argv}"
+    );
+    assert_eq!(plan["restore"]["summary"]["archive"], "off");
+    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
+    let text = ha.member(&b).pitr(&[
+        "restore",
+        "--cluster",
+        "--dry-run",
+        "--spec",
+        specs[0].to_str().unwrap(),
+        "--spec",
+        specs[1].to_str().unwrap(),
+        "-t",
+        &t_before_switchover,
+    ]);
+    assert!(text.status.success(), "{}", output_text(&text));
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    for needle in [
+        "--- phase pause ---",
+        "--- phase replicas ---",
+        "patronictl",
+        "why:",
+    ] {
+        assert!(text.contains(needle), "{needle}:\n{text}");
+    }
+    // Python's plan is the CLI's document (the pre-flight's "DCS reached N s ago" aside).
+    let py = python_plan(&specs, &t_before_switchover);
+    for key in [
+        "kind",
+        "scope",
+        "chosen",
+        "members",
+        "steps",
+        "on_failure",
+        "restore",
+    ] {
+        assert_eq!(py[key], plan[key], "{key}");
+    }
+    eprintln!("set-up and dry runs: {:.0?}", started.elapsed());
+
+    // A target recovery cannot reach: the cluster comes back as it was.
+    let listing = ha.archived_wal();
+    let since = Instant::now();
+    let out = cluster_restore(&ha, &b, &specs, &["--name", "no-such-point"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error[recovery_failed]"), "{text}");
+    assert!(
+        text.contains("rolled back: the cluster runs as before"),
+        "{text}"
+    );
+    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
+    ha.wait_streaming(&a);
+    // Patroni starts a primary that lost its leader key while stopped as a replica and
+    // promotes it: timeline 2, or 3 when the key expired.
+    let tl_first = ha.timeline().unwrap();
+    assert!(tl_first == 2 || tl_first == 3, "timeline {tl_first}");
+    assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
+    assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
+    assert!(
+        !ha.cluster_state().unwrap()["pause"]
+            .as_bool()
+            .unwrap_or(false)
+    );
+    assert!(!ha.member(&b).root().join("data-backup").exists());
+    // Nothing of the failed recovery reached the archive: only b's own WAL, drained before it
+    // stopped and written since it leads again.
+    let own = [format!("{:08X}", 2), format!("{tl_first:08X}")];
+    for f in ha.archived_wal() {
+        assert!(
+            listing.contains(&f) || own.iter().any(|tl| f.starts_with(tl.as_str())),
+            "{f} appeared in the archive"
+        );
+    }
+    eprintln!("unreachable target, rolled back: {:.0?}", since.elapsed());
+
+    // WAL that cannot be archived: refused before the primary stops, back as it was.
+    let since = Instant::now();
+    ha.block_archiving(&b);
+    let stuck = ha.member(&b).switch_wal();
+    let out = cluster_restore(
+        &ha,
+        &b,
+        &specs,
+        &["--drain-timeout", "5", "-t", &t_before_switchover],
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error[archive_not_drained]"), "{text}");
+    assert!(
+        text.contains("rolled back: the cluster runs as before"),
+        "{text}"
+    );
+    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
+    ha.wait_streaming(&a);
+    assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
+    assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
+    assert!(!ha.member(&b).root().join("data-backup").exists());
+    // A new segment wakes the archiver, which waits a minute after repeated failures.
+    ha.unblock_archiving(&b);
+    archive_now(&ha, &b);
+    ha.member(&b).wait_postgres_archived(&stuck);
+    let tl_back = ha.timeline().unwrap();
+    assert!(tl_back >= tl_first, "timeline {tl_back}");
+    eprintln!("archive not drained, rolled back: {:.0?}", since.elapsed());
+
+    // Cluster PITR 1: before the switchover, onto timeline 3.
+    let since = Instant::now();
+    let out = cluster_restore(&ha, &b, &specs, &["-t", &t_before_switchover]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let tl1 = new_timeline(&out, tl_back);
+    eprintln!(
+        "cluster PITR before the switchover: {:.0?}",
+        since.elapsed()
+    );
+    check_restored(&ha, &b, &a, tl1, "10 1");
+    // The restored member's previous data directory is kept until the operator removes it.
+    let safety_copy = ha.member(&b).root().join("data-backup");
+    assert!(safety_copy.join("PG_VERSION").is_file());
+    std::fs::remove_dir_all(&safety_copy).unwrap();
+
+    // Cluster PITR 2: a restore point on timeline 2, after the switchover, onto timeline 4.
+    let since = Instant::now();
+    let out = cluster_restore(&ha, &b, &specs, &["--name", "after-switchover"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let tl2 = new_timeline(&out, tl1);
+    eprintln!("cluster PITR to a restore point: {:.0?}", since.elapsed());
+    check_restored(&ha, &b, &a, tl2, "30 1,2,3");
+
+    // A later restore into a scratch directory, to a time after the cluster PITR, lands.
+    tick();
+    ha.member(&b).insert_batch(9);
+    let t_after = ha.member(&b).clock_now();
+    ha.member(&b).insert_batch(10);
+    archive_now(&ha, &b);
+    let clone = CloneServer {
+        data: ha.root().join("scratch"),
+        socket_dir: ha.member(&b).socket_dir(),
+        port: free_port(),
+    };
+    let mut args = vec!["restore", "-y", "--action", "promote", "-t", &t_after];
+    let clone_args = clone.args();
+    args.extend(clone_args.iter().map(String::as_str));
+    let out = ha.member(&b).pitr(&args);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(
+        clone.psql("SELECT count(*) || ' ' || string_agg(DISTINCT batch::text, ',') FROM t"),
+        "40 1,2,3,9"
+    );
+    clone.stop();
+    eprintln!("whole test: {:.0?}", started.elapsed());
+}
