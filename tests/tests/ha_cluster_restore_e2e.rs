@@ -278,7 +278,10 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     let out = cluster_restore(&ha, &b, &specs, &["--name", "no-such-point"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("error[recovery_failed]"), "{text}");
+    assert!(
+        text.contains("error[recovery_target_not_reached]"),
+        "{text}"
+    );
     assert!(
         text.contains("rolled back: the cluster runs as before"),
         "{text}"
