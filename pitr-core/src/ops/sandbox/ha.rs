@@ -152,7 +152,10 @@ fn backup_round(
             ));
         };
         log.line(&format!("{}: pitr backup", member.name));
-        let locked = ops::lock_stanza(&member.node, "sandbox", false, &|_| {})?;
+        // The Patroni callback may still hold the lock: queue behind it.
+        let locked = ops::lock_stanza(&member.node, "sandbox", true, &|holder| {
+            log.line(&format!("  waiting for the stanza lock ({holder})"))
+        })?;
         let outcome = ops::run_backup(plan, log, &locked)?;
         let (role, source) = (word(summary.role), word(summary.role_source));
         if outcome.skipped {
@@ -213,7 +216,10 @@ fn continuity_and_check(member: &HaMember, log: &RunLog) -> Result<()> {
         callback_log.display()
     ));
     log.line(&format!("{}: pitr continuity", member.name));
-    let locked = ops::lock_stanza(node, "sandbox", false, &|_| {})?;
+    // The Patroni callback may still hold the lock: queue behind it.
+    let locked = ops::lock_stanza(node, "sandbox", true, &|holder| {
+        log.line(&format!("  waiting for the stanza lock ({holder})"))
+    })?;
     let outcome = ops::continuity(node, false, log, &locked)?;
     if let Summary::Continuity(c) = &outcome.plan.summary {
         log.line(&format!(
