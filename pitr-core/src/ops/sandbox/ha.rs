@@ -154,7 +154,7 @@ fn backup_round(
         log.line(&format!("{}: pitr backup", member.name));
         // The Patroni callback may still hold the lock: queue behind it.
         let locked = ops::lock_stanza(&member.node, "sandbox", true, &|holder| {
-            log.line(&format!("  waiting for the stanza lock ({holder})"))
+            log.line(&format!("  waiting for the stanza lock ({holder})"));
         })?;
         let outcome = ops::run_backup(plan, log, &locked)?;
         let (role, source) = (word(summary.role), word(summary.role_source));
@@ -218,7 +218,7 @@ fn continuity_and_check(member: &HaMember, log: &RunLog) -> Result<()> {
     log.line(&format!("{}: pitr continuity", member.name));
     // The Patroni callback may still hold the lock: queue behind it.
     let locked = ops::lock_stanza(node, "sandbox", true, &|holder| {
-        log.line(&format!("  waiting for the stanza lock ({holder})"))
+        log.line(&format!("  waiting for the stanza lock ({holder})"));
     })?;
     let outcome = ops::continuity(node, false, log, &locked)?;
     if let Summary::Continuity(c) = &outcome.plan.summary {
