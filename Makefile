@@ -72,7 +72,8 @@ fmt:
 ## toolchain, from the seeds in fuzz/seeds; prints executions per target, fails on a crash
 ## (see docs/testing.md). `make fuzz FUZZ_SECONDS=600` for a longer run.
 FUZZ_SECONDS ?= 60
-fuzz: setup
+fuzz:
+	bash scripts/setup --fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz
 
 ## bench: benchmarks, each figure beside a baseline measured in the same run (see docs/benchmarks.md)
