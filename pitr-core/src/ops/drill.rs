@@ -132,8 +132,10 @@ pub fn scratch_dir(node: &Node, scratch: Option<&SafePath>) -> PathBuf {
     )
 }
 
-/// Stops and removes what a crashed drill left in the scratch directory.
+/// Stops and removes what a crashed drill left in the scratch directory, under the stanza's
+/// lock: a drill that still runs holds it, so its clone is never taken away (`stanza_locked`).
 pub fn cleanup(node: &Node, scratch: Option<&SafePath>) -> Result<Vec<PathBuf>> {
+    let _locked = super::lock_stanza(node, "drill --cleanup", false, &|_| {})?;
     let tools = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data))?;
     let user = OsUser::lookup(&node.dbsu)?;
     effects::remove_scratch(
