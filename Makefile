@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := $(CURDIR)/.venv
 
-.PHONY: setup build demo demo-ha test wheel test-python lint fmt bench fuzz
+.PHONY: setup build demo demo-ha test wheel test-python pytest lint fmt bench fuzz
 
 ## setup: install missing Debian packages and the Python virtualenv (.venv); idempotent
 setup:
@@ -29,14 +29,15 @@ demo-ha: setup
 	$(CARGO) build -p pitr-cli
 	target/debug/pitr sandbox --ha
 
-## test: every test: build all targets, unit and end-to-end tests (the fuzz smoke run is one
-## of them: pitr-core's tests/fuzz_seeds.rs passes every seed in fuzz/seeds through its target)
+## test: every test: build all targets, then unit, end-to-end and Python tests in three lanes
+## at once (scripts/test-lanes: the Patroni tests, the slow fault tests, everything else; logs in
+## target/test-logs). The fuzz smoke run is one of them: pitr-core's tests/fuzz_seeds.rs passes
+## every seed in fuzz/seeds through its target.
 test: export PATH := $(VENV)/bin:$(PATH)
 test: setup
 	$(CARGO) build --workspace --all-targets
 	$(MAKE) --no-print-directory wheel
-	$(CARGO) test --workspace
-	$(MAKE) --no-print-directory test-python
+	CARGO=$(CARGO) MAKE=$(MAKE) bash scripts/test-lanes
 
 PYTHON := $(VENV)/bin/python
 WHEEL_DIR := $(CURDIR)/target/wheels
@@ -51,10 +52,15 @@ wheel: setup
 
 ## test-python: the wheel into .venv, then pytest (Python API, docs, Ansible modules and playbooks
 ## on real PostgreSQL) and the stub check (mypy stubtest)
-test-python: export PATH := $(VENV)/bin:$(PATH)
-test-python: export MYPY_CACHE_DIR := $(CURDIR)/.mypy_cache
 test-python: setup wheel
 	$(CARGO) build -p pitr-cli
+	$(MAKE) --no-print-directory pytest
+
+## pytest: test-python without set-up, wheel and pitr binary (make test's rest lane runs it after
+## building them)
+pytest: export PATH := $(VENV)/bin:$(PATH)
+pytest: export MYPY_CACHE_DIR := $(CURDIR)/.mypy_cache
+pytest:
 	cd tests/python && $(PYTHON) -m mypy.stubtest pitr
 	cd tests/python && $(PYTHON) -m mypy -p pitr && $(PYTHON) -m mypy .
 	$(PYTHON) -m pytest tests/python

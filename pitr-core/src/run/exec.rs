@@ -6,7 +6,9 @@
 //! after the user switch, which would clear it). `SIGTERM` rather than `SIGKILL`: pgBackRest
 //! then ends the worker processes it started (`restore:local`), which `SIGKILL` of their parent
 //! would leave running. So no `pgbackrest restore` runs on unobserved
-//! while a re-run starts. A process the child itself forks is not covered: PostgreSQL's
+//! while a re-run starts. When a streamed command fails, what is left of its group is killed at
+//! once ([`end_helpers_of_a_failure`]): a worker stuck on a dead repo would otherwise delay the
+//! failure, and its rollback, until the worker's own timeout. A process the child itself forks is not covered: PostgreSQL's
 //! postmaster, which `pg_ctl start` leaves running in a session of its own, survives pitr on
 //! purpose — a re-run finds it recovering, follows it and verifies where it stopped (see
 //! [`super::journal`]).
@@ -122,6 +124,7 @@ pub fn run_streaming_input(
         source,
     })?;
     let _guardian = Guardian::watch(child.id());
+    let accepted = if ok.is_empty() { &[0][..] } else { ok };
     let tail = Mutex::new(VecDeque::with_capacity(TAIL_LINES));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -154,13 +157,13 @@ pub fn run_streaming_input(
         if let Some(err) = stderr {
             pump(Box::new(err));
         }
+        end_helpers_of_a_failure(child.id(), accepted);
     });
     let status = child.wait().map_err(|source| Error::Spawn {
         program: program_name(&cmd),
         source,
     })?;
     let code = status.code();
-    let accepted = if ok.is_empty() { &[0][..] } else { ok };
     if code.is_some_and(|c| accepted.contains(&c)) {
         return Ok(());
     }
@@ -173,6 +176,32 @@ pub fn run_streaming_input(
         status: status.to_string(),
         output,
     })
+}
+
+/// Waits until the child `pid` (a process group leader, see [`tie_to_pitr`]) has exited, without
+/// reaping it; when its exit status is not `accepted`, `SIGKILL`s what is left of its process
+/// group. Those are helpers of a command that failed — pgBackRest's `restore:local` workers
+/// still waiting on a dead repo, say — which would hold the output pipes open (so the failure
+/// would show only when they time out, a minute or more later) and could write on while a
+/// rollback runs. The leader stays a zombie until [`std::process::Child::wait`] reaps it, so
+/// the group id cannot be taken by another process meanwhile. Helpers of a command that
+/// succeeded are left alone.
+fn end_helpers_of_a_failure(pid: u32, accepted: &[i32]) {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    let Ok(raw) = i32::try_from(pid) else { return };
+    let leader = nix::unistd::Pid::from_raw(raw);
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    let failed = loop {
+        match waitid(Id::Pid(leader), flags) {
+            Ok(WaitStatus::Exited(_, code)) => break !accepted.contains(&code),
+            Ok(WaitStatus::Signaled(..)) => break true,
+            Err(nix::errno::Errno::EINTR) | Ok(_) => {}
+            Err(_) => return,
+        }
+    };
+    if failed {
+        let _ = nix::sys::signal::killpg(leader, nix::sys::signal::Signal::SIGKILL);
+    }
 }
 
 /// Runs `cmd` and returns its output; a non-zero exit status is an error quoting stderr.
@@ -230,6 +259,40 @@ mod tests {
         run_streaming(two, "ls", &log, &[2]).unwrap();
         let e = run_capture(Command::new("/no/such/program"), "x").unwrap_err();
         assert_eq!(e.code(), "spawn_failed");
+    }
+
+    #[test]
+    fn helpers_a_failed_command_leaves_behind_are_ended() {
+        // A program that fails and leaves a helper holding its output open, as pgBackRest does
+        // with a worker stuck on a dead repo.
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 3600 & echo helper $!; exit 3"]);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let log = RunLog::terminal(false);
+            let _ = sender.send(run_streaming(cmd, "failing", &log, &[]));
+        });
+        // Without ending the helper, the output pipes stay open for the helper's hour.
+        let e = receiver
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("run_streaming still waits for the helper of a failed command")
+            .unwrap_err();
+        let text = e.to_string();
+        let helper: i32 = text
+            .split_once("helper ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("no helper pid in: {text}"));
+        let gone = (0..100).any(|_| {
+            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(helper), None).is_ok()
+                && !std::fs::read_to_string(format!("/proc/{helper}/stat"))
+                    .is_ok_and(|stat| stat.contains(") Z "));
+            if alive {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            !alive
+        });
+        assert!(gone, "the helper {helper} of a failed command still runs");
     }
 
     #[test]
