@@ -28,6 +28,7 @@ use crate::run::log::RunLog;
 use crate::run::probe::Endpoint;
 use crate::run::tools::Tools;
 use crate::run::user::OsUser;
+use crate::run::walscan;
 use crate::snapshot::RepoSnapshot;
 use crate::target::RestoreRequest;
 
@@ -184,8 +185,25 @@ pub fn cleanup(node: &Node, scratch: Option<&SafePath>, record: bool) -> Result<
 /// Removes what an interrupted drill left in `scratch` (under the stanza's lock) and, with
 /// `record_as` (who found it), records that drill as failed with `drill_interrupted`, so that
 /// the record and the metrics show it — unless it recorded its own end (it finished, but its
-/// clone could not be removed). Returns what was removed.
+/// clone could not be removed). What a killed WAL scan left ([`walscan::remove_leftovers`]) is
+/// removed too. Returns what was removed.
 fn clear_interrupted(
+    node: &Node,
+    scratch: &std::path::Path,
+    tools: &Tools,
+    user: &OsUser,
+    record_as: Option<&str>,
+) -> Result<Vec<PathBuf>> {
+    let mut removed = clear_scratch(node, scratch, tools, user, record_as)?;
+    removed.extend(walscan::remove_leftovers(
+        &node.log_dir,
+        node.stanza.as_str(),
+        user,
+    ));
+    Ok(removed)
+}
+
+fn clear_scratch(
     node: &Node,
     scratch: &std::path::Path,
     tools: &Tools,
