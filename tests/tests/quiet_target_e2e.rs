@@ -72,7 +72,7 @@ fn a_time_after_the_last_commit_lands_on_the_end_of_the_archive() {
     }
     assert!(planted.len() >= 2, "{archived:?}");
     let canary = h.cluster.path("canary");
-    std::fs::write(&canary, "root's own").unwrap();
+    pitr_core::run::files::write_atomic(&canary, b"root's own", 0o600, None).unwrap();
     let out = cmd_as_postgres("ln")
         .arg("-s")
         .arg(&canary)
