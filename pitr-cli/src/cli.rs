@@ -428,10 +428,12 @@ pub(crate) struct DrillArgs {
     /// Seconds to wait for recovery.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub(crate) timeout: u64,
-    /// Only stop and remove what an earlier drill left (after a crash), then exit.
+    /// Only stop and remove what an earlier drill left (after a crash), record that drill as
+    /// failed (drill_interrupted), then exit.
     #[arg(long)]
     pub(crate) cleanup: bool,
-    /// Do not record the result (<log-path>/pitr-<stanza>-drill.json).
+    /// Do not record the result (<log-path>/pitr-<stanza>-drill.json), nor an interrupted
+    /// drill found.
     #[arg(long)]
     pub(crate) no_record: bool,
     #[command(flatten)]

@@ -310,6 +310,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A drill did not finish: it was killed or its host stopped. The next drill, or
+    /// `pitr drill --cleanup`, found what it left, removed it and records this in its place.
+    #[error(
+        "the drill {drill} did not finish (killed, or its host stopped); {by} removed what it \
+         left: {left}"
+    )]
+    DrillInterrupted {
+        drill: String,
+        by: String,
+        left: String,
+    },
+
     /// Recovery did not finish in time.
     #[error(
         "recovery did not finish within {seconds} s (last log line: {last_line}); raise the timeout or check the server log"
@@ -513,6 +525,7 @@ impl Error {
                 "assertion" => "drill_assertion_failed",
                 _ => "drill_checksums_failed",
             },
+            Error::DrillInterrupted { .. } => "drill_interrupted",
             Error::RecoveryTimeout { .. } => "recovery_timeout",
             Error::SandboxClaim { .. } => "sandbox_claim_failed",
             Error::Step { source, .. } | Error::ClusterStep { source, .. } => source.code(),

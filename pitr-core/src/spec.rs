@@ -91,6 +91,9 @@ pub struct RawSpec {
     /// SQL a drill runs on its clone, each of which must return true
     /// (`[{name: rows, sql: "SELECT count(*) > 1000 FROM t", db: app}]`).
     pub pitr_drill_assertions: Option<Vec<RawAssertion>>,
+    /// Where this spec lies on the nodes, for the rendered drill line's `--spec` (the file
+    /// the spec was read from when absent).
+    pub pitr_spec_file: Option<String>,
     /// Allow an empty or well-known cipher passphrase (`false`).
     pub pitr_allow_weak_cipher_pass: Option<bool>,
     /// Whether PostgreSQL runs under Patroni (Pigsty's variable; see [`ClusterSpec::patroni`]).
@@ -223,6 +226,7 @@ pub const SPEC_KEYS: &[&str] = &[
     "pitr_backup_schedule",
     "pitr_drill_schedule",
     "pitr_drill_assertions",
+    "pitr_spec_file",
     "pitr_allow_weak_cipher_pass",
     "patroni_enabled",
     "patroni_port",
@@ -282,6 +286,9 @@ pub struct ClusterSpec {
     pub drill_schedule: Option<CronSchedule>,
     /// What a drill asks its clone.
     pub drill_assertions: Vec<DrillAssertion>,
+    /// Where this spec lies on the nodes (`pitr_spec_file`, else the file it was read from),
+    /// when known: the rendered drill line reads its assertions from there.
+    pub spec_file: Option<SafePath>,
     /// Whether weak cipher passphrases were explicitly allowed.
     pub allow_weak_cipher_pass: bool,
     /// The member's Patroni REST API, when Patroni is configured: `patroni_enabled: true` or
@@ -393,17 +400,24 @@ impl ClusterSpec {
         Self::from_value(value)
     }
 
-    /// Loads a spec from a YAML or JSON file.
+    /// Loads a spec from a YAML or JSON file. Without `pitr_spec_file`, the spec lies where
+    /// it was read (its absolute path, when that is a [`SafePath`]).
     pub fn from_file(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).map_err(|e| Error::io("cannot read spec", path, e))?;
-        Self::from_yaml_str(&text).map_err(|e| match e {
+        let mut spec = Self::from_yaml_str(&text).map_err(|e| match e {
             Error::Parse { message, .. } => Error::Parse {
                 what: format!("cluster spec '{}'", path.display()),
                 message,
             },
             other => other,
-        })
+        })?;
+        if spec.spec_file.is_none() {
+            spec.spec_file = std::path::absolute(path)
+                .ok()
+                .and_then(|p| SafePath::from_path("pitr_spec_file", "cluster spec", &p).ok());
+        }
+        Ok(spec)
     }
 
     /// Loads a spec from a serde value (e.g. Ansible variables passed through Python).
@@ -826,6 +840,7 @@ impl RawSpec {
             backup_schedule,
             drill_schedule,
             drill_assertions,
+            spec_file: opt_path("pitr_spec_file", self.pitr_spec_file.as_deref())?,
             allow_weak_cipher_pass: allow_weak,
             patroni,
             seq: self.pg_seq,

@@ -2,7 +2,9 @@
 //! a random time and to a restore point pass beside the running cluster, which keeps serving
 //! writes and whose archive is left as it was; each clone is gone afterwards and the record
 //! shows the phases' seconds. A spec's SQL assertion the data does not meet, and a repo with a
-//! deleted WAL segment, fail with their codes and clean up; a drill killed with SIGKILL leaves a clone that `pitr drill --cleanup` removes.
+//! deleted WAL segment, fail with their codes and clean up. A drill killed with SIGKILL leaves a
+//! clone that `pitr drill --cleanup`, or the next drill, removes, recording the killed drill
+//! as failed (`drill_interrupted`).
 
 // Helpers of tests: a panic is a failed test with its location. The killed drill is a child
 // process of the test, spawned directly to be killed.
@@ -274,8 +276,69 @@ fn gone(pid: i32) -> bool {
     }
 }
 
+/// The pid of the server in the drill's clone, when its `postmaster.pid` reads.
+fn clone_postmaster(h: &Stanza) -> Option<i32> {
+    std::fs::read_to_string(scratch(h).join("data/postmaster.pid"))
+        .ok()?
+        .lines()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Starts `pitr ARGS` (stdout piped) and waits until a drill's clone's server runs, another
+/// than `old`.
+fn drill_with_running_clone(h: &Stanza, args: &[&str], old: Option<i32>) -> std::process::Child {
+    let config = h.config.display().to_string();
+    let mut child = std::process::Command::new(pitr_bin())
+        .args(["--config", &config])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while clone_postmaster(h).is_none_or(|pid| Some(pid) == old) {
+        assert!(
+            Instant::now() < deadline,
+            "the drill never started its clone"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the drill ended before its clone ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Kills a drill whose clone runs with SIGKILL; returns its pid and its clone's postmaster's.
+fn kill_drill(h: &Stanza) -> (u32, i32) {
+    let mut child = drill_with_running_clone(h, &["drill"], None);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (child.id(), clone_postmaster(h).unwrap())
+}
+
+/// Asserts that the record says the drill of pid `killed` was interrupted, found by `by`.
+fn assert_interrupted(h: &Stanza, rec: &serde_json::Value, killed: u32, by: &str) {
+    assert_eq!(
+        (&rec["ok"], &rec["code"]),
+        (&false.into(), &"drill_interrupted".into()),
+        "{rec}"
+    );
+    let error = rec["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(" by pid {killed} did not finish")) && error.contains(by),
+        "{error}"
+    );
+    let scratch = scratch(h).display().to_string();
+    assert_eq!(rec["cleaned_up"][0], scratch.as_str(), "{rec}");
+    assert!(rec["port"].as_u64().is_some(), "{rec}");
+}
+
 #[test]
-fn a_killed_drill_is_cleaned_up_by_drill_cleanup() {
+fn a_killed_drill_is_cleaned_up_and_recorded_as_interrupted() {
     let mut h = Stanza::local("drillkill");
     // With data checksums, so the drill checks them on the stopped clone.
     h.cluster.stop();
@@ -292,36 +355,9 @@ fn a_killed_drill_is_cleaned_up_by_drill_cleanup() {
         .psql("INSERT INTO t SELECT g FROM generate_series(1, 1000) g");
     h.pitr_ok(&["backup", "full"]);
     h.archive_now();
-    let config = h.config.display().to_string();
-    let mut child = std::process::Command::new(pitr_bin())
-        .args(["--config", &config, "drill"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid_file = scratch(&h).join("data/postmaster.pid");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !pid_file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the drill never started its clone"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the drill ended before its clone ran"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(scratch(&h).exists());
-    let postmaster: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+
+    // `pitr drill --cleanup` removes what the killed drill left and records it as failed.
+    let (killed, postmaster) = kill_drill(&h);
     let out = h.pitr(&["drill", "--cleanup"]);
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(
@@ -331,12 +367,36 @@ fn a_killed_drill_is_cleaned_up_by_drill_cleanup() {
     );
     assert!(!scratch(&h).exists(), "--cleanup left the clone");
     assert!(gone(postmaster), "the clone's server still runs");
-    // Nothing left: a second cleanup has nothing to do.
+    let rec = record(&h);
+    assert_interrupted(&h, &rec, killed, "pitr drill --cleanup removed");
+    let metrics = h.pitr_ok(&["exporter", "--once"]);
+    assert!(
+        metrics
+            .contains("pitr_drill_last_success{code=\"drill_interrupted\",stanza=\"drillkill\"} 0"),
+        "{metrics}"
+    );
+    let info = h.pitr_ok(&["info"]);
+    assert!(
+        info.contains("last drill: FAILED (drill_interrupted) at "),
+        "{info}"
+    );
+    // Nothing left: a second cleanup has nothing to do, and records nothing.
     assert!(
         h.pitr_ok(&["drill", "--cleanup"])
             .contains("nothing to clean up")
     );
-    // The next drill passes, checksums checked.
-    let (out, doc) = drill(&h, &[]);
+    assert_eq!(record(&h), rec);
+
+    // Killed again: the next drill records it before it restores, then passes and records
+    // its own result, checksums checked.
+    let (killed, postmaster) = kill_drill(&h);
+    let next = drill_with_running_clone(&h, &["--json", "drill"], Some(postmaster));
+    assert!(gone(postmaster), "the killed drill's clone still runs");
+    let rec = record(&h);
+    assert_interrupted(&h, &rec, killed, "the next drill removed");
+    let out = next.wait_with_output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}:\n{}", output_text(&out)));
     assert_passed_with(&h, &[], &out, &doc, true);
+    assert_eq!(doc["cleaned_up"], rec["cleaned_up"], "{doc}");
 }

@@ -9,6 +9,9 @@
 //! which set is checked twice: the timeline of the set's first WAL segment in `pgbackrest info`
 //! (the leader's timeline at the time), and each member's own pgBackRest backup log.
 //!
+//! The drill line of the same crontab (`pitr_drill_schedule`, with `--spec` for the spec's
+//! assertion) runs on both members too: the leader skips it, the replica's host drills.
+//!
 //! The Python module is asked too (`pitr.plan_backup(spec)` from the repo's `.venv`, which
 //! `make wheel` fills). Phase timings print with `--nocapture`.
 
@@ -35,11 +38,16 @@ fn timed(phase: &str, since: Instant) {
 /// The command of the cron line rendered from `name`'s spec (`pitr` replaced by the binary
 /// under test), and the user it runs as.
 fn cron_command(ha: &PatroniCluster, name: &str) -> (String, Vec<String>) {
-    let spec = ha.member(name).spec_path();
-    let crontab = pitr_ok(&["render", "--spec", path(&spec), "--what", "cron"]);
+    cron_job(ha, name, &ha.member(name).spec_path(), " backup ")
+}
+
+/// The command of the cron line with `needle` rendered from `spec`, a spec of member `name`,
+/// and the user it runs as.
+fn cron_job(ha: &PatroniCluster, name: &str, spec: &Path, needle: &str) -> (String, Vec<String>) {
+    let crontab = pitr_ok(&["render", "--spec", path(spec), "--what", "cron"]);
     let job = crontab
         .lines()
-        .find(|l| !l.starts_with('#') && l.contains(" backup "))
+        .find(|l| !l.starts_with('#') && l.contains(needle))
         .unwrap_or_else(|| panic!("no job in:\n{crontab}"));
     assert!(!job.contains(['\'', '"', '\\']), "{job}");
     let words: Vec<&str> = job.split_whitespace().collect();
@@ -85,6 +93,30 @@ fn cron_with(ha: &PatroniCluster, name: &str, patroni: &[&str], kind: &str) -> O
         }
     }
     run_as(&user, &out)
+}
+
+/// Runs member `name`'s drill from cron, as rendered from its spec with a drill schedule and
+/// an assertion (written beside it, readable by `pg_dbsu` only): the line reads the
+/// assertion from that file (`--spec`). Returns the output, with `--json`.
+fn cron_drill(ha: &PatroniCluster, name: &str) -> Output {
+    let member = ha.member(name);
+    let spec = member.root().join("drill-spec.yml");
+    write_file_as_postgres(
+        &spec,
+        format!(
+            "{}\npitr_drill_schedule: '30 03 * * *'\npitr_drill_assertions:\n  \
+             - {{name: rows, sql: \"SELECT count(*) = 3 FROM drill_t\"}}\n",
+            member.spec_yaml()
+        ),
+        0o600,
+    );
+    let (user, mut argv) = cron_job(ha, name, &spec, " drill ");
+    assert!(
+        argv.ends_with(&["--random".into(), format!("--spec={}", path(&spec))]),
+        "{argv:?}"
+    );
+    argv.insert(1, "--json".to_owned());
+    run_as(&user, &argv)
 }
 
 /// Asserts that the cron job backed up (exit 0, not skipped, the role from Patroni).
@@ -327,6 +359,8 @@ fn only_patronis_leader_backs_up_and_a_member_that_cannot_tell_runs_nothing() {
         .start();
     let (a, b) = (ha.name_of(0), ha.name_of(1));
     ha.stanza_create();
+    ha.member(&a)
+        .psql("CREATE TABLE drill_t AS SELECT generate_series(1, 3) AS x");
     timed("cluster start and stanza-create", since);
 
     // Before a switchover: a leads, b follows.
@@ -347,6 +381,66 @@ fn only_patronis_leader_backs_up_and_a_member_that_cannot_tell_runs_nothing() {
         "{py}"
     );
     timed("cron on both members, Python on both", since);
+
+    // The drill from cron, on every member: the leader skips it (exit 0, no record), the
+    // replica's host restores a clone to a random time, asks it the spec's assertion and
+    // passes. A restore point two seconds after the set stopped, archived, proves where the
+    // archive ends: the random time falls between them.
+    let since = Instant::now();
+    pitr_tests::tick();
+    pitr_tests::tick();
+    ha.member(&a)
+        .psql("SELECT pg_create_restore_point('drill')");
+    let wal = ha.member(&a).switch_wal();
+    ha.member(&a).wait_postgres_archived(&wal);
+    let record = |name: &str| {
+        ha.member(name)
+            .root()
+            .join(format!("pgbackrest-log/pitr-{}-drill.json", ha.scope()))
+    };
+    let out = cron_drill(&ha, &a);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{a}: {text}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(
+        doc["skipped"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("this member is the primary"),
+        "{a}: {text}"
+    );
+    assert!(!record(&a).exists(), "the leader recorded a drill: {text}");
+    let out = cron_drill(&ha, &b);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{b}: {text}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(
+        (&doc["ok"], &doc["skipped"]),
+        (&true.into(), &Value::Null),
+        "{text}"
+    );
+    assert!(
+        doc["target"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("time "),
+        "{text}"
+    );
+    let checks = doc["checks"].to_string();
+    assert!(
+        checks.contains("assertions: 1") && checks.contains("amcheck: "),
+        "{text}"
+    );
+    let recorded: Value =
+        serde_json::from_str(&std::fs::read_to_string(record(&b)).expect("b's drill record"))
+            .expect("JSON");
+    assert_eq!(recorded, doc);
+    assert!(
+        !ha.member(&b).root().join("data-drill").exists(),
+        "the clone is still there"
+    );
+    assert_eq!(set_kinds(&ha), [("full".to_owned(), 1)]);
+    timed("drill from cron on both members", since);
 
     // After a switchover: b leads on timeline 2, a follows.
     let since = Instant::now();

@@ -2,12 +2,16 @@
 //! written after the target archived (the restore point of `pgbackrest check`), the restore
 //! lands on the end-of-archive rows, in place and as a clone, and says which commit was last
 //! and what proves the archive reaches past the target; a target the archive does not reach
-//! yet is refused before anything is touched (`target_not_archived`).
+//! yet is refused before anything is touched (`target_not_archived`). What a killed scan of the
+//! archive left in its working directory is removed by the next scan, links not followed.
 
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
-use pitr_tests::{CloneServer, Stanza, dir_fingerprint, free_port, output_text, tick};
+use pitr_tests::{
+    CloneServer, Stanza, cmd_as_postgres, dir_fingerprint, files_under, free_port, output_text,
+    tick, write_file_as_postgres,
+};
 
 #[test]
 fn a_time_after_the_last_commit_lands_on_the_end_of_the_archive() {
@@ -49,6 +53,37 @@ fn a_time_after_the_last_commit_lands_on_the_end_of_the_archive() {
     );
     assert_eq!(dir_fingerprint(&h.cluster.data_dir()), before);
 
+    // What a scan killed with SIGKILL left in its working directory (a fixed name per
+    // stanza, in the log-path the database user owns): junk under the names of the archived
+    // segments, and a link to a file of root's. The next scan removes them (the link, not what
+    // it points at) before it fetches anything, so the junk does not mislead it.
+    // The refused restore's scan left it there, empty.
+    let work = h.cluster.path("pgbackrest-log/pitr-quiet-walscan");
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+    let mut archived = Vec::new();
+    files_under(&h.cluster.path("repo/archive/quiet"), &mut archived);
+    let mut planted = Vec::new();
+    for f in &archived {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        if name.len() > 24 && name.starts_with("0000000") {
+            write_file_as_postgres(&work.join(&name[..24]), "not WAL", 0o600);
+            planted.push(name[..24].to_owned());
+        }
+    }
+    assert!(planted.len() >= 2, "{archived:?}");
+    let canary = h.cluster.path("canary");
+    // Root's own file, outside the safe helpers' reach (it lies in the test's directory,
+    // which postgres owns): the link's target.
+    #[allow(clippy::disallowed_methods)]
+    std::fs::write(&canary, "root's own").unwrap();
+    let out = cmd_as_postgres("ln")
+        .arg("-s")
+        .arg(&canary)
+        .arg(work.join("link"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+
     // The plan says where it lands and why.
     let plan: serde_json::Value =
         serde_json::from_str(&h.pitr_ok(&["--json", "restore", "--dry-run", "-t", &quiet]))
@@ -62,6 +97,15 @@ fn a_time_after_the_last_commit_lands_on_the_end_of_the_archive() {
     );
     let plan_text = plan.to_string();
     assert!(plan_text.contains("--type=lsn"), "{plan_text}");
+    // The scan left its working directory empty, and nothing under another name.
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0, "{planted:?}");
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "root's own");
+    let scans: Vec<_> = std::fs::read_dir(h.cluster.path("pgbackrest-log"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains("walscan"))
+        .collect();
+    assert_eq!(scans, ["pitr-quiet-walscan"]);
 
     // As a clone beside the running source.
     let clone = CloneServer {

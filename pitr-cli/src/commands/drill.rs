@@ -41,7 +41,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &DrillArgs) -> anyhow::Result<ExitC
     };
     let node = super::node(global, &args.node)?;
     if args.cleanup {
-        let removed = drill::cleanup(&node, options.scratch.as_ref())?;
+        let removed = drill::cleanup(&node, options.scratch.as_ref(), !args.no_record)?;
         if global.json {
             output::print_json(&removed)?;
         } else {

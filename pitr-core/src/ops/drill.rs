@@ -28,6 +28,7 @@ use crate::run::log::RunLog;
 use crate::run::probe::Endpoint;
 use crate::run::tools::Tools;
 use crate::run::user::OsUser;
+use crate::run::walscan;
 use crate::snapshot::RepoSnapshot;
 use crate::target::RestoreRequest;
 
@@ -118,6 +119,39 @@ pub struct DrillRecord {
     pub skipped: Option<String>,
 }
 
+impl DrillRecord {
+    /// A record of a drill of `node` in `scratch` that started at `started` and has done
+    /// nothing yet.
+    fn new(node: &Node, scratch: &std::path::Path, started: TargetTime) -> DrillRecord {
+        DrillRecord {
+            stanza: node.stanza.to_string(),
+            started,
+            finished: started,
+            last_success: None,
+            ok: false,
+            code: None,
+            error: None,
+            target: None,
+            seed: None,
+            target_lag_secs: None,
+            repo: None,
+            set: None,
+            restore_secs: None,
+            replay_secs: None,
+            total_secs: None,
+            check_secs: None,
+            bytes_restored: None,
+            wal_replayed_bytes: None,
+            checks: Vec::new(),
+            verified: None,
+            clone_data: scratch.join("data"),
+            port: None,
+            cleaned_up: Vec::new(),
+            skipped: None,
+        }
+    }
+}
+
 /// Where a drill's record lies: `<log-path>/pitr-<stanza>-drill.json`.
 pub fn record_path(node: &Node) -> PathBuf {
     node.log_dir
@@ -134,16 +168,92 @@ pub fn scratch_dir(node: &Node, scratch: Option<&SafePath>) -> PathBuf {
 
 /// Stops and removes what a crashed drill left in the scratch directory, under the stanza's
 /// lock: a drill that still runs holds it, so its clone is never taken away (`stanza_locked`).
-pub fn cleanup(node: &Node, scratch: Option<&SafePath>) -> Result<Vec<PathBuf>> {
+/// The crashed drill is recorded as failed (`drill_interrupted`) when `record`.
+pub fn cleanup(node: &Node, scratch: Option<&SafePath>, record: bool) -> Result<Vec<PathBuf>> {
     let _locked = super::lock_stanza(node, "drill --cleanup", false, &|_| {})?;
     let tools = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data))?;
     let user = OsUser::lookup(&node.dbsu)?;
-    effects::remove_scratch(
+    clear_interrupted(
+        node,
         &scratch_dir(node, scratch),
-        &node.spool_dir,
-        &tools.pg_bin_dir,
+        &tools,
         &user,
+        record.then_some("pitr drill --cleanup"),
     )
+}
+
+/// Removes what an interrupted drill left in `scratch` (under the stanza's lock) and, with
+/// `record_as` (who found it), records that drill as failed with `drill_interrupted`, so that
+/// the record and the metrics show it — unless it recorded its own end (it finished, but its
+/// clone could not be removed). What a killed WAL scan left ([`walscan::remove_leftovers`]) is
+/// removed too. Returns what was removed.
+fn clear_interrupted(
+    node: &Node,
+    scratch: &std::path::Path,
+    tools: &Tools,
+    user: &OsUser,
+    record_as: Option<&str>,
+) -> Result<Vec<PathBuf>> {
+    let mut removed = clear_scratch(node, scratch, tools, user, record_as)?;
+    removed.extend(walscan::remove_leftovers(
+        &node.log_dir,
+        node.stanza.as_str(),
+        user,
+    ));
+    Ok(removed)
+}
+
+fn clear_scratch(
+    node: &Node,
+    scratch: &std::path::Path,
+    tools: &Tools,
+    user: &OsUser,
+    record_as: Option<&str>,
+) -> Result<Vec<PathBuf>> {
+    let marker = effects::read_marker(scratch, user);
+    let removed = effects::remove_scratch(scratch, &node.spool_dir, &tools.pg_bin_dir, user)?;
+    let Some(by) = record_as.filter(|_| !removed.is_empty()) else {
+        return Ok(removed);
+    };
+    let last = last_record::<serde_json::Value>(node);
+    let started = marker.as_ref().map(|m| m.started);
+    if started.is_some()
+        && last.as_ref().and_then(|l| l.get("started"))
+            == serde_json::to_value(started).ok().as_ref()
+    {
+        return Ok(removed);
+    }
+    let now = TargetTime::from_timestamp(jiff::Timestamp::now());
+    let mut rec = DrillRecord::new(node, scratch, started.unwrap_or(now));
+    let error = Error::DrillInterrupted {
+        drill: marker.as_ref().map_or_else(
+            || "that made it (no record of its start)".to_owned(),
+            |m| format!("started {} by pid {}", m.started, m.pid),
+        ),
+        by: by.to_owned(),
+        left: removed
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    rec.finished = now;
+    rec.code = Some(error.code().to_owned());
+    rec.error = Some(error.to_string());
+    rec.port = marker.map(|m| m.port);
+    rec.last_success =
+        last_record::<crate::metrics::DrillSummary>(node).and_then(|d| d.last_success);
+    rec.cleaned_up.clone_from(&removed);
+    save_record(node, &rec)?;
+    Ok(removed)
+}
+
+/// The last drill record, read as `T`, when there is one that reads.
+fn last_record<T: serde::de::DeserializeOwned>(node: &Node) -> Option<T> {
+    let user = OsUser::lookup(&node.dbsu).ok()?;
+    crate::run::check::load_json::<T>(&record_path(node), Some(&user), "drill record")
+        .ok()
+        .flatten()
 }
 
 fn secs(ms: u64) -> f64 {
@@ -221,32 +331,7 @@ pub fn drill(
 ) -> (DrillRecord, Option<Error>) {
     let started = TargetTime::from_timestamp(jiff::Timestamp::now());
     let scratch = scratch_dir(node, options.scratch.as_ref());
-    let mut rec = DrillRecord {
-        stanza: node.stanza.to_string(),
-        started,
-        finished: started,
-        last_success: None,
-        ok: false,
-        code: None,
-        error: None,
-        target: None,
-        seed: None,
-        target_lag_secs: None,
-        repo: None,
-        set: None,
-        restore_secs: None,
-        replay_secs: None,
-        total_secs: None,
-        check_secs: None,
-        bytes_restored: None,
-        wal_replayed_bytes: None,
-        checks: Vec::new(),
-        verified: None,
-        clone_data: scratch.join("data"),
-        port: None,
-        cleaned_up: Vec::new(),
-        skipped: None,
-    };
+    let mut rec = DrillRecord::new(node, &scratch, started);
     // With Patroni, a replica's host runs the drill: restore and replay load its disks, not the
     // leader's. The leader skips (without a record, so the last real drill stays visible).
     if node.patroni.is_some() {
@@ -267,7 +352,7 @@ pub fn drill(
             }
         }
     }
-    let result = run(node, options, log, &scratch, &mut rec);
+    let result = run(node, options, log, &scratch, &mut rec, record);
     // Whatever happened, the clone goes.
     let removed = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data)).and_then(|t| {
         let user = OsUser::lookup(&node.dbsu)?;
@@ -284,18 +369,7 @@ pub fn drill(
     rec.last_success = if rec.ok {
         Some(rec.finished)
     } else {
-        OsUser::lookup(&node.dbsu)
-            .ok()
-            .and_then(|u| {
-                crate::run::check::load_json::<crate::metrics::DrillSummary>(
-                    &record_path(node),
-                    Some(&u),
-                    "drill record",
-                )
-                .ok()
-                .flatten()
-            })
-            .and_then(|d| d.last_success)
+        last_record::<crate::metrics::DrillSummary>(node).and_then(|d| d.last_success)
     };
     let saved = if record {
         save_record(node, &rec).err()
@@ -311,6 +385,7 @@ fn run(
     log: &RunLog,
     scratch: &std::path::Path,
     rec: &mut DrillRecord,
+    record: bool,
 ) -> Result<()> {
     // One pitr run per stanza at a time: a drill queues behind a backup or restore.
     let _locked = super::lock_stanza(node, "drill", true, &|holder| {
@@ -318,11 +393,32 @@ fn run(
     })?;
     let tools = Tools::locate(node.pg_bin_dir.as_deref(), Some(&node.data))?;
     let user = OsUser::lookup(&node.dbsu)?;
-    rec.cleaned_up = effects::remove_scratch(scratch, &node.spool_dir, &tools.pg_bin_dir, &user)?;
+    rec.cleaned_up = clear_interrupted(
+        node,
+        scratch,
+        &tools,
+        &user,
+        record.then_some("the next drill"),
+    )?;
+    if !rec.cleaned_up.is_empty() {
+        log.line(&format!(
+            "removed what an earlier drill left: {}",
+            rec.cleaned_up
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     files::ensure_dir(scratch, 0o700, Some(&user))?;
     let port = effects::free_port(&node.socket_dir)?;
     rec.port = Some(port);
-    effects::note_port(scratch, port, &user)?;
+    let marker = effects::DrillMarker {
+        port,
+        pid: std::process::id(),
+        started: rec.started,
+    };
+    effects::note_start(scratch, &marker, &user)?;
     let data = scratch.join("data");
     let snapshot = restore::snapshot(node)?;
     let restore_options = RestoreOptions {

@@ -423,7 +423,10 @@ pub fn plan_restore(
     ));
 
     let mut server_options = recovery_server_options(&site.log_dir, &server_log_name, format);
-    if site.patroni_member {
+    // A Patroni member's port is not in its postgresql.conf; a clone's postgresql.conf is the
+    // source's, whose socket directory may be another host's (a Patroni cluster's backup
+    // taken on another member): the server must listen where recovery is watched.
+    if site.patroni_member || is_clone(site, request) {
         server_options = format!(
             "{server_options} -c port={port} -c unix_socket_directories={}",
             site.socket_dir.display()

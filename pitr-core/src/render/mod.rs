@@ -258,7 +258,8 @@ impl Renderer {
 
     /// Renders cron lines for the spec's backup schedule.
     pub fn crontab(&self, spec: &ClusterSpec) -> Result<RenderedFile> {
-        self.render_pair(TemplateId::Crontab, |_| views::CrontabView::new(spec))
+        let view = views::CrontabView::new(spec)?;
+        self.render_pair(TemplateId::Crontab, |_| view)
     }
 
     /// The command of Patroni's `on_role_change` callback for `spec` (what the snippet of

@@ -233,6 +233,48 @@ fn crontab_runs_the_drill_the_spec_schedules() {
     assert_eq!(e.code(), "invalid_value", "{e}");
 }
 
+/// A drill from cron asks the spec's assertions: its line names the spec's file on the node,
+/// and a spec with assertions but no known file is refused rather than rendered into a line
+/// that would skip them.
+#[test]
+fn the_drill_line_reads_the_assertions_from_the_spec_file() {
+    let r = Renderer::new();
+    let with = "pitr_drill_schedule: '30 03 * * *'\n\
+                pitr_drill_assertions: [{name: rows, sql: 'SELECT true'}]";
+    let spec_file = spec(&format!("{with}\npitr_spec_file: /etc/pitr/pg-meta.yml"));
+    insta::assert_snapshot!(
+        "crontab_drill_spec",
+        r.crontab(&spec_file).unwrap().contents()
+    );
+    let e = r.crontab(&spec(with)).unwrap_err();
+    assert_eq!(e.code(), "invalid_setting", "{e}");
+    assert!(e.to_string().contains("pitr_spec_file"), "{e}");
+    // Read from a file, the spec lies there; `pitr_spec_file` says otherwise.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spec.yml");
+    std::fs::write(&file, format!("pg_cluster: pg-meta\n{with}\n")).unwrap();
+    let line = r
+        .crontab(&ClusterSpec::from_file(&file).unwrap())
+        .unwrap()
+        .contents()
+        .to_owned();
+    assert!(
+        line.contains(&format!(" drill --random --spec={}\n", file.display())),
+        "{line}"
+    );
+    std::fs::write(
+        &file,
+        format!("pg_cluster: pg-meta\n{with}\npitr_spec_file: /etc/pitr/x.yml\n"),
+    )
+    .unwrap();
+    let given = ClusterSpec::from_file(&file).unwrap();
+    assert_eq!(given.spec_file.unwrap().as_str(), "/etc/pitr/x.yml");
+    // Without assertions, the line needs no spec.
+    let without = spec("pitr_drill_schedule: '@daily'\npitr_spec_file: /etc/pitr/pg-meta.yml");
+    let line = r.crontab(&without).unwrap().contents().to_owned();
+    assert!(line.contains(" drill --random\n"), "{line}");
+}
+
 #[test]
 fn crontab_asks_patroni_when_the_spec_configures_it() {
     let r = Renderer::new();

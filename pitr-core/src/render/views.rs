@@ -408,8 +408,8 @@ pub(super) struct CrontabView {
 }
 
 impl CrontabView {
-    pub(super) fn new(spec: &ClusterSpec) -> Self {
-        CrontabView {
+    pub(super) fn new(spec: &ClusterSpec) -> Result<Self> {
+        Ok(CrontabView {
             stanza: spec.cluster.to_string(),
             patroni: spec.patroni.as_ref().map(|api| api.url.to_string()),
             drill: spec.drill_schedule.is_some(),
@@ -429,19 +429,47 @@ impl CrontabView {
                         s.repo.map(|r| format!(" --repo {r}")).unwrap_or_default()
                     ),
                 })
-                .chain(spec.drill_schedule.iter().map(|cron| CronJob {
-                    cron: cron.to_string(),
-                    user: spec.dbsu.clone(),
-                    command: format!(
-                        "{} --config={} --stanza={}{} drill --random",
-                        spec.pitr_bin.display(),
-                        spec.config_path.display(),
-                        spec.cluster,
-                        patroni_args(spec),
-                    ),
-                }))
+                .chain(
+                    spec.drill_schedule
+                        .iter()
+                        .map(|cron| {
+                            Ok(CronJob {
+                                cron: cron.to_string(),
+                                user: spec.dbsu.clone(),
+                                command: format!(
+                                    "{} --config={} --stanza={}{} drill --random{}",
+                                    spec.pitr_bin.display(),
+                                    spec.config_path.display(),
+                                    spec.cluster,
+                                    patroni_args(spec),
+                                    drill_spec_arg(spec)?,
+                                ),
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                )
                 .collect(),
-        }
+        })
+    }
+}
+
+/// ` --spec=FILE` when the spec declares drill assertions: the drill from cron reads them
+/// from the spec's file on the node (`pitr_spec_file`, else the file rendered from). A spec
+/// with assertions that lies in no known file is refused: its drill line would skip them.
+fn drill_spec_arg(spec: &ClusterSpec) -> Result<String> {
+    if spec.drill_assertions.is_empty() {
+        return Ok(String::new());
+    }
+    match &spec.spec_file {
+        Some(file) => Ok(format!(" --spec={file}")),
+        None => Err(Error::InvalidSetting {
+            key: "pitr_spec_file".into(),
+            context: "cluster spec".into(),
+            message: "pitr_drill_schedule and pitr_drill_assertions are set, but not where the \
+                      spec lies on the nodes: set pitr_spec_file to that file (readable by \
+                      pg_dbsu), so that the drill from cron asks the assertions"
+                .into(),
+        }),
     }
 }
 

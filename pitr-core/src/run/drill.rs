@@ -5,11 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::exec::run_capture;
 use super::files;
 use super::probe::{Endpoint, block_on};
 use super::user::OsUser;
 use crate::error::{Error, Result};
+use crate::names::TargetTime;
 use crate::plan::pg_ctl::{self, StopMode};
 
 /// A port no server uses: free for TCP on loopback, and no socket of that number in
@@ -72,14 +75,35 @@ pub fn stop_server(pg_bin_dir: &Path, data: &Path, user: &OsUser) -> Result<()> 
     last
 }
 
-/// Notes the clone's port in the scratch directory, so a later clean-up finds its spool path.
-pub fn note_port(scratch: &Path, port: u16, user: &OsUser) -> Result<()> {
-    files::write_atomic(
-        &scratch.join("port"),
-        port.to_string().as_bytes(),
-        0o600,
-        Some(user),
-    )
+/// What a running drill notes in its scratch directory (`drill.json`), for a later run that
+/// finds the directory left behind: the clone's port (its spool path) and which drill it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillMarker {
+    /// The clone's port.
+    pub port: u16,
+    /// The drill's process id.
+    pub pid: u32,
+    /// When the drill started (its record's `started`).
+    pub started: TargetTime,
+}
+
+fn marker_path(scratch: &Path) -> PathBuf {
+    scratch.join("drill.json")
+}
+
+/// Writes the marker into the scratch directory, as pitr's own file (the database user, who
+/// owns the directory, can remove it but not forge it).
+pub fn note_start(scratch: &Path, marker: &DrillMarker, user: &OsUser) -> Result<()> {
+    let text = serde_json::to_vec(marker).map_err(|e| Error::Metrics {
+        message: e.to_string(),
+    })?;
+    files::write_private(&marker_path(scratch), &text, Some(user))
+}
+
+/// The marker a drill left in `scratch`, when there is one pitr wrote.
+pub fn read_marker(scratch: &Path, user: &OsUser) -> Option<DrillMarker> {
+    let bytes = files::read_private(&marker_path(scratch), Some(user)).ok()??;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Removes what a drill leaves (its clone's data directory and restore config in `scratch`,
@@ -97,14 +121,7 @@ pub fn remove_scratch(
     let data = scratch.join("data");
     stop_server(pg_bin_dir, &data, user)?;
     let mut removed = Vec::new();
-    let port: Option<u16> = files::open_read(&scratch.join("port"), Some(user))
-        .ok()
-        .and_then(|f| {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::Read::take(f, 16), &mut text).ok()?;
-            text.trim().parse().ok()
-        });
-    if let Some(port) = port {
+    if let Some(port) = read_marker(scratch, user).map(|m| m.port) {
         let clone_spool = spool.join(format!("pitr-clone-{port}"));
         if files::exists_nofollow(&clone_spool) {
             files::remove_dir(&clone_spool, Some(user))?;

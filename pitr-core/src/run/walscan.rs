@@ -1,6 +1,7 @@
 //! Reading archived WAL around a time target: `pgbackrest archive-get` and `pg_waldump`, as
-//! the database superuser, into a scratch directory of its own; the judgement is
-//! [`crate::quiet`].
+//! the database superuser, into a working directory of the stanza's in pgBackRest's log-path
+//! (`pitr-<stanza>-walscan`, one pitr at a time, emptied before and after: what a killed scan
+//! left is removed by the next one); the judgement is [`crate::quiet`].
 //!
 //! Only segments archived at or after the target (less a margin for clocks, plus one before
 //! them, for the last commit) can hold a record written after it. The newest of them is read
@@ -13,9 +14,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use super::files;
 use super::pgbackrest::PgBackRest;
+use super::user::OsUser;
 use crate::archive::ArchiveListing;
 use crate::error::{Error, Result};
 use crate::history::TimelineHistories;
@@ -26,6 +29,8 @@ use crate::quiet::{self, Landing, Stamp};
 const BATCH: usize = 2;
 /// At most this many segments are read; past them the landing is unknown (restore as asked).
 const MAX_SEGMENTS: usize = 64;
+/// How long a scan waits for another pitr reading WAL of the stanza into the same directory.
+const LOCK_WAIT: Duration = Duration::from_secs(120);
 /// Segments archived up to this many seconds before the target may still hold WAL written
 /// after it (clocks of the database host and the repo host differ).
 const CLOCK_MARGIN_SECS: u64 = 10;
@@ -37,7 +42,8 @@ pub struct Scan<'a> {
     pub pgbackrest: &'a PgBackRest,
     /// PostgreSQL's binaries (`pg_waldump`).
     pub pg_bin_dir: &'a Path,
-    /// A directory the database superuser may write into; the scratch directory is made in it.
+    /// A directory the database superuser may write into; the scan's working directory
+    /// ([`work_dir`]) is made in it.
     pub scratch_parent: &'a Path,
     /// The repo to read.
     pub repo: RepoIndex,
@@ -75,24 +81,38 @@ fn lineage(scan: &Scan<'_>) -> Vec<(WalSegment, u64)> {
     by_segno.into_values().collect()
 }
 
+/// The scan's working directory in `parent`: one fixed name per stanza
+/// (`pitr-<stanza>-walscan`), so that what a killed scan left is removed by the next one
+/// ([`files::WorkDir`]).
+pub fn work_dir(parent: &Path, stanza: &str) -> PathBuf {
+    parent.join(format!("pitr-{stanza}-walscan"))
+}
+
+/// Removes what a killed scan left in its working directory in `parent`, when no other pitr
+/// uses it; returns the paths removed.
+pub fn remove_leftovers(parent: &Path, stanza: &str, user: &OsUser) -> Vec<PathBuf> {
+    let path = work_dir(parent, stanza);
+    if !files::exists_nofollow(&path) {
+        return Vec::new();
+    }
+    files::WorkDir::acquire(&path, 0o700, Some(user), Duration::ZERO).map_or_else(
+        |_| Vec::new(),
+        |(_, left)| left.iter().map(|n| path.join(n)).collect(),
+    )
+}
+
 /// Judges the time target of `scan` from the archive. Failures to read are an
 /// [`Landing::Unknown`], never an error: the restore then goes ahead as asked.
 pub fn landing(scan: &Scan<'_>) -> Landing {
-    let user = &scan.pgbackrest.user;
-    let dir = scan.scratch_parent.join(format!(
-        "pitr-walscan-{}-{}",
-        std::process::id(),
-        jiff::Timestamp::now().as_nanosecond()
-    ));
-    if let Err(e) = files::ensure_dir(&dir, 0o700, Some(user)) {
-        return Landing::Unknown(format!("cannot make a scratch directory: {e}"));
+    let path = work_dir(scan.scratch_parent, scan.pgbackrest.stanza.as_str());
+    match files::WorkDir::acquire(&path, 0o700, Some(&scan.pgbackrest.user), LOCK_WAIT) {
+        Ok((dir, _)) => read(scan, &dir).unwrap_or_else(|e| Landing::Unknown(e.to_string())),
+        Err(e) => Landing::Unknown(format!("cannot use a working directory: {e}")),
     }
-    let out = read(scan, &dir).unwrap_or_else(|e| Landing::Unknown(e.to_string()));
-    let _ = files::remove_dir(&dir, Some(user));
-    out
 }
 
-fn read(scan: &Scan<'_>, dir: &Path) -> Result<Landing> {
+fn read(scan: &Scan<'_>, work: &files::WorkDir) -> Result<Landing> {
+    let dir = work.path();
     let segments = lineage(scan);
     let t = u64::try_from(scan.target.unix_seconds()).unwrap_or(0);
     let Some(first) = segments
@@ -166,7 +186,7 @@ fn read(scan: &Scan<'_>, dir: &Path) -> Result<Landing> {
         }));
         // Only the last segment is needed for the next batch.
         for s in names.iter().filter(|s| **s != last) {
-            let _ = std::fs::remove_file(dir.join(s.name()));
+            work.remove(&s.name())?;
         }
         prev = Some(last);
         let judged = quiet::decide(

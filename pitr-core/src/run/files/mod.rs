@@ -696,7 +696,11 @@ pub struct DirEntry {
 /// `fstatat(AT_SYMLINK_NOFOLLOW)`: for directories the database user controls, such as
 /// `pg_wal`.
 pub fn list_dir(dir: &Path, owner: Option<&OsUser>) -> Result<Vec<DirEntry>> {
-    let trusted = TrustedDir::open(dir, owner, None)?;
+    list_trusted(&TrustedDir::open(dir, owner, None)?, dir)
+}
+
+/// The entries of a directory opened by the trusted walk, as [`list_dir`] gives them.
+fn list_trusted(trusted: &TrustedDir, dir: &Path) -> Result<Vec<DirEntry>> {
     let fd = nix::fcntl::openat(
         &trusted.fd,
         ".",
@@ -738,6 +742,86 @@ pub fn list_dir(dir: &Path, owner: Option<&OsUser>) -> Result<Vec<DirEntry>> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// A working directory pitr reuses under a fixed name in a directory the database user
+/// controls (the WAL a time target is judged from, `<log-path>/pitr-<stanza>-walscan`), so that
+/// what a killed run left there is found by name and removed by the next one, instead of
+/// piling up under names of their own.
+///
+/// It is opened by the trusted walk (made for `owner` with `mode` when missing) and held with
+/// an exclusive `flock` on the directory itself while in use, so two pitr runs (a dry run has
+/// no stanza lock) never share it; a second one waits. On taking it, and when it is dropped,
+/// every file and link in it is removed with `unlinkat` on its descriptor: nothing is followed,
+/// and a link the database user put there is removed, never what it points at. Directories in
+/// it, which pitr never makes, are left alone.
+#[derive(Debug)]
+pub struct WorkDir {
+    dir: TrustedDir,
+    _lock: nix::fcntl::Flock<File>,
+}
+
+impl WorkDir {
+    /// Takes the working directory `path`, waiting at most `wait` for another pitr using it,
+    /// and empties it. Returns it with the names of what an earlier run left there.
+    pub fn acquire(
+        path: &Path,
+        mode: u32,
+        owner: Option<&OsUser>,
+        wait: std::time::Duration,
+    ) -> Result<(WorkDir, Vec<String>)> {
+        let dir = TrustedDir::open(path, owner, Some(mode))?;
+        let deadline = std::time::Instant::now() + wait;
+        let mut file = File::from(
+            dir.fd
+                .try_clone()
+                .map_err(|e| Error::io("cannot open", path, e))?,
+        );
+        let lock = loop {
+            match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => break lock,
+                Err((f, Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                    file = f;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err((_, e)) => return Err(io("cannot lock (another pitr uses it)", path, e)),
+            }
+        };
+        let work = WorkDir { dir, _lock: lock };
+        let left = work.clear()?;
+        Ok((work, left))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.dir.path
+    }
+
+    /// Removes the file or link `name` from it, if there.
+    pub fn remove(&self, name: &str) -> Result<()> {
+        match nix::unistd::unlinkat(&self.dir.fd, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(io("cannot remove", &self.dir.target(OsStr::new(name)), e)),
+        }
+    }
+
+    /// Removes every file and link in it; returns their names.
+    pub fn clear(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for entry in list_trusted(&self.dir, &self.dir.path)? {
+            if entry.kind != EntryKind::Dir {
+                self.remove(&entry.name)?;
+                removed.push(entry.name);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = self.clear();
+    }
 }
 
 /// Renames the directory `from` to `to` in the same parent directory (the safety copy of a

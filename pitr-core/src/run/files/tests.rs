@@ -249,3 +249,52 @@ fn listing_a_directory_of_postgres_reports_links_as_links() {
     let e = list_dir(&s.path("pg/wal2"), Some(&s.postgres)).unwrap_err();
     assert_eq!(e.code(), "unsafe_path");
 }
+
+/// A scan's working directory under a fixed name: what a killed run left is removed by the
+/// next one (links removed, never followed), one pitr uses it at a time, and it is emptied
+/// when dropped; a link at its name is refused.
+#[test]
+fn a_work_dir_is_emptied_of_what_a_killed_run_left_and_used_by_one_pitr_at_a_time() {
+    let s = Scratch::new();
+    let path = s.path("pg/pitr-x-walscan");
+    let wait = std::time::Duration::from_millis(300);
+    let (work, left) = WorkDir::acquire(&path, 0o700, Some(&s.postgres), wait).unwrap();
+    assert!(left.is_empty());
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (s.postgres.uid, 0o700));
+    // Another pitr waits for it, then gives up.
+    let e = WorkDir::acquire(&path, 0o700, Some(&s.postgres), wait).unwrap_err();
+    assert!(e.to_string().contains("another pitr uses it"), "{e}");
+    drop(work);
+    // A killed run (its lock went with it): a segment it fetched, and a link postgres put
+    // there to root's victim.
+    std::fs::write(path.join("000000010000000000000003"), "wal").unwrap();
+    s.plant_link(
+        "pg/pitr-x-walscan/000000010000000000000004",
+        &s.path("victim"),
+    );
+    std::fs::create_dir(path.join("sub")).unwrap();
+    let (work, mut left) = WorkDir::acquire(&path, 0o700, Some(&s.postgres), wait).unwrap();
+    left.sort();
+    assert_eq!(
+        left,
+        ["000000010000000000000003", "000000010000000000000004"]
+    );
+    s.assert_victim_untouched();
+    assert!(path.join("sub").is_dir(), "directories are left alone");
+    std::fs::write(path.join("000000010000000000000005"), "wal").unwrap();
+    work.remove("000000010000000000000005").unwrap();
+    work.remove("000000010000000000000005").unwrap();
+    std::fs::write(path.join("000000010000000000000006"), "wal").unwrap();
+    drop(work);
+    assert!(
+        !path.join("000000010000000000000006").exists(),
+        "emptied when dropped"
+    );
+    // A link at the directory's name, made by postgres: refused, not followed.
+    std::fs::remove_dir_all(&path).unwrap();
+    s.plant_link("pg/pitr-x-walscan", s.root.path());
+    let e = WorkDir::acquire(&path, 0o700, Some(&s.postgres), wait).unwrap_err();
+    assert_eq!(e.code(), "unsafe_path");
+    s.assert_victim_untouched();
+}

@@ -20,7 +20,9 @@ description:
   - C(what=pgbackrest) is the node's C(pgbackrest.conf); C(what=restore) the config a
     point-in-time restore of O(pg_pitr) writes (the same file the restore plan writes);
     C(what=archive) PostgreSQL's C(archive_mode) and C(archive_command); C(what=cron) cron
-    lines for O(spec.pitr_backup_schedule); C(what=patroni-callback) the C(patroni.yml) snippet
+    lines for O(spec.pitr_backup_schedule) and O(spec.pitr_drill_schedule) (with
+    O(spec.pitr_drill_assertions), the drill line reads them from O(spec.pitr_spec_file), the
+    spec's file on the node, which must then be set); C(what=patroni-callback) the C(patroni.yml) snippet
     whose C(on_role_change) callback runs C(pitr patroni-callback) (merge it into every member's
     C(patroni.yml) and reload Patroni; see pitr's docs/ha.md).
   - Secrets (cipher passphrases, S3 keys) are written to the file only. In the diff, the
