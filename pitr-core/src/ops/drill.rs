@@ -215,14 +215,10 @@ fn clear_scratch(
     let Some(by) = record_as.filter(|_| !removed.is_empty()) else {
         return Ok(removed);
     };
-    let last = last_record::<serde_json::Value>(node);
-    let started = marker.as_ref().map(|m| m.started);
-    if started.is_some()
-        && last.as_ref().and_then(|l| l.get("started"))
-            == serde_json::to_value(started).ok().as_ref()
-    {
+    if recorded_its_end(marker.as_ref(), last_record(node).as_ref()) {
         return Ok(removed);
     }
+    let started = marker.as_ref().map(|m| m.started);
     let now = TargetTime::from_timestamp(jiff::Timestamp::now());
     let mut rec = DrillRecord::new(node, scratch, started.unwrap_or(now));
     let error = Error::DrillInterrupted {
@@ -246,6 +242,18 @@ fn clear_scratch(
     rec.cleaned_up.clone_from(&removed);
     save_record(node, &rec)?;
     Ok(removed)
+}
+
+/// Whether the drill that left `marker` recorded its end (the last record is its own: it
+/// finished, but its clone could not be removed). Without a marker, nobody can tell: no.
+fn recorded_its_end(
+    marker: Option<&effects::DrillMarker>,
+    last: Option<&serde_json::Value>,
+) -> bool {
+    match (marker, last.and_then(|l| l.get("started"))) {
+        (Some(m), Some(started)) => serde_json::to_value(m.started).ok().as_ref() == Some(started),
+        _ => false,
+    }
 }
 
 /// The last drill record, read as `T`, when there is one that reads.
@@ -528,4 +536,44 @@ fn started_secs(rec: &DrillRecord) -> i64 {
 /// Writes the record to [`record_path`] (mode 0644, owned by the database superuser), safely.
 pub fn save_record(node: &Node, rec: &DrillRecord) -> Result<PathBuf> {
     crate::run::check::write_record(node, record_path(node), rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(t: &str) -> TargetTime {
+        t.parse().unwrap()
+    }
+
+    /// A drill whose scratch directory is found again was interrupted, unless the last record
+    /// is its own (it recorded its end, but its clone could not be removed).
+    #[test]
+    fn a_leftover_is_an_interrupted_drill_unless_it_recorded_its_end() {
+        let marker = effects::DrillMarker {
+            port: 5433,
+            pid: 42,
+            started: time("2026-12-01 03:30:00.5+00"),
+        };
+        let record = |started: &str| serde_json::json!({"started": time(started), "ok": false});
+        assert!(recorded_its_end(
+            Some(&marker),
+            Some(&record("2026-12-01 03:30:00.5+00"))
+        ));
+        // The last record is an earlier drill's, or there is none, or no marker says which
+        // drill it was: interrupted.
+        assert!(!recorded_its_end(
+            Some(&marker),
+            Some(&record("2026-11-30 03:30:00.5+00"))
+        ));
+        assert!(!recorded_its_end(Some(&marker), None));
+        assert!(!recorded_its_end(
+            None,
+            Some(&record("2026-12-01 03:30:00.5+00"))
+        ));
+        assert!(!recorded_its_end(
+            Some(&marker),
+            Some(&serde_json::json!({}))
+        ));
+    }
 }
