@@ -320,3 +320,55 @@ fn restoring_in_place_to_the_same_time_again_after_a_promote_lands_on_the_same_r
     assert_eq!(h.stanza.count("t"), 500);
     assert_eq!(h.stanza.cluster.psql("SELECT max(batch) FROM t"), "6");
 }
+
+#[test]
+fn a_restored_server_pitr_cannot_reach_fails_the_restore_and_the_safety_copy_comes_back() {
+    let cluster = pitr_tests::TestCluster::start("unanswering");
+    cluster.psql("CREATE TABLE t (id int, batch int)");
+    let spec = Stanza::spec_yaml(
+        &cluster,
+        "unanswering",
+        "local",
+        &Stanza::local_repo_yaml(&cluster),
+        "",
+    );
+    let mut stanza = Stanza::from_spec(cluster, "unanswering", &spec);
+    batch(&stanza, 1);
+    // The next backup carries a postgresql.conf whose socket directory is not the one pitr
+    // watches recovery through (the running server keeps its own until a restart).
+    let elsewhere = stanza.cluster.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    pitr_tests::chown_to_postgres(&elsewhere);
+    let moved = format!("unix_socket_directories = '{}'", elsewhere.display());
+    stanza.cluster.append_conf(&moved);
+    stanza.pitr_ok(&["backup", "full"]);
+    stanza.cluster.stop();
+    let data = stanza.cluster.data_dir();
+    let before = dir_fingerprint(&data);
+
+    let out = stanza.pitr(&["restore", "-y", "--safety-copy"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error[database_error]"), "{text}");
+    assert!(
+        text.contains("the server log says recovery ended (promoted), but the server has not answered for 60 s"),
+        "{text}"
+    );
+    assert!(text.contains("rolled back"), "{text}");
+    assert_eq!(
+        dir_fingerprint(&data),
+        before,
+        "the data directory is not as it was"
+    );
+    // The original as it was, once its configuration no longer moves the socket.
+    let conf = data.join("postgresql.conf");
+    let kept: String = std::fs::read_to_string(&conf)
+        .unwrap()
+        .lines()
+        .filter(|line| *line != moved)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&conf, kept).unwrap();
+    stanza.cluster.start_server();
+    assert_eq!(stanza.count("t"), 100);
+}

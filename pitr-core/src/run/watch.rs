@@ -31,6 +31,8 @@ const LOG_POLL: Duration = Duration::from_millis(50);
 const SQL_POLL: Duration = Duration::from_millis(500);
 /// How long a server may take to appear at all.
 const START_GRACE: Duration = Duration::from_secs(60);
+/// How long a server may stay unreachable after its log said recovery paused or promoted.
+const ANSWER_GRACE: Duration = Duration::from_secs(60);
 
 /// Follows a structured log file from an offset, yielding complete records.
 #[derive(Debug)]
@@ -143,6 +145,7 @@ async fn follow(
     let mut client: Option<tokio_postgres::Client> = None;
     let mut next_sql = Instant::now();
     let mut seen_server = false;
+    let mut unanswered_since: Option<Instant> = None;
     let mut read = |tracker: &mut Tracker, sources: &mut Sources, echo: &dyn Fn(&str)| {
         for record in tail.read_records() {
             if sources.postmaster.is_none() {
@@ -163,14 +166,23 @@ async fn follow(
             Some(Ending::Failed { .. } | Ending::ShutDown) => break,
             Some(end @ (Ending::Paused | Ending::Promoted)) => {
                 // The log comes first; wait until the server shows the same state.
-                if let Some(state) = query(&endpoint, &mut client).await {
-                    let done = match end {
-                        Ending::Paused => state.pause_state.as_deref() == Some("paused"),
-                        _ => !state.in_recovery,
-                    };
-                    tracker.set_replay(state);
-                    if done {
-                        break;
+                match query(&endpoint, &mut client).await {
+                    Ok(state) => {
+                        unanswered_since = None;
+                        let done = match end {
+                            Ending::Paused => state.pause_state.as_deref() == Some("paused"),
+                            _ => !state.in_recovery,
+                        };
+                        tracker.set_replay(state);
+                        if done {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let since = *unanswered_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > ANSWER_GRACE {
+                            return Err(unanswered(&endpoint, &end, &e));
+                        }
                     }
                 }
             }
@@ -178,7 +190,7 @@ async fn follow(
                 // Connecting before the server accepts connections only adds FATAL lines.
                 if alive && tracker.accepting() && Instant::now() >= next_sql {
                     next_sql = Instant::now() + SQL_POLL;
-                    if let Some(state) = query(&endpoint, &mut client).await {
+                    if let Ok(state) = query(&endpoint, &mut client).await {
                         tracker.set_replay(state);
                     }
                 }
@@ -237,20 +249,32 @@ fn start_problem(watch: &RecoveryWatch, owner: &OsUser) -> String {
     }
 }
 
+/// The server's log said recovery ended but the server does not answer where the plan expects
+/// it (a `postgresql.conf` that came with the backup may move its port or socket directory).
+fn unanswered(endpoint: &Endpoint, end: &Ending, error: &Error) -> Error {
+    let said = match end {
+        Ending::Paused => "paused at the target",
+        _ => "ended (promoted)",
+    };
+    Error::Database {
+        endpoint: endpoint.describe(),
+        message: format!(
+            "the server log says recovery {said}, but the server has not answered for {} s \
+             (last: {error}); check that its port and unix_socket_directories are the plan's",
+            ANSWER_GRACE.as_secs()
+        ),
+    }
+}
+
 async fn query(
     endpoint: &Endpoint,
     client: &mut Option<tokio_postgres::Client>,
-) -> Option<ReplayState> {
-    if client
-        .as_ref()
-        .is_none_or(tokio_postgres::Client::is_closed)
-    {
-        *client = endpoint.connect(Duration::from_millis(500)).await.ok();
-    }
-    let c = client.as_ref()?;
-    let state = endpoint.replay_state(c).await.ok();
-    if state.is_none() {
-        *client = None;
-    }
-    state
+) -> Result<ReplayState> {
+    let c = match client.take().filter(|c| !c.is_closed()) {
+        Some(c) => c,
+        None => endpoint.connect(Duration::from_millis(500)).await?,
+    };
+    let state = endpoint.replay_state(&c).await?;
+    *client = Some(c);
+    Ok(state)
 }
