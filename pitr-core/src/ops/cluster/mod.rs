@@ -461,7 +461,7 @@ fn unreachable_api() -> PatroniApi {
 mod phase;
 mod run;
 
-pub use phase::{PHASES, PhaseOutcome, run_cluster_phase};
+pub use phase::{PHASES, PhaseOutcome, PhaseRun, run_cluster_phase};
 pub use run::run_cluster_restore;
 
 #[cfg(test)]

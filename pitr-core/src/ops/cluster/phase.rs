@@ -3,9 +3,10 @@
 //!
 //! The plan is computed once, on the host of the member to restore, from every member's spec
 //! ([`super::prepare_cluster_restore`]); it is data whose steps name their member. Each phase
-//! then runs, host by host in the order the plan gives ([`ClusterPlan::phase_members`]), the
-//! steps of that phase that belong to the host's member ([`run_cluster_phase`]). The
-//! `rollback` phase runs the plan's `on_failure` steps the same way.
+//! then runs, host by host in the order the plan gives ([`ClusterPlan::phase_runs`]), the
+//! steps of that phase that run on the host's member ([`run_cluster_phase`]): the member's
+//! own, and on the leader the waits until a replica streams, which read its
+//! `pg_stat_replication`. The `rollback` phase runs the plan's `on_failure` steps the same way.
 //!
 //! A plan read back from JSON is checked against the member's own spec before any step runs:
 //! the scope and member must be the plan's, and a step may remove only the data directory
@@ -83,18 +84,43 @@ impl ClusterPlan {
         steps.iter().filter(move |s| s.phase == phase)
     }
 
-    /// The members `phase` acts on, in the order it runs on them: each member's steps of a
-    /// phase follow one another, so running the phase on each member in turn runs its steps
-    /// in the plan's order.
-    pub fn phase_members(&self, phase: Phase) -> Vec<String> {
-        let mut members: Vec<String> = Vec::new();
+    /// The member on whose host `step` runs: its own, but for a wait until a replica streams,
+    /// which reads `pg_stat_replication` through the leader's socket (the restored member's,
+    /// or the old leader's when rolling back).
+    pub fn runs_on<'a>(&'a self, step: &'a ClusterStep) -> &'a str {
+        match (&step.action, step.phase) {
+            (ClusterAction::AwaitStreaming { .. }, Phase::Rollback) => &self.leader_before,
+            (ClusterAction::AwaitStreaming { .. }, _) => &self.chosen,
+            _ => &step.member,
+        }
+    }
+
+    /// How `phase` runs, host by host: consecutive steps that run on one member's host, in
+    /// the plan's order (the `replicas` phase: remove and start on a replica, then wait on the
+    /// leader until it streams, then the next replica).
+    pub fn phase_runs(&self, phase: Phase) -> Vec<PhaseRun> {
+        let mut runs: Vec<PhaseRun> = Vec::new();
         for step in self.phase_steps(phase) {
-            if members.last() != Some(&step.member) {
-                members.push(step.member.clone());
+            let on = self.runs_on(step);
+            match runs.last_mut() {
+                Some(run) if run.member == on => run.steps.push(step.id.clone()),
+                _ => runs.push(PhaseRun {
+                    member: on.to_owned(),
+                    steps: vec![step.id.clone()],
+                }),
             }
         }
-        members
+        runs
     }
+}
+
+/// Steps of a phase that run one after the other on one member's host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhaseRun {
+    /// The member.
+    pub member: String,
+    /// Ids of its steps, in order.
+    pub steps: Vec<String>,
 }
 
 /// Every phase in the order a run goes through them, the `rollback` phase last.
@@ -110,6 +136,21 @@ pub const PHASES: [Phase; 10] = [
     Phase::Backup,
     Phase::Rollback,
 ];
+
+impl std::str::FromStr for Phase {
+    type Err = Error;
+
+    /// A phase by its name (`pause`, `stop`, ..., `rollback`).
+    fn from_str(s: &str) -> Result<Phase> {
+        PHASES.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            Error::invalid(
+                "phase",
+                s,
+                format!("one of {}", PHASES.map(Phase::name).join(", ")),
+            )
+        })
+    }
+}
 
 fn invalid(key: &str, message: String) -> Error {
     Error::InvalidSetting {
@@ -179,9 +220,11 @@ fn left_after(plan: &ClusterPlan, phase: Phase, undone: Option<bool>) -> String 
     }
 }
 
-/// Runs the steps of `phase` of `plan` that belong to the member of `spec` (`<pg_cluster>-<pg_seq>`),
-/// on this host, logging into `log`; `restored_timeline` is the `restore` phase's outcome,
-/// which the `archive` phase needs. A phase with no step for the member does nothing.
+/// Runs the steps of `phase` of `plan` that run on the host of the member of `spec`
+/// (`<pg_cluster>-<pg_seq>`; see [`ClusterPlan::runs_on`]), or those of them named in `only`
+/// (one [`PhaseRun`]), in order, logging into `log`; `restored_timeline` is the `restore`
+/// phase's outcome, which the `archive` phase needs. A phase with no step for the member does
+/// nothing.
 ///
 /// A failing step stops the phase with [`Error::ClusterStep`], which says what is left to do:
 /// before the DCS is emptied, the `rollback` phase on every member brings the cluster back as
@@ -191,6 +234,7 @@ pub fn run_cluster_phase(
     plan: &ClusterPlan,
     phase: Phase,
     spec: &ClusterSpec,
+    only: Option<&[String]>,
     restored_timeline: Option<u64>,
     log: &RunLog,
 ) -> Result<PhaseOutcome> {
@@ -221,8 +265,27 @@ pub fn run_cluster_phase(
     let node = Node::from_spec(spec);
     let steps: Vec<&ClusterStep> = plan
         .phase_steps(phase)
-        .filter(|s| s.member == member)
+        .filter(|s| plan.runs_on(s) == member)
+        .filter(|s| only.is_none_or(|ids| ids.contains(&s.id)))
         .collect();
+    if let Some(stray) = only
+        .unwrap_or_default()
+        .iter()
+        .find(|id| !steps.iter().any(|s| s.id == **id))
+    {
+        return Err(invalid(
+            "steps",
+            format!(
+                "'{stray}' is not a step of phase {} that runs on {member}'s host (its steps: {})",
+                phase.name(),
+                plan.phase_steps(phase)
+                    .filter(|s| plan.runs_on(s) == member)
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     check_steps(&steps, &node)?;
     if steps.iter().any(|s| s.action == ClusterAction::Restore) {
         runner::check_runnable(&plan.restore)?;
@@ -345,25 +408,51 @@ mod tests {
     }
 
     #[test]
-    fn each_phase_runs_on_its_members_in_the_plans_order() {
+    fn each_phase_runs_host_by_host_in_the_plans_order() {
         let p = plan();
-        let members = |phase| p.phase_members(phase);
-        assert_eq!(members(Phase::Pause), ["pg-test-2"]);
-        // Replicas stop first, the leader last; the replicas are rebuilt one after the other.
+        let runs = |phase| {
+            p.phase_runs(phase)
+                .into_iter()
+                .map(|r| format!("{}: {}", r.member, r.steps.join(" ")))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(runs(Phase::Pause), ["pg-test-2: pause"]);
+        // Replicas stop first, the leader last, after its archive drained.
         assert_eq!(
-            members(Phase::Stop),
-            ["pg-test-1", "pg-test-3", "pg-test-2"]
+            runs(Phase::Stop),
+            [
+                "pg-test-1: stop-patroni-pg-test-1 stop-postgres-pg-test-1 stopped-pg-test-1",
+                "pg-test-3: stop-patroni-pg-test-3 stop-postgres-pg-test-3 stopped-pg-test-3",
+                "pg-test-2: stop-patroni-pg-test-2 drain-archive-pg-test-2 \
+                 stop-postgres-pg-test-2 stopped-pg-test-2",
+            ]
         );
-        assert_eq!(members(Phase::Restore), ["pg-test-2"]);
-        assert_eq!(members(Phase::Replicas), ["pg-test-1", "pg-test-3"]);
+        // One replica at a time, each waited for on the new leader.
+        assert_eq!(
+            runs(Phase::Replicas),
+            [
+                "pg-test-1: remove-data-pg-test-1 start-patroni-pg-test-1",
+                "pg-test-2: await-streaming-pg-test-1",
+                "pg-test-3: remove-data-pg-test-3 start-patroni-pg-test-3",
+                "pg-test-2: await-streaming-pg-test-3",
+            ]
+        );
         // Rolling back starts the old leader first.
         assert_eq!(
-            members(Phase::Rollback),
-            ["pg-test-2", "pg-test-1", "pg-test-3"]
+            runs(Phase::Rollback)[0],
+            "pg-test-2: rollback-start-patroni-pg-test-2 rollback-resume rollback-await-leader"
         );
-        // Every step is in exactly one phase's run.
-        let all: usize = PHASES.iter().map(|&ph| p.phase_steps(ph).count()).sum();
+        // Every step is in exactly one run.
+        let all: usize = PHASES
+            .iter()
+            .flat_map(|&ph| p.phase_runs(ph))
+            .map(|r| r.steps.len())
+            .sum();
         assert_eq!(all, p.steps.len() + p.on_failure.len());
+        for phase in PHASES {
+            assert_eq!(phase.name().parse::<Phase>().unwrap(), phase);
+        }
+        assert_eq!("drop".parse::<Phase>().unwrap_err().code(), "invalid_value");
     }
 
     #[test]
@@ -371,7 +460,7 @@ mod tests {
         let p = plan();
         let log = RunLog::terminal(false);
         let code = |spec: &ClusterSpec, phase| {
-            run_cluster_phase(&p, phase, spec, None, &log)
+            run_cluster_phase(&p, phase, spec, None, None, &log)
                 .map(|o| o.completed)
                 .unwrap_err()
                 .code()
@@ -385,7 +474,12 @@ mod tests {
         assert_eq!(code(&elsewhere, Phase::Replicas), "plan_not_runnable");
         // A phase with nothing for the member does nothing.
         let own = spec(&serde_json::json!({"pg_data": "/pg/pg-test-1/data"}));
-        let done = run_cluster_phase(&p, Phase::Dcs, &own, None, &log).unwrap();
+        let done = run_cluster_phase(&p, Phase::Dcs, &own, None, None, &log).unwrap();
         assert!(done.completed.is_empty());
+        // Only steps of the phase that run on the member's host can be named.
+        let leader_step = ["await-streaming-pg-test-1".to_owned()];
+        let err = run_cluster_phase(&p, Phase::Replicas, &own, Some(&leader_step), None, &log)
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_setting", "{err}");
     }
 }
