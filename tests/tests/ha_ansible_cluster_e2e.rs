@@ -94,7 +94,7 @@ impl Play {
             .unwrap_or_else(|| panic!("no task {name}:\n{}", self.text))
     }
 
-    /// The result of `name` on the first host of the play (run_once tasks report there).
+    /// The result of `name` on the first host of the play (`run_once` tasks report there).
     fn result(&self, name: &str) -> &Value {
         let hosts = self.task(name)["hosts"].as_object().unwrap();
         hosts.values().next().unwrap()
@@ -194,12 +194,12 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     // Check mode: the plan of the whole cluster is printed; nothing is touched.
     let since = Instant::now();
     let before = cluster_snapshot(&ha);
-    let play = playbook(&inventory, &["--check", "-e", &time(&t_before_switchover)]);
-    assert_eq!(play.status, Some(0), "{}", play.text);
-    let plan = &play.result("cluster | plan | pre-flight")["plan"];
+    let checked = playbook(&inventory, &["--check", "-e", &time(&t_before_switchover)]);
+    assert_eq!(checked.status, Some(0), "{}", checked.text);
+    let plan = &checked.result("cluster | plan | pre-flight")["plan"];
     assert_eq!(plan["kind"], "cluster_restore");
     assert_eq!(plan["chosen"], b.as_str(), "the leader is restored");
-    let printed = play.result("cluster | plan | print")["msg"].to_string();
+    let printed = checked.result("cluster | plan | print")["msg"].to_string();
     for needle in [
         "--- phase pause ---",
         "--- phase replicas ---",
@@ -207,7 +207,7 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     ] {
         assert!(printed.contains(needle), "{needle}: {printed}");
     }
-    let stop = play.result("cluster | stop");
+    let stop = checked.result("cluster | stop");
     let items = stop["results"].as_array().unwrap();
     // The replica's host first, the primary's last, nothing run.
     assert_eq!(items[0]["item"]["member"], a.as_str(), "{stop}");
