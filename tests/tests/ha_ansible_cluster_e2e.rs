@@ -196,9 +196,9 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let before = cluster_snapshot(&ha);
     let checked = playbook(&inventory, &["--check", "-e", &time(&t_before_switchover)]);
     assert_eq!(checked.status, Some(0), "{}", checked.text);
-    let plan = &checked.result("cluster | plan | pre-flight")["plan"];
-    assert_eq!(plan["kind"], "cluster_restore");
-    assert_eq!(plan["chosen"], b.as_str(), "the leader is restored");
+    let document = &checked.result("cluster | plan | pre-flight")["plan"];
+    assert_eq!(document["kind"], "cluster_restore");
+    assert_eq!(document["chosen"], b.as_str(), "the leader is restored");
     let printed = checked.result("cluster | plan | print")["msg"].to_string();
     for needle in [
         "--- phase pause ---",
