@@ -490,6 +490,10 @@ fn cluster_plan(plan: &Bound<'_, PyAny>) -> Result<pitr_core::plan::cluster::Clu
 ///         of the phase's steps on this member's host when `None`.
 ///     restored_timeline: the `restore` phase's `restored_timeline` (the `archive` phase
 ///         needs it).
+///     request: the `pg_pitr` dict the plan was made for: on the restored member's host the
+///         restore config's secrets (redacted in the plan) are rendered again from `spec` and
+///         it, and used only when the result is the plan's.
+///     zone: IANA time zone for target times written without one, as when planning.
 ///     echo: print progress to stderr (it always goes to the run log).
 ///
 /// Returns:
@@ -502,7 +506,7 @@ fn cluster_plan(plan: &Bound<'_, PyAny>) -> Result<pitr_core::plan::cluster::Clu
 ///         ...), its message saying what is left to do; `plan_not_runnable` for a plan that
 ///         would remove another directory than the spec's data directory.
 #[pyfunction]
-#[pyo3(signature = (spec, plan, phase, *, steps = None, restored_timeline = None, echo = false))]
+#[pyo3(signature = (spec, plan, phase, *, steps = None, restored_timeline = None, request = None, zone = None, echo = false))]
 #[allow(clippy::too_many_arguments)]
 fn run_cluster_phase(
     py: Python<'_>,
@@ -511,22 +515,26 @@ fn run_cluster_phase(
     phase: &str,
     steps: Option<Vec<String>>,
     restored_timeline: Option<u64>,
+    request: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
     echo: bool,
 ) -> Result<Py<PyAny>> {
     let spec = ops::complete_spec(self::spec(spec)?);
     let plan = cluster_plan(plan)?;
     let phase = phase.parse()?;
+    let request = request
+        .filter(|r| !r.is_none())
+        .map(|r| self::request(Some(r), zone))
+        .transpose()?;
     let outcome = py.detach(|| {
         let node = Node::from_spec(&spec);
         let log = ops::run_log(&node, "cluster-restore", echo, false);
-        ops::run_cluster_phase(
-            &plan,
-            phase,
-            &spec,
-            steps.as_deref(),
+        let args = ops::PhaseArgs {
+            steps: steps.as_deref(),
             restored_timeline,
-            &log,
-        )
+            request: request.as_ref(),
+        };
+        ops::run_cluster_phase(&plan, phase, &spec, args, &log)
     })?;
     py_data(py, &outcome)
 }

@@ -1,6 +1,6 @@
 //! `ansible-playbook pgsql-pitr.yml` on a multi-host inventory restores a whole Patroni cluster:
-//! a real two-member cluster (Patroni 3.0, etcd 3.4, PostgreSQL 15, pgBackRest 2.45, one posix
-//! repo), each member an inventory host of its own (`ansible_connection: local`, its own
+//! a real two-member cluster (Patroni 3.0, etcd 3.4, PostgreSQL 15, pgBackRest 2.45, one
+//! encrypted posix repo), each member an inventory host of its own (`ansible_connection: local`, its own
 //! ports, data directory and Patroni configuration, the Pigsty variables of its cluster spec).
 //! One cluster, the checks in sequence:
 //!
@@ -16,7 +16,9 @@
 //!                        identifier, a new write reaches a, the history file in the archive
 //! ```
 //!
-//! The playbook runs from `.venv` (`make wheel` installs the `pitr` module there); Patroni is
+//! The repo's passphrase is in every host's variables and never in the playbook's output; the
+//! plan handed from task to task has it redacted, and the restore renders it again from the
+//! restored member's spec. The playbook runs from `.venv` (`make wheel` installs the `pitr` module there); Patroni is
 //! stopped and started by `patroni-control` (`tests/src/bin`), the spec's stand-in for
 //! `systemctl stop|start patroni`.
 
@@ -31,11 +33,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use pitr_tests::ha::control::{patroni_pids, write_cluster_spec};
-use pitr_tests::{Member, PatroniCluster, output_text};
+use pitr_tests::{Member, PatroniCluster, mkdir_as_postgres, output_text};
 use serde_json::Value;
 
 /// The harness's stand-in for a systemd unit.
 const CONTROL: &str = env!("CARGO_BIN_EXE_patroni-control");
+
+/// The repo's cipher passphrase.
+const PASSPHRASE: &str = "ansible-Cluster-Cipher-7Qx2";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -182,7 +187,25 @@ fn histories(ha: &PatroniCluster) -> Vec<String> {
 #[allow(clippy::too_many_lines)] // one cluster, one story
 fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let started = Instant::now();
-    let ha = PatroniCluster::builder("ha-ansible").members(2).start();
+    let repo_parent = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        repo_parent.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let repo = repo_parent.path().join("repo");
+    mkdir_as_postgres(&repo, 0o700);
+    let ha = PatroniCluster::builder("ha-ansible")
+        .members(2)
+        .repos(
+            "local",
+            &format!(
+                "  local:\n    path: {}\n    retention_full: 4\n    cipher_type: aes-256-cbc\n    \
+                 cipher_pass: {PASSPHRASE}\n",
+                repo.display()
+            ),
+        )
+        .start();
     let (a, b) = (ha.name_of(0), ha.name_of(1));
     let inventory = write_inventory(&ha);
     let t_before_switchover = ha.history_with_switchover();
@@ -196,9 +219,24 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let before = cluster_snapshot(&ha);
     let checked = playbook(&inventory, &["--check", "-e", &time(&t_before_switchover)]);
     assert_eq!(checked.status, Some(0), "{}", checked.text);
+    assert!(!checked.text.contains(PASSPHRASE), "{}", checked.text);
     let document = &checked.result("cluster | plan | pre-flight")["plan"];
     assert_eq!(document["kind"], "cluster_restore");
     assert_eq!(document["chosen"], b.as_str(), "the leader is restored");
+    // The plan handed from task to task holds no secret: the restore renders it again.
+    let write = document["restore"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "write-restore-config")
+        .unwrap();
+    assert!(
+        write["action"]["contents"]
+            .as_str()
+            .unwrap()
+            .contains("<redacted>"),
+        "{write}"
+    );
     let printed = checked.result("cluster | plan | print")["msg"].to_string();
     for needle in [
         "--- phase pause ---",
@@ -264,6 +302,7 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let sysid = "SELECT system_identifier FROM pg_control_system()";
     let play = playbook(&inventory, &["-e", &time(&t_before_switchover)]);
     assert_eq!(play.status, Some(0), "{}", play.text);
+    assert!(!play.text.contains(PASSPHRASE), "{}", play.text);
     let restored = &play.result("cluster | restore")["results"][0];
     assert_eq!(restored["member"], b.as_str());
     assert_eq!(

@@ -190,6 +190,8 @@ def run_cluster_phase(
     *,
     steps: list[str] | None = None,
     restored_timeline: int | None = None,
+    request: _Request | None = None,
+    zone: str | None = None,
     echo: bool = False,
 ) -> dict[str, Any]: ...
 def plan_service(spec: _Spec, action: Literal["start", "stop"]) -> Plan: ...

@@ -460,8 +460,9 @@ fn unreachable_api() -> PatroniApi {
 
 mod phase;
 mod run;
+mod secrets;
 
-pub use phase::{PHASES, PhaseOutcome, PhaseRun, run_cluster_phase};
+pub use phase::{PHASES, PhaseArgs, PhaseOutcome, PhaseRun, run_cluster_phase};
 pub use run::run_cluster_restore;
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::named_specs;
 use super::run::{ClusterRun, restore_safety_copy};
+use super::secrets::with_secrets;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::ops::backup::BackupOutcome;
@@ -32,6 +33,20 @@ use crate::run::facts::postmaster_pid;
 use crate::run::log::RunLog;
 use crate::run::runner::{self, RunReport};
 use crate::spec::ClusterSpec;
+use crate::target::RestoreRequest;
+
+/// What a phase run is given besides the plan and the member's spec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PhaseArgs<'a> {
+    /// Ids of the steps to run (one [`PhaseRun`]); all of the phase's steps on the member's
+    /// host when `None`.
+    pub steps: Option<&'a [String]>,
+    /// The `restore` phase's outcome, which the `archive` phase needs.
+    pub restored_timeline: Option<u64>,
+    /// The request the plan was made for: on the restored member's host, the restore config's
+    /// secrets, redacted in the plan, are rendered again from the spec and it.
+    pub request: Option<&'a RestoreRequest>,
+}
 
 /// What one phase did on one member; the document Python's `run_cluster_phase()` returns.
 #[derive(Debug, Clone, Serialize)]
@@ -221,10 +236,9 @@ fn left_after(plan: &ClusterPlan, phase: Phase, undone: Option<bool>) -> String 
 }
 
 /// Runs the steps of `phase` of `plan` that run on the host of the member of `spec`
-/// (`<pg_cluster>-<pg_seq>`; see [`ClusterPlan::runs_on`]), or those of them named in `only`
-/// (one [`PhaseRun`]), in order, logging into `log`; `restored_timeline` is the `restore`
-/// phase's outcome, which the `archive` phase needs. A phase with no step for the member does
-/// nothing.
+/// (`<pg_cluster>-<pg_seq>`; see [`ClusterPlan::runs_on`]), or those of them named in
+/// `args.steps` (one [`PhaseRun`]), in order, logging into `log`. A phase with no step for the
+/// member does nothing.
 ///
 /// A failing step stops the phase with [`Error::ClusterStep`], which says what is left to do:
 /// before the DCS is emptied, the `rollback` phase on every member brings the cluster back as
@@ -234,10 +248,14 @@ pub fn run_cluster_phase(
     plan: &ClusterPlan,
     phase: Phase,
     spec: &ClusterSpec,
-    only: Option<&[String]>,
-    restored_timeline: Option<u64>,
+    args: PhaseArgs<'_>,
     log: &RunLog,
 ) -> Result<PhaseOutcome> {
+    let PhaseArgs {
+        steps: only,
+        restored_timeline,
+        request,
+    } = args;
     let named = named_specs(std::slice::from_ref(spec))?;
     let member = named[0].0.clone();
     if spec.cluster.as_str() != plan.scope {
@@ -287,9 +305,13 @@ pub fn run_cluster_phase(
         ));
     }
     check_steps(&steps, &node)?;
+    let mut restoring = None;
     if steps.iter().any(|s| s.action == ClusterAction::Restore) {
-        runner::check_runnable(&plan.restore)?;
+        let mut own = plan.clone();
+        own.restore = with_secrets(&plan.restore, &node, request)?;
+        restoring = Some(own);
     }
+    let plan = restoring.as_ref().unwrap_or(plan);
     if phase == Phase::Rollback && member == plan.chosen {
         if let Some(copy) = restore_safety_copy(&plan.restore).filter(|c| c.exists()) {
             return Err(Error::PlanNotRunnable {
@@ -460,7 +482,7 @@ mod tests {
         let p = plan();
         let log = RunLog::terminal(false);
         let code = |spec: &ClusterSpec, phase| {
-            run_cluster_phase(&p, phase, spec, None, None, &log)
+            run_cluster_phase(&p, phase, spec, PhaseArgs::default(), &log)
                 .map(|o| o.completed)
                 .unwrap_err()
                 .code()
@@ -474,12 +496,15 @@ mod tests {
         assert_eq!(code(&elsewhere, Phase::Replicas), "plan_not_runnable");
         // A phase with nothing for the member does nothing.
         let own = spec(&serde_json::json!({"pg_data": "/pg/pg-test-1/data"}));
-        let done = run_cluster_phase(&p, Phase::Dcs, &own, None, None, &log).unwrap();
+        let done = run_cluster_phase(&p, Phase::Dcs, &own, PhaseArgs::default(), &log).unwrap();
         assert!(done.completed.is_empty());
         // Only steps of the phase that run on the member's host can be named.
         let leader_step = ["await-streaming-pg-test-1".to_owned()];
-        let err = run_cluster_phase(&p, Phase::Replicas, &own, Some(&leader_step), None, &log)
-            .unwrap_err();
+        let args = PhaseArgs {
+            steps: Some(&leader_step),
+            ..PhaseArgs::default()
+        };
+        let err = run_cluster_phase(&p, Phase::Replicas, &own, args, &log).unwrap_err();
         assert_eq!(err.code(), "invalid_setting", "{err}");
     }
 }

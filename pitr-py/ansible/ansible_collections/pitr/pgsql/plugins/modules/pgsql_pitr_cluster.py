@@ -14,7 +14,7 @@ description:
     member reachable, the DCS reached, the target in the recoverable window of the restored
     member) and returns the cluster plan - every step with its phase, member, host, reason and
     command - and how each phase runs host by host. Nothing is stopped or changed, in check mode
-    or not. Run it on the host of the member restored (the leader by default): the single-node
+    or not. Run it on the host of the member restored (the leader by default) - the single-node
     restore inside the plan is planned with that host's paths and repo.
   - With O(state=phase), runs on this host the steps of one O(phase) of that plan that run on
     the host of the member of O(spec) (C(<pg_cluster>-<pg_seq>)), or the steps named in
@@ -51,6 +51,9 @@ options:
     description:
       - Pigsty's restore request (the target; the restore is always in place, promoted, with
         archiving off until verified and a safety copy). Empty, the end of the archive.
+      - With O(state=phase), the request the plan was made for - the C(restore) phase renders
+        the restore config's secrets (redacted in the plan) again from O(spec) and it, and
+        uses them only when the result is the plan's.
     type: dict
     default: {}
   member:
@@ -98,8 +101,8 @@ attributes:
   diff_mode:
     support: none
 notes:
-  - The plan holds no secret (the restore config's secrets are redacted); a restore whose
-    config holds secrets is refused from a plan read back (C(plan_not_runnable)).
+  - The plan holds no secret (the restore config's secrets are redacted); the C(restore) phase
+    renders them again from O(spec) and O(pg_pitr) on the restored member's host.
   - The secrets of O(specs), O(spec) and O(pg_pitr) are found by key name and masked in every
     result, message and logged invocation.
 """
@@ -199,7 +202,6 @@ def planned(module):
         text=described["text"],
         phases=described["phases"],
         chosen=plan["chosen"],
-        warnings=plan["warnings"],
         msg="would restore %s to %s on member %s (leader now: %s)" % (
             plan["scope"], plan["target"], plan["chosen"], plan["leader_before"]),
     )
@@ -216,7 +218,7 @@ def phase(module):
                          msg="check mode: phase %s not run" % p["phase"])
     outcome = pitr.run_cluster_phase(
         p["spec"], p["plan"], p["phase"], steps=p["steps"],
-        restored_timeline=p["restored_timeline"])
+        restored_timeline=p["restored_timeline"], request=p["pg_pitr"], zone=p["zone"])
     done = outcome["completed"]
     module.exit_json(
         changed=bool(done),
