@@ -8,6 +8,7 @@
 //! timeline 1 (a leads)   full backup; batch 1; t_before_switchover; batch 2
 //! switchover a -> b      timeline 2; batch 3
 //! --check                the cluster plan printed; data directories, DCS, Patroni untouched
+//! -l b (the leader only) refused before anything stops: a is no host of the play
 //! unreachable target     --name no-such-point: recovery misses it; the rescue rolls every
 //!                        host back (b leads again, a streams, same rows, unpaused); the play
 //!                        fails with error[recovery_target_not_reached]
@@ -256,7 +257,17 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
             .all(|i| i["changed"] == false && i.get("completed").is_none()),
         "{stop}"
     );
-    assert_eq!(cluster_snapshot(&ha), before, "--check changed the cluster");
+    // A play on one member only is refused: every member's steps run on its own host.
+    let one = playbook(&inventory, &["-l", &b, "-e", &time(&t_before_switchover)]);
+    assert_eq!(one.status, Some(2), "{}", one.text);
+    let refused = one.result("cluster | plan | pre-flight");
+    assert_eq!(refused["error_code"], "remote_member", "{refused}");
+    assert!(refused["msg"].as_str().unwrap().contains(&a), "{refused}");
+    assert_eq!(
+        cluster_snapshot(&ha),
+        before,
+        "--check or the refused play changed the cluster"
+    );
     eprintln!("check mode: {:.0?}", since.elapsed());
 
     // A target recovery cannot reach: the rescue brings every host back as it was.

@@ -23,6 +23,8 @@ description:
   - The logic is pitr's (C(pitr.plan_restore_cluster), C(pitr.describe_cluster_plan),
     C(pitr.run_cluster_phase)); the playbook C(pgsql-pitr.yml) runs the phases in order and
     the rollback in its rescue.
+  - A member Patroni lists without a spec in O(specs) fails the plan with C(remote_member):
+    every member's steps run on its own host, so every member must be a host of the play.
   - Failures set RV(error_code) to pitr's stable code (C(cluster_not_ready),
     C(archive_not_drained), C(recovery_target_not_reached), C(plan_not_runnable), ...); the
     message says which step failed on which member and what is left to do.
@@ -195,6 +197,13 @@ def planned(module):
         p["specs"], p["pg_pitr"], member=p["member"], force=p["force"],
         drain_timeout=p["drain_timeout"], backup=p["backup"], zone=p["zone"],
         timeout=p["timeout"])
+    remote = [m["name"] for m in plan["members"] if not m["local"]]
+    if remote:
+        module.fail_json(
+            msg="members %s of cluster %s are not hosts of this play (no spec of theirs was "
+            "given): every member's steps run on its own host; run the play on every member "
+            "(e.g. -l %s); nothing was stopped" % (", ".join(remote), plan["scope"], plan["scope"]),
+            error_code="remote_member", plan=plan)
     described = pitr.describe_cluster_plan(plan)
     module.exit_json(
         changed=False,
