@@ -19,7 +19,7 @@ description:
   - With O(state=phase), runs on this host the steps of one O(phase) of that plan that run on
     the host of the member of O(spec) (C(<pg_cluster>-<pg_seq>)), or the steps named in
     O(steps). C(rollback) runs the plan's steps that bring the cluster back as it was. In check
-    mode nothing runs.
+    mode the plan is read back (refused when it is none) and nothing runs.
   - The logic is pitr's (C(pitr.plan_restore_cluster), C(pitr.describe_cluster_plan),
     C(pitr.run_cluster_phase)); the playbook C(pgsql-pitr.yml) runs the phases in order and
     the rollback in its rescue.
@@ -223,7 +223,9 @@ def phase(module):
         if not p[key]:
             module.fail_json(msg="state=phase needs %s" % key, error_code="invalid_argument")
     if module.check_mode:
-        module.exit_json(changed=False, phase=p["phase"],
+        # The plan is read back (and refused when it is none), nothing runs.
+        runs = pitr.describe_cluster_plan(p["plan"])["phases"][p["phase"]]
+        module.exit_json(changed=False, phase=p["phase"], runs=runs,
                          msg="check mode: phase %s not run" % p["phase"])
     outcome = pitr.run_cluster_phase(
         p["spec"], p["plan"], p["phase"], steps=p["steps"],
