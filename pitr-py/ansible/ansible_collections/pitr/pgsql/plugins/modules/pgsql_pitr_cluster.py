@@ -23,7 +23,7 @@ description:
   - The logic is pitr's (C(pitr.plan_restore_cluster), C(pitr.describe_cluster_plan),
     C(pitr.run_cluster_phase)); the playbook C(pgsql-pitr.yml) runs the phases in order and
     the rollback in its rescue.
-  - A member Patroni lists without a spec in O(specs) fails the plan with C(remote_member):
+  - A member Patroni lists without a spec in O(specs) fails the plan with C(remote_member) -
     every member's steps run on its own host, so every member must be a host of the play.
   - Failures set RV(error_code) to pitr's stable code (C(cluster_not_ready),
     C(archive_not_drained), C(recovery_target_not_reached), C(plan_not_runnable), ...); the
