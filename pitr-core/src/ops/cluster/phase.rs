@@ -176,9 +176,30 @@ fn invalid(key: &str, message: String) -> Error {
 }
 
 /// Checks the steps a member runs against its own spec: a step may remove only the data
-/// directory the spec names, and only when no PostgreSQL runs in it.
-fn check_steps(steps: &[&ClusterStep], node: &Node) -> Result<()> {
+/// directory the spec names, and only when no PostgreSQL runs in it; the restore may restore
+/// only that directory.
+fn check_steps(plan: &ClusterPlan, steps: &[&ClusterStep], node: &Node) -> Result<()> {
     for step in steps {
+        if step.action == ClusterAction::Restore {
+            let restores = match &plan.restore.summary {
+                crate::plan::Summary::Restore(r) => Some(r.data.as_path()),
+                _ => None,
+            };
+            if restores != Some(node.data.as_ref()) {
+                return Err(Error::PlanNotRunnable {
+                    reason: format!(
+                        "step '{}' would restore {}, but the member's spec names the data \
+                         directory '{}'; nothing was changed",
+                        step.id,
+                        restores.map_or_else(
+                            || "no data directory (its plan is no restore)".to_owned(),
+                            |d| format!("'{}'", d.display())
+                        ),
+                        node.data.display()
+                    ),
+                });
+            }
+        }
         if let ClusterAction::RemoveDir { path, owner } = &step.action {
             if path.as_path() != node.data.as_ref() as &std::path::Path || *owner != node.dbsu {
                 return Err(Error::PlanNotRunnable {
@@ -304,7 +325,7 @@ pub fn run_cluster_phase(
             ),
         ));
     }
-    check_steps(&steps, &node)?;
+    check_steps(plan, &steps, &node)?;
     let mut restoring = None;
     if steps.iter().any(|s| s.action == ClusterAction::Restore) {
         let mut own = plan.clone();
@@ -494,6 +515,9 @@ mod tests {
         // The plan removes /pg/pg-test-1/data; this member's spec names another directory.
         let elsewhere = spec(&serde_json::json!({"pg_data": "/pg/data"}));
         assert_eq!(code(&elsewhere, Phase::Replicas), "plan_not_runnable");
+        // The plan's restore is no restore of the leader's data directory: refused.
+        let leader = spec(&serde_json::json!({"pg_seq": 2, "pg_data": "/pg/pg-test-2/data"}));
+        assert_eq!(code(&leader, Phase::Restore), "plan_not_runnable");
         // A phase with nothing for the member does nothing.
         let own = spec(&serde_json::json!({"pg_data": "/pg/pg-test-1/data"}));
         let done = run_cluster_phase(&p, Phase::Dcs, &own, PhaseArgs::default(), &log).unwrap();
