@@ -31,7 +31,7 @@ use crate::names::{DEFAULT_PATRONI_PORT, HostName, PatroniUrl, SafePath};
 pub const PIGSTY_CA_FILE: &str = "/etc/pki/ca.crt";
 
 /// Where a member's Patroni REST API is, and the CA that signs its certificate for HTTPS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatroniApi {
     /// `http[s]://HOST:PORT`.
     pub url: PatroniUrl,

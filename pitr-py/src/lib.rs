@@ -439,6 +439,106 @@ fn run_restore_cluster(
     py_data(py, &outcome)
 }
 
+/// A cluster plan for people and for a playbook: the text `pitr restore --cluster --dry-run`
+/// prints, and how each phase runs host by host: consecutive steps that run on one member's
+/// host, in the plan's order.
+///
+/// Args:
+///     plan: a plan of `plan_restore_cluster`.
+///
+/// Returns:
+///     `{"text": str, "phases": {"pause": [{"member": str, "steps": [id, ...]}, ...],
+///     "stop": [...], ..., "rollback": [...]}}`.
+#[pyfunction]
+fn describe_cluster_plan(py: Python<'_>, plan: &Bound<'_, PyAny>) -> Result<Py<PyAny>> {
+    let plan = cluster_plan(plan)?;
+    let phases: serde_json::Map<String, Value> = ops::PHASES
+        .iter()
+        .map(|&p| {
+            let runs = serde_json::to_value(plan.phase_runs(p)).unwrap_or_default();
+            (p.name().to_owned(), runs)
+        })
+        .collect();
+    py_data(
+        py,
+        &serde_json::json!({"text": plan.to_text(), "phases": phases}),
+    )
+}
+
+fn cluster_plan(plan: &Bound<'_, PyAny>) -> Result<pitr_core::plan::cluster::ClusterPlan> {
+    pitr_core::plan::cluster::ClusterPlan::from_value(value(plan)?).map_err(|e| {
+        pitr_core::Error::Parse {
+            what: "cluster plan".into(),
+            message: e.to_string(),
+        }
+        .into()
+    })
+}
+
+/// Runs one phase of a cluster plan on one member's host: the steps of `phase` (of the plan's
+/// `on_failure` for `"rollback"`) that run on the host of the member of `spec`
+/// (`<pg_cluster>-<pg_seq>`), or those of them named in `steps`, in order. What
+/// `pgsql-pitr.yml` runs on each host of a multi-host Patroni inventory, host by host in the
+/// order `describe_cluster_plan` gives.
+///
+/// Args:
+///     spec: the cluster spec of the member on this host.
+///     plan: a plan of `plan_restore_cluster` (computed once, on the restored member's host).
+///     phase: `pause`, `stop`, `restore`, `dcs`, `start`, `resume`, `replicas`, `archive`,
+///         `backup` or `rollback`.
+///     steps: ids of the steps to run (one entry of `describe_cluster_plan`'s phases); all
+///         of the phase's steps on this member's host when `None`.
+///     restored_timeline: the `restore` phase's `restored_timeline` (the `archive` phase
+///         needs it).
+///     request: the `pg_pitr` dict the plan was made for: on the restored member's host the
+///         restore config's secrets (redacted in the plan) are rendered again from `spec` and
+///         it, and used only when the result is the plan's.
+///     zone: IANA time zone for target times written without one, as when planning.
+///     echo: print progress to stderr (it always goes to the run log).
+///
+/// Returns:
+///     `{"phase", "member", "completed", "restore", "restored_timeline", "timeline",
+///     "continuity", "backup", "log_file"}`; `completed` is empty when the phase has nothing
+///     for the member.
+///
+/// Raises:
+///     PitrError: the failing step's code (`archive_not_drained`, `recovery_target_not_reached`,
+///         ...), its message saying what is left to do; `plan_not_runnable` for a plan that
+///         would remove another directory than the spec's data directory.
+#[pyfunction]
+#[pyo3(signature = (spec, plan, phase, *, steps = None, restored_timeline = None, request = None, zone = None, echo = false))]
+#[allow(clippy::too_many_arguments)]
+fn run_cluster_phase(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    plan: &Bound<'_, PyAny>,
+    phase: &str,
+    steps: Option<Vec<String>>,
+    restored_timeline: Option<u64>,
+    request: Option<&Bound<'_, PyAny>>,
+    zone: Option<&str>,
+    echo: bool,
+) -> Result<Py<PyAny>> {
+    let spec = ops::complete_spec(self::spec(spec)?);
+    let plan = cluster_plan(plan)?;
+    let phase = phase.parse()?;
+    let request = request
+        .filter(|r| !r.is_none())
+        .map(|r| self::request(Some(r), zone))
+        .transpose()?;
+    let outcome = py.detach(|| {
+        let node = Node::from_spec(&spec);
+        let log = ops::run_log(&node, "cluster-restore", echo, false);
+        let args = ops::PhaseArgs {
+            steps: steps.as_deref(),
+            restored_timeline,
+            request: request.as_ref(),
+        };
+        ops::run_cluster_phase(&plan, phase, &spec, args, &log)
+    })?;
+    py_data(py, &outcome)
+}
+
 /// Plans starting or stopping the spec's PostgreSQL as the database superuser (the `up` and
 /// `down` phases around a restore). `plan.summary["changed"]` says whether it does anything;
 /// `plan.run()` does it.
@@ -705,6 +805,8 @@ fn _pitr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plan_restore, m)?)?;
     m.add_function(wrap_pyfunction!(plan_restore_cluster, m)?)?;
     m.add_function(wrap_pyfunction!(run_restore_cluster, m)?)?;
+    m.add_function(wrap_pyfunction!(describe_cluster_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(run_cluster_phase, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
     m.add_function(wrap_pyfunction!(write_file, m)?)?;
     m.add_function(wrap_pyfunction!(check_writable, m)?)?;

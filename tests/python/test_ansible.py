@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pwd
+import socket
 import stat
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from pgcluster import Cluster, fingerprint, tick
 
 SECRET = "Ansible.Cipher-Pass-42"
 COLLECTION = ANSIBLE_DIR / "ansible_collections" / "pitr" / "pgsql"
-MODULES = ("pgbackrest_config", "pgbackrest_backup", "pgsql_pitr", "pgsql_drill")
+MODULES = (
+    "pgbackrest_config", "pgbackrest_backup", "pgsql_pitr", "pgsql_drill", "pgsql_pitr_cluster")
 
 
 @dataclass
@@ -95,6 +97,34 @@ def test_playbooks_pass_the_syntax_check(site: Site) -> None:
     for book in ("pgsql-pitr.yml", "pgsql-backup.yml"):
         run = site.play(book, "--syntax-check")
         assert run.returncode == 0, str(run)
+
+
+def test_a_patroni_inventory_is_planned_as_one_cluster_and_a_dead_patroni_stops_it(
+    tmp_path: Path,
+) -> None:
+    """Hosts with ``pg_seq`` and ``patroni_port`` are the members of one cluster: the play
+    plans the cluster restore once (not a standalone restore per host), and a Patroni that does
+    not answer fails the pre-flight with pitr's code before anything else runs (the restore of
+    a real cluster is tests/tests/ha_ansible_cluster_e2e.rs)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "pg_cluster": "pg-test", "patroni_port": port}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {
+        "pg-test-1": {**host, "pg_seq": 1}, "pg-test-2": {**host, "pg_seq": 2}}}}))
+    run = playbook(inventory, "pgsql-pitr.yml", "--check",
+                   "-e", json.dumps({"pg_pitr": {"time": "2026-12-01 10:00:00+00"}}))
+    assert run.returncode == 2, str(run)
+    results = {t["task"]["name"]: t["hosts"] for t in run.output["plays"][0]["tasks"]}
+    failed = results["cluster | plan | pre-flight and plan (nothing changes)"]
+    assert list(failed) == ["pg-test-1"], failed  # once, not per host
+    assert failed["pg-test-1"]["error_code"] == "cluster_not_ready", failed
+    assert f"127.0.0.1:{port}" in failed["pg-test-1"]["msg"]
+    assert "plan | check the request and choose the backup set (nothing changes)" not in [
+        name for name, hosts in results.items()
+        if any(r["_status"] != "skipped" for r in hosts.values())]
 
 
 # --- config and backup --------------------------------------------------------------------

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import re
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,6 +70,13 @@ class Case:
         """The secrets no other task's output may hold either (not the word ``pgBackRest``,
         which the header of a rendered pgbackrest.conf holds)."""
         return tuple(s for s in self.secrets if s != WEAK)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def s3_repo(key: str, key_secret: str, cipher: str) -> dict[str, Any]:
@@ -145,6 +153,17 @@ def cases(base: dict[str, Any], scratch: Path) -> list[Case]:
                  s3["s3_key"], s3["s3_key_secret"], s3["cipher_pass"])),
               "repo": -1},
              "internal_error", tuple(s3.values()), marker="sec-repo"),
+        Case("cluster plan of members whose Patroni does not answer", "pgsql_pitr_cluster",
+             {"specs": [dict(with_repo(base, "sec-cluster", "minio", s3_repo(
+                 s3["s3_key"], s3["s3_key_secret"], s3["cipher_pass"])),
+                 pg_seq=seq, patroni_port=closed_port()) for seq in (1, 2)]},
+             "cluster_not_ready", tuple(s3.values()), marker="sec-cluster"),
+        Case("cluster phase of a plan that is none", "pgsql_pitr_cluster",
+             {"state": "phase", "phase": "stop", "plan": {"kind": "restore"},
+              "spec": dict(with_repo(base, "sec-phase", "minio", s3_repo(
+                  s3["s3_key"], s3["s3_key_secret"], s3["cipher_pass"])),
+                  pg_seq=1, patroni_port=closed_port())},
+             "parse_error", tuple(s3.values()), marker="sec-phase"),
         Case("dest is a directory", "pgbackrest_config",
              {"spec": dict(base, pg_cluster="sec-dir"), "dest": str(scratch / "a-directory")},
              "unsafe_path", (CIPHER,), marker="sec-dir"),

@@ -55,3 +55,15 @@ def test_a_patroni_that_does_not_answer_stops_the_preflight(run) -> None:  # typ
     assert f"127.0.0.1:{spec['patroni_port']}" in str(e.value)
     assert "nothing was stopped" in str(e.value)
     assert not isinstance(e.value, ValueError)
+
+
+def test_a_phase_needs_a_cluster_plan() -> None:
+    """``run_cluster_phase`` and ``describe_cluster_plan`` read the plan back first: anything
+    but a cluster plan is refused before a step runs."""
+    for plan in ({"kind": "restore"}, {"kind": "cluster_restore"}, {}):
+        with pytest.raises(pitr.PitrError) as e:
+            pitr.run_cluster_phase(member(), plan, "stop")
+        assert e.value.code == "parse_error", (plan, e.value)
+        with pytest.raises(pitr.PitrError) as e:
+            pitr.describe_cluster_plan(plan)
+        assert e.value.code == "parse_error", (plan, e.value)

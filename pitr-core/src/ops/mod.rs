@@ -46,8 +46,8 @@ pub mod service;
 
 pub use backup::{BackupOutcome, prepare_backup, run_backup};
 pub use cluster::{
-    ClusterOptions, ClusterOutcome, PreparedClusterRestore, prepare_cluster_restore,
-    run_cluster_restore,
+    ClusterOptions, ClusterOutcome, PHASES, PhaseArgs, PhaseOutcome, PhaseRun,
+    PreparedClusterRestore, prepare_cluster_restore, run_cluster_phase, run_cluster_restore,
 };
 pub use continuity::{ContinuityOutcome, continuity, patroni_callback};
 pub use info::{InfoDoc, info};

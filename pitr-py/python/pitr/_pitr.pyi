@@ -29,6 +29,7 @@ __all__ = [
     "check_writable",
     "continuity",
     "default_owner",
+    "describe_cluster_plan",
     "drill",
     "info",
     "mark",
@@ -42,6 +43,7 @@ __all__ = [
     "redact_config",
     "render_config",
     "render_restore_config",
+    "run_cluster_phase",
     "run_restore_cluster",
     "secret_values",
     "select_backup",
@@ -173,6 +175,23 @@ def run_restore_cluster(
     backup: bool = True,
     zone: str | None = None,
     timeout: int = 3600,
+    echo: bool = False,
+) -> dict[str, Any]: ...
+_Phase = Literal[
+    "pause", "stop", "restore", "dcs", "start", "resume", "replicas", "archive", "backup",
+    "rollback",
+]
+
+def describe_cluster_plan(plan: Mapping[str, Any]) -> dict[str, Any]: ...
+def run_cluster_phase(
+    spec: _Spec,
+    plan: Mapping[str, Any],
+    phase: _Phase,
+    *,
+    steps: list[str] | None = None,
+    restored_timeline: int | None = None,
+    request: _Request | None = None,
+    zone: str | None = None,
     echo: bool = False,
 ) -> dict[str, Any]: ...
 def plan_service(spec: _Spec, action: Literal["start", "stop"]) -> Plan: ...

@@ -458,8 +458,11 @@ fn unreachable_api() -> PatroniApi {
         .unwrap_or_else(|_| unreachable!("port 8008 is a valid port"))
 }
 
+mod phase;
 mod run;
+mod secrets;
 
+pub use phase::{PHASES, PhaseArgs, PhaseOutcome, PhaseRun, run_cluster_phase};
 pub use run::run_cluster_restore;
 
 #[cfg(test)]

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use super::{ClusterOutcome, PreparedClusterRestore};
 use crate::error::{Error, Result};
+use crate::node::Node;
 use crate::ops::backup::BackupOutcome;
 use crate::ops::continuity::ContinuityOutcome;
 use crate::plan::Plan;
-use crate::plan::cluster::{ClusterAction, ClusterStep, ExpectTimeline};
+use crate::plan::cluster::{ClusterAction, ClusterPlan, ClusterStep, ExpectTimeline};
 use crate::plan::summary::PlanKind;
 use crate::run::log::RunLog;
 use crate::run::probe::Endpoint;
@@ -16,15 +17,17 @@ use crate::run::runner::{self, RunReport};
 use crate::run::user::OsUser;
 use crate::run::{cluster as wait, files};
 /// Where a run stands, for the steps that depend on earlier ones.
-struct ClusterRun<'a> {
-    prepared: &'a PreparedClusterRestore,
-    log: &'a RunLog,
-    locked: &'a crate::ops::Locked,
-    restore: Option<RunReport>,
-    restored_timeline: Option<u64>,
-    new_timeline: Option<u64>,
-    continuity: Option<ContinuityOutcome>,
-    backup: Option<BackupOutcome>,
+pub(super) struct ClusterRun<'a> {
+    pub(super) plan: &'a ClusterPlan,
+    /// The node of the member whose continuity and backup steps run (the chosen one).
+    pub(super) node: &'a Node,
+    pub(super) log: &'a RunLog,
+    pub(super) locked: &'a crate::ops::Locked,
+    pub(super) restore: Option<RunReport>,
+    pub(super) restored_timeline: Option<u64>,
+    pub(super) new_timeline: Option<u64>,
+    pub(super) continuity: Option<ContinuityOutcome>,
+    pub(super) backup: Option<BackupOutcome>,
 }
 
 impl ClusterRun<'_> {
@@ -39,8 +42,8 @@ impl ClusterRun<'_> {
         wait::exec(id, argv, run_as, stdin, ok_status, self.log)
     }
 
-    fn step(&mut self, step: &ClusterStep) -> Result<()> {
-        let plan = &self.prepared.plan;
+    pub(super) fn step(&mut self, step: &ClusterStep) -> Result<()> {
+        let plan = self.plan;
         match &step.action {
             ClusterAction::Exec {
                 argv,
@@ -172,7 +175,7 @@ impl ClusterRun<'_> {
             }
             ClusterAction::Continuity => {
                 self.continuity = Some(crate::ops::continuity(
-                    &self.prepared.node,
+                    self.node,
                     false,
                     self.log,
                     self.locked,
@@ -181,7 +184,7 @@ impl ClusterRun<'_> {
             }
             ClusterAction::Backup => {
                 let backup = crate::ops::prepare_backup(
-                    &self.prepared.node,
+                    self.node,
                     Some(crate::names::BackupType::Full),
                     None,
                     None,
@@ -204,7 +207,7 @@ impl ClusterRun<'_> {
 
     /// Brings the cluster back as it was; a sentence on the outcome.
     fn roll_back(&mut self, failed: &ClusterStep, error: &Error) -> String {
-        let plan = &self.prepared.plan;
+        let plan = self.plan;
         let restore = &plan.restore;
         let copy = restore_safety_copy(restore);
         // The restore step rolls back its own changes; after it completed, its rollback
@@ -214,13 +217,12 @@ impl ClusterRun<'_> {
                 *rolled_back || copy.as_deref().is_none_or(|c| !c.exists())
             }
             (false, _) if self.restore.is_some() => {
-                let undo = Plan {
-                    steps: restore.on_failure.clone(),
-                    on_failure: Vec::new(),
-                    ..restore.clone()
-                };
                 self.log.line("==> rollback: put the safety copy back");
-                runner::run_plan(&undo, self.log).is_ok()
+                // The guards allow removing the restored directory only with the moves of
+                // the restore's run known.
+                self.restore
+                    .as_ref()
+                    .is_some_and(|report| runner::undo(restore, report, self.log).is_ok())
             }
             // Nothing of the data directory changed yet, or the restore failed before it did.
             _ => true,
@@ -256,7 +258,7 @@ impl ClusterRun<'_> {
     }
 }
 
-fn restore_safety_copy(plan: &Plan) -> Option<PathBuf> {
+pub(super) fn restore_safety_copy(plan: &Plan) -> Option<PathBuf> {
     match &plan.summary {
         crate::plan::Summary::Restore(r) => r.safety_copy.clone(),
         _ => None,
@@ -283,7 +285,8 @@ pub fn run_cluster_restore(
     let locked = crate::ops::lock_stanza(&prepared.node, "restore --cluster", false, &|_| {})?;
     log.file_only(&format!("cluster plan: {}", prepared.plan.to_json()));
     let mut run = ClusterRun {
-        prepared: &prepared,
+        plan: &prepared.plan,
+        node: &prepared.node,
         log,
         locked: &locked,
         restore: None,

@@ -483,4 +483,4 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -24,7 +24,7 @@ fn site(name: &str, role: &str, local: bool) -> MemberSite {
     }
 }
 
-fn input(chosen: &str) -> ClusterInput {
+pub(crate) fn input(chosen: &str) -> ClusterInput {
     let restore = Plan::from_json(
         r#"{"kind": "continuity", "summary": {"role": "primary", "skipped": true,
             "timeline": null, "pg_wal": null, "push": [], "present": []},

@@ -282,16 +282,22 @@ class PitrModule(AnsibleModule):  # type: ignore[misc]  # ansible-core is untype
 
     @staticmethod
     def _validated_secrets(params: Mapping[str, Any]) -> list[str]:
-        """pitr's own list of the spec's secrets, when the spec validates."""
-        spec = params.get("spec")
-        if pitr is None or not isinstance(spec, Mapping):
+        """pitr's own list of the secrets of the spec (and of each of ``specs``), when it
+        validates."""
+        specs = params.get("specs")
+        given = [params.get("spec"), *(specs if isinstance(specs, list) else [])]
+        if pitr is None:
             return []
         request = params.get("pg_pitr")
-        try:
-            values: list[str] = pitr.secret_values(
-                spec, request if isinstance(request, Mapping) and request else None)
-        except Exception:  # an invalid spec: masked by key name alone
-            return []
+        values: list[str] = []
+        for spec in given:
+            if not isinstance(spec, Mapping):
+                continue
+            try:
+                values += pitr.secret_values(
+                    spec, request if isinstance(request, Mapping) and request else None)
+            except Exception:  # an invalid spec: masked by key name alone
+                continue
         return values
 
     def _load_params(self) -> None:
