@@ -337,8 +337,7 @@ fn a_restored_server_pitr_cannot_reach_fails_the_restore_and_the_safety_copy_com
     // The next backup carries a postgresql.conf whose socket directory is not the one pitr
     // watches recovery through (the running server keeps its own until a restart).
     let elsewhere = stanza.cluster.path("elsewhere");
-    std::fs::create_dir(&elsewhere).unwrap();
-    pitr_tests::chown_to_postgres(&elsewhere);
+    pitr_tests::mkdir_as_postgres(&elsewhere, 0o700);
     let moved = format!("unix_socket_directories = '{}'", elsewhere.display());
     stanza.cluster.append_conf(&moved);
     stanza.pitr_ok(&["backup", "full"]);
@@ -362,13 +361,14 @@ fn a_restored_server_pitr_cannot_reach_fails_the_restore_and_the_safety_copy_com
     );
     // The original as it was, once its configuration no longer moves the socket.
     let conf = data.join("postgresql.conf");
-    let kept: String = std::fs::read_to_string(&conf)
-        .unwrap()
-        .lines()
-        .filter(|line| *line != moved)
-        .map(|line| format!("{line}\n"))
-        .collect();
-    std::fs::write(&conf, kept).unwrap();
+    let mut kept = String::new();
+    for line in std::fs::read_to_string(&conf).unwrap().lines() {
+        if line != moved {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    pitr_tests::write_file_as_postgres(&conf, kept, 0o600);
     stanza.cluster.start_server();
     assert_eq!(stanza.count("t"), 100);
 }
