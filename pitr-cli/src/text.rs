@@ -304,6 +304,13 @@ pub(crate) fn cluster_restored(outcome: &pitr_core::ops::ClusterOutcome) -> Stri
             v.ending
         );
     }
+    if let Some(r) = &outcome.resumed {
+        let _ = writeln!(
+            out,
+            "  continued interrupted run {} from step '{}'",
+            r.run_id, r.interrupted_at
+        );
+    }
     for m in plan.members.iter().filter(|m| m.name != plan.chosen) {
         let _ = writeln!(out, "  {} rebuilt from the new leader, streaming", m.name);
     }

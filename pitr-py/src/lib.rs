@@ -349,12 +349,14 @@ fn cluster_options(
     drain_timeout: u64,
     backup: bool,
     timeout: u64,
+    continue_run: bool,
 ) -> Result<ops::ClusterOptions> {
     Ok(ops::ClusterOptions {
         member,
         force,
         drain_timeout_secs: drain_timeout,
         no_backup: !backup,
+        go_on: continue_run,
         restore: restore_options(None, timeout)?,
     })
 }
@@ -374,14 +376,16 @@ fn cluster_options(
 ///     backup: take a full backup on the new leader at the end.
 ///     zone: IANA time zone for target times written without one.
 ///     timeout: seconds to wait for recovery.
+///     continue_run: when the same restore was interrupted (pitr killed) before the DCS was
+///         emptied, continue it instead of bringing the cluster back as it was (`--continue`).
 ///
 /// Returns:
 ///     The plan document: `kind` (`cluster_restore`), `members`, `preflight`, `steps` (each
 ///     with `id`, `phase`, `member`, `host`, `title`, `reason`, `action`), `on_failure`, and
 ///     the chosen member's `restore` plan.
 #[pyfunction]
-#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, continue_run = false))]
+#[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)] // keyword arguments
 fn plan_restore_cluster(
     py: Python<'_>,
     specs: &Bound<'_, PyAny>,
@@ -392,9 +396,10 @@ fn plan_restore_cluster(
     backup: bool,
     zone: Option<&str>,
     timeout: u64,
+    continue_run: bool,
 ) -> Result<Py<PyAny>> {
     let (specs, request) = cluster_inputs(specs, request, zone)?;
-    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout, continue_run)?;
     let prepared = py.detach(|| ops::prepare_cluster_restore(&specs, &request, &options))?;
     py_data(py, &prepared.plan)
 }
@@ -408,14 +413,17 @@ fn plan_restore_cluster(
 ///
 /// Returns:
 ///     `{"plan", "selection", "completed", "restore", "timeline", "continuity", "backup",
-///     "log_file"}`.
+///     "log_file"}`, and `"resumed"` (`run_id`, `interrupted_at`, `decision`, `why`) when it
+///     completed an interrupted run of the same restore.
 ///
 /// Raises:
 ///     PitrError: `remote_member` when a member is on another host (use the playbook),
-///         `cluster_not_ready`, `archive_not_drained`, `recovery_failed`, ...
+///         `cluster_not_ready`, `archive_not_drained`, `recovery_failed`, ...;
+///         `run_undone` when it brought the cluster of an interrupted run back as it was,
+///         `run_interrupted` when another restore of the cluster is interrupted.
 #[pyfunction]
-#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, echo = false))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, continue_run = false, echo = false))]
+#[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)] // keyword arguments
 fn run_restore_cluster(
     py: Python<'_>,
     specs: &Bound<'_, PyAny>,
@@ -426,10 +434,11 @@ fn run_restore_cluster(
     backup: bool,
     zone: Option<&str>,
     timeout: u64,
+    continue_run: bool,
     echo: bool,
 ) -> Result<Py<PyAny>> {
     let (specs, request) = cluster_inputs(specs, request, zone)?;
-    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout, continue_run)?;
     let outcome = py.detach(|| {
         let prepared = ops::prepare_cluster_restore(&specs, &request, &options)?;
         let node = Node::from_spec(&specs[0]);

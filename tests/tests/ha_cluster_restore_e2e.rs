@@ -9,8 +9,12 @@
 //!                        on timeline 2, or 3 if Patroni promoted it again)
 //! archive blocked        b's archive queue does not drain: refused, back as it was (b leads
 //!                        on timeline T)
-//! cluster PITR 1         -t t_before_switchover: b restored onto timeline T+1 (Patroni may
-//!                        promote it once more, T+2: T1), a rebuilt
+//! killed before no-return pitr killed (kill -9, PITR_TEST_KILL_AT) entering stop-restored, b
+//!                        restored and running: the re-run brings the cluster back as it was
+//!                        (run_undone; b leads on timeline T' >= T)
+//! cluster PITR 1         -t t_before_switchover, pitr killed entering remove-data-a (the DCS
+//!                        emptied, b leading): the re-run completes it; b restored onto
+//!                        timeline T'+1 (Patroni may promote it once more, T'+2: T1), a rebuilt
 //! cluster PITR 2         --name after-switchover: onto T1+1 (or T1+2), a rebuilt
 //! batch 9; t_after; 10   a scratch restore to t_after lands on 1, 2, 3, 9
 //! ```
@@ -23,12 +27,15 @@
 // Python runs as the test's user, like the CLI does.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::path::PathBuf;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pitr_tests::ha::control::write_cluster_spec;
-use pitr_tests::{CloneServer, Member, PatroniCluster, free_port, output_text, tick};
+use pitr_tests::{
+    CloneServer, Member, PatroniCluster, free_port, ha::poll_until, output_text, pitr_bin, tick,
+};
 use serde_json::Value;
 
 /// The harness's stand-in for a systemd unit.
@@ -47,6 +54,113 @@ fn cluster_restore(ha: &PatroniCluster, on: &str, specs: &[PathBuf], args: &[&st
     }
     all.extend_from_slice(args);
     ha.member(on).pitr(&all)
+}
+
+/// [`cluster_restore`] killed with `SIGKILL` on entering step `kill_at` (the runner's
+/// `PITR_TEST_KILL_AT` hook).
+fn cluster_restore_killed(
+    ha: &PatroniCluster,
+    on: &str,
+    specs: &[PathBuf],
+    args: &[&str],
+    kill_at: &str,
+) {
+    let member = ha.member(on);
+    let mut cmd = std::process::Command::new(pitr_bin());
+    cmd.arg("--config").arg(member.pgbackrest_conf()).args([
+        "--json",
+        "restore",
+        "--cluster",
+        "--yes",
+    ]);
+    for s in specs {
+        cmd.arg("--spec").arg(s);
+    }
+    let out = cmd
+        .args(args)
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env("PITR_TEST_KILL_AT", kill_at)
+        .output()
+        .expect("pitr runs");
+    assert_eq!(out.status.signal(), Some(9), "{}", output_text(&out));
+    let journal = member.root().join(format!(
+        "pgbackrest-log/{}-pitr-cluster-journal.json",
+        ha.scope()
+    ));
+    let record: Value = serde_json::from_slice(&std::fs::read(&journal).unwrap()).unwrap();
+    assert_eq!(record["phase"], "running", "{record}");
+    assert_eq!(record["kind"], "cluster_restore", "{record}");
+    let current = usize::try_from(record["current"].as_u64().unwrap()).unwrap();
+    assert_eq!(record["steps"][current], kill_at, "{record}");
+}
+
+/// A cluster restore that failed with `error[code]` and brought the cluster back as it was:
+/// `leader` leads, `replica` streams, both hold every row, Patroni is resumed, no safety copy
+/// is left. Returns the output's text.
+fn back_as_it_was(
+    ha: &PatroniCluster,
+    out: &Output,
+    code: &str,
+    leader: &str,
+    replica: &str,
+) -> String {
+    let text = output_text(out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("error[{code}]")), "{text}");
+    assert!(
+        text.contains("rolled back: the cluster runs as before"),
+        "{text}"
+    );
+    assert_eq!(ha.leader().as_deref(), Some(leader));
+    ha.wait_streaming(replica);
+    assert_eq!(rows(ha.member(leader)), "40 1,2,3,4");
+    assert_eq!(rows(ha.member(replica)), "40 1,2,3,4");
+    let state = ha.cluster_state().unwrap();
+    assert!(!state["pause"].as_bool().unwrap_or(false), "{state}");
+    assert!(!ha.member(leader).root().join("data-backup").exists());
+    text
+}
+
+/// The processes of the test's directory that run PostgreSQL's postmaster (`postgres -D
+/// ...`) or pgBackRest, by command line: after a re-run, the members' own postmasters and
+/// nothing else.
+fn processes_under(root: &Path) -> Vec<String> {
+    let mut found: Vec<String> = pitr_core::run::ha::processes_of(root)
+        .into_iter()
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .map(|raw| {
+            raw.split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|args| {
+            let program = args.first().and_then(|a| Path::new(a).file_name());
+            program.is_some_and(|p| p == "postgres" || p == "pgbackrest")
+        })
+        .map(|args| args.join(" "))
+        .collect();
+    found.sort();
+    found
+}
+
+/// No process pitr started outlived the run: exactly one postmaster per member, in its own
+/// data directory, and no pgBackRest (the archive command ends within moments).
+fn assert_no_orphans(ha: &PatroniCluster) {
+    let want: Vec<String> = ha
+        .members()
+        .iter()
+        .map(|m| m.data_dir().display().to_string())
+        .collect();
+    let settled = poll_until(Duration::from_secs(30), || {
+        let found = processes_under(ha.root());
+        let postmasters_only = found.len() == want.len()
+            && want
+                .iter()
+                .all(|d| found.iter().any(|p| p.contains(&format!("-D {d}"))));
+        postmasters_only.then_some(())
+    });
+    assert!(settled.is_some(), "{:#?}", processes_under(ha.root()));
 }
 
 /// `pitr.plan_restore_cluster(specs, {"time": t})` from the repo's `.venv` (`make wheel`).
@@ -276,30 +390,11 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     let listing = ha.archived_wal();
     let since = Instant::now();
     let out = cluster_restore(&ha, &b, &specs, &["--name", "no-such-point"]);
-    let text = output_text(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("error[recovery_target_not_reached]"),
-        "{text}"
-    );
-    assert!(
-        text.contains("rolled back: the cluster runs as before"),
-        "{text}"
-    );
-    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
-    ha.wait_streaming(&a);
+    back_as_it_was(&ha, &out, "recovery_target_not_reached", &b, &a);
     // Patroni starts a primary that lost its leader key while stopped as a replica and
     // promotes it: timeline 2, or 3 when the key expired.
     let tl_first = ha.timeline().unwrap();
     assert!(tl_first == 2 || tl_first == 3, "timeline {tl_first}");
-    assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
-    assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
-    assert!(
-        !ha.cluster_state().unwrap()["pause"]
-            .as_bool()
-            .unwrap_or(false)
-    );
-    assert!(!ha.member(&b).root().join("data-backup").exists());
     // Nothing of the failed recovery reached the archive: only b's own WAL, drained before it
     // stopped and written since it leads again.
     let own = [format!("{:08X}", 2), format!("{tl_first:08X}")];
@@ -321,33 +416,86 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         &specs,
         &["--drain-timeout", "5", "-t", &t_before_switchover],
     );
-    let text = output_text(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("error[archive_not_drained]"), "{text}");
-    assert!(
-        text.contains("rolled back: the cluster runs as before"),
-        "{text}"
-    );
-    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
-    ha.wait_streaming(&a);
-    assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
-    assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
-    assert!(!ha.member(&b).root().join("data-backup").exists());
+    back_as_it_was(&ha, &out, "archive_not_drained", &b, &a);
     // A new segment wakes the archiver, which waits a minute after repeated failures.
     ha.unblock_archiving(&b);
     archive_now(&ha, &b);
     ha.member(&b).wait_postgres_archived(&stuck);
-    let tl_back = ha.timeline().unwrap();
-    assert!(tl_back >= tl_first, "timeline {tl_back}");
+    let tl_drained = ha.timeline().unwrap();
+    assert!(tl_drained >= tl_first, "timeline {tl_drained}");
     eprintln!("archive not drained, rolled back: {:.0?}", since.elapsed());
 
-    // Cluster PITR 1: before the switchover, onto timeline 3.
+    // pitr killed before the point of no return, b restored and its server running on the
+    // new timeline: the re-run of the same command brings the cluster back as it was.
     let since = Instant::now();
-    let out = cluster_restore(&ha, &b, &specs, &["-t", &t_before_switchover]);
+    let pitr1 = ["-t", t_before_switchover.as_str()];
+    cluster_restore_killed(&ha, &b, &specs, &pitr1, "stop-restored");
+    // Nothing else runs against the cluster meanwhile.
+    let out = ha.member(&b).pitr(&["backup"]);
+    assert!(
+        output_text(&out).contains("error[run_interrupted]"),
+        "{}",
+        output_text(&out)
+    );
+    // The dry run of the re-run says what it will do (Patroni is down: no pre-flight); another
+    // target is refused.
+    let out = cluster_restore(&ha, &b, &specs, &["--dry-run", "-t", &t_before_switchover]);
     assert!(out.status.success(), "{}", output_text(&out));
-    let tl1 = new_timeline(&out, tl_back);
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let said = plan["warnings"][0].as_str().unwrap();
+    assert!(said.contains("(undo)"), "{said}");
+    let out = cluster_restore(&ha, &b, &specs, &["--name", "after-switchover"]);
+    assert!(
+        output_text(&out).contains("error[run_interrupted]"),
+        "{}",
+        output_text(&out)
+    );
+    let out = cluster_restore(&ha, &b, &specs, &pitr1);
+    let text = back_as_it_was(&ha, &out, "run_undone", &b, &a);
+    assert!(
+        text.contains("interrupted at step 'stop-restored'"),
+        "{text}"
+    );
+    assert_no_orphans(&ha);
+    let tl_back = ha.timeline().unwrap();
+    assert!(tl_back >= tl_drained, "timeline {tl_back}");
+    // Nothing of the restored timeline reached the archive.
+    assert!(
+        histories(&ha)
+            .iter()
+            .all(|h| h.as_str() <= format!("{tl_back:08X}.history").as_str()),
+        "{:?}",
+        histories(&ha)
+    );
     eprintln!(
-        "cluster PITR before the switchover: {:.0?}",
+        "killed before the point of no return, rolled back: {:.0?}",
+        since.elapsed()
+    );
+
+    // Cluster PITR 1: before the switchover. pitr is killed past the point of no return (b
+    // leads the restored cluster, a is not rebuilt yet); the re-run completes it.
+    let since = Instant::now();
+    cluster_restore_killed(&ha, &b, &specs, &pitr1, &format!("remove-data-{a}"));
+    let out = cluster_restore(&ha, &b, &specs, &["--undo"]);
+    assert!(
+        output_text(&out).contains("cannot be undone"),
+        "{}",
+        output_text(&out)
+    );
+    let out = cluster_restore(&ha, &b, &specs, &pitr1);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["resumed"]["decision"], "complete", "{outcome}");
+    assert_eq!(
+        outcome["resumed"]["interrupted_at"],
+        format!("remove-data-{a}"),
+        "{outcome}"
+    );
+    assert_eq!(outcome["completed"][0], format!("remove-data-{a}"));
+    let tl1 = new_timeline(&out, tl_back);
+    assert_no_orphans(&ha);
+    eprintln!(
+        "cluster PITR before the switchover, killed and completed: {:.0?}",
         since.elapsed()
     );
     check_restored(&ha, &b, &a, tl1, "10 1");

@@ -162,6 +162,7 @@ def plan_restore_cluster(
     backup: bool = True,
     zone: str | None = None,
     timeout: int = 3600,
+    continue_run: bool = False,
 ) -> dict[str, Any]: ...
 def run_restore_cluster(
     specs: _Spec | list[_Spec],
@@ -173,6 +174,7 @@ def run_restore_cluster(
     backup: bool = True,
     zone: str | None = None,
     timeout: int = 3600,
+    continue_run: bool = False,
     echo: bool = False,
 ) -> dict[str, Any]: ...
 def plan_service(spec: _Spec, action: Literal["start", "stop"]) -> Plan: ...

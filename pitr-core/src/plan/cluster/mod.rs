@@ -36,11 +36,12 @@ pub const LEADER_TIMEOUT: u64 = 300;
 pub const REPLICA_TIMEOUT: u64 = 1800;
 
 mod model;
+pub mod resume;
 mod text;
 
 pub use model::{
-    ClusterAction, ClusterInput, ClusterPlan, ClusterStep, ExpectTimeline, MemberSite,
-    MemberSummary, Phase,
+    CLUSTER_RESTORE, ClusterAction, ClusterInput, ClusterPlan, ClusterStep, ExpectTimeline,
+    MemberSite, MemberSummary, Phase,
 };
 
 fn text(p: &std::path::Path) -> String {
@@ -457,7 +458,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
     }
 
     Ok(ClusterPlan {
-        kind: "cluster_restore",
+        kind: model::CLUSTER_RESTORE,
         scope: input.scope.to_string(),
         target: input.target.clone(),
         chosen: chosen.name.clone(),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::names::StanzaName;
 use crate::patroni::{PatroniApi, PatroniControl};
@@ -74,7 +74,7 @@ pub struct ClusterInput {
 }
 
 /// The phase a step belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Pause Patroni.
@@ -100,7 +100,7 @@ pub enum Phase {
 }
 
 /// Which timeline a leader must be on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpectTimeline {
     /// The timeline the restore promoted to, or a later one: Patroni starts the stopped
@@ -112,7 +112,7 @@ pub enum ExpectTimeline {
 }
 
 /// What a step does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClusterAction {
     /// Run a program (no shell), with `stdin` fed to it when given.
@@ -206,7 +206,7 @@ pub enum ClusterAction {
 }
 
 /// One step of a cluster plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterStep {
     /// A stable id (`pause`, `stop-patroni-<member>`, `restore`, ...).
     pub id: String,
@@ -227,7 +227,7 @@ pub struct ClusterStep {
 }
 
 /// A member as the plan shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberSummary {
     /// Name.
     pub name: String,
@@ -243,9 +243,10 @@ pub struct MemberSummary {
 
 /// A whole-cluster restore: the document `pitr restore --cluster --dry-run --json` prints
 /// and Python's `plan_restore_cluster()` returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterPlan {
     /// `cluster_restore`.
+    #[serde(skip_deserializing, default = "cluster_kind")]
     pub kind: &'static str,
     /// Patroni's scope, the stanza.
     pub scope: String,
@@ -270,6 +271,15 @@ pub struct ClusterPlan {
     /// The chosen member's single-node restore plan, run by the `restore` step.
     pub restore: Plan,
 }
+
+/// The plan's `kind`, read back (from the run journal, whose record says it is a cluster
+/// restore's).
+fn cluster_kind() -> &'static str {
+    CLUSTER_RESTORE
+}
+
+/// The kind of a cluster plan, and of its runs in the run journal.
+pub const CLUSTER_RESTORE: &str = "cluster_restore";
 
 impl ClusterPlan {
     /// Members of other hosts, which pitr does not reach from here.
