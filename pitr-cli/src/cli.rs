@@ -283,6 +283,17 @@ pub(crate) struct RestoreArgs {
     /// Do not take a full backup on the new leader at the end.
     #[arg(long, requires = "cluster", help_heading = "Whole Patroni cluster")]
     pub(crate) no_backup: bool,
+    /// Restore into a new Patroni cluster beside the running one, which is not touched: the
+    /// cluster spec of the new cluster's member (its pg_cluster is the new scope and stanza;
+    /// pg_data, pg_port, patroni_port, patroni_config of the new scope, start/stop commands).
+    #[arg(
+        long,
+        value_name = "SPEC",
+        requires = "cluster",
+        conflicts_with_all = ["member", "go_on", "undo", "abandon"],
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) new_cluster: Option<PathBuf>,
     /// When the same cluster restore was interrupted (pitr killed) before the DCS was emptied,
     /// continue it instead of bringing the cluster back as it was.
     #[arg(

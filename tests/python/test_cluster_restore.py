@@ -55,3 +55,18 @@ def test_a_patroni_that_does_not_answer_stops_the_preflight(run) -> None:  # typ
     assert f"127.0.0.1:{spec['patroni_port']}" in str(e.value)
     assert "nothing was stopped" in str(e.value)
     assert not isinstance(e.value, ValueError)
+
+
+@pytest.mark.parametrize("run", [pitr.plan_restore_cluster, pitr.run_restore_cluster])
+def test_a_new_cluster_needs_a_scope_of_its_own(run) -> None:  # type: ignore[no-untyped-def]
+    target: dict[str, object] = {"time": "2026-12-01 10:00:00+00"}
+    cases: list[tuple[dict[str, object], str]] = [
+        (member(), "is the running cluster's"),
+        (member(seq=None, pg_cluster="pg-new"), "pg_seq"),
+        (member(pg_cluster="pg-new", patroni_port=None), "patroni"),
+    ]
+    for new, needle in cases:
+        with pytest.raises(pitr.PitrInputError) as e:
+            run([member()], target, new_cluster=new)
+        assert e.value.code == "invalid_setting", (new, e.value)
+        assert needle in str(e.value), (new, e.value)

@@ -17,6 +17,9 @@
 //!                        timeline T'+1 (Patroni may promote it once more, T'+2: T1), a rebuilt
 //! cluster PITR 2         --name after-switchover: onto T1+1 (or T1+2), a rebuilt
 //! batch 9; t_after; 10   a scratch restore to t_after lands on 1, 2, 3, 9
+//! new cluster            --new-cluster to t_after while b takes writes: a member of scope
+//!                        <scope>-new leads on 1, 2, 3, 9 and archives into stanza <scope>-new;
+//!                        the running cluster keeps its leader, timeline, DCS keys and archive
 //! ```
 //!
 //! Patroni is stopped and started on each member by `patroni-control` (`tests/src/bin`), the
@@ -163,18 +166,20 @@ fn assert_no_orphans(ha: &PatroniCluster) {
     assert!(settled.is_some(), "{:#?}", processes_under(ha.root()));
 }
 
-/// `pitr.plan_restore_cluster(specs, {"time": t})` from the repo's `.venv` (`make wheel`).
-fn python_plan(specs: &[PathBuf], t: &str) -> Value {
+/// `pitr.plan_restore_cluster(specs, {"time": t}, new_cluster=...)` from the repo's `.venv`
+/// (`make wheel`), with the spec at `new_cluster` when given.
+fn python_plan(specs: &[PathBuf], t: &str, new_cluster: Option<&str>) -> Value {
     let python = pitr_tests::venv_python();
     let script = r#"
 import json, sys
 import yaml
 import pitr
-specs = [yaml.safe_load(open(p)) for p in sys.argv[2:]]
-print(json.dumps(pitr.plan_restore_cluster(specs, {"time": sys.argv[1]})))
+new = yaml.safe_load(open(sys.argv[2])) if sys.argv[2] else None
+specs = [yaml.safe_load(open(p)) for p in sys.argv[3:]]
+print(json.dumps(pitr.plan_restore_cluster(specs, {"time": sys.argv[1]}, new_cluster=new)))
 "#;
     let out = std::process::Command::new(&python)
-        .args(["-c", script, t])
+        .args(["-c", script, t, new_cluster.unwrap_or("")])
         .args(specs)
         .output()
         .expect("python runs");
@@ -184,6 +189,22 @@ print(json.dumps(pitr.plan_restore_cluster(specs, {"time": sys.argv[1]})))
         "the pitr module in .venv failed (run `make wheel` after changing pitr): {text}"
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Python's plan is the CLI's document (the pre-flight's "DCS reached N s ago" aside).
+fn same_plan(py: &Value, cli: &Value) {
+    for key in [
+        "kind",
+        "scope",
+        "chosen",
+        "members",
+        "steps",
+        "on_failure",
+        "restore",
+        "new_cluster",
+    ] {
+        assert_eq!(py[key], cli[key], "{key}");
+    }
 }
 
 /// Completes the leader's WAL segment and waits until it is archived.
@@ -372,18 +393,7 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         assert!(text.contains(needle), "{needle}:\n{text}");
     }
     // Python's plan is the CLI's document (the pre-flight's "DCS reached N s ago" aside).
-    let py = python_plan(&specs, &t_before_switchover);
-    for key in [
-        "kind",
-        "scope",
-        "chosen",
-        "members",
-        "steps",
-        "on_failure",
-        "restore",
-    ] {
-        assert_eq!(py[key], plan[key], "{key}");
-    }
+    same_plan(&python_plan(&specs, &t_before_switchover, None), &plan);
     eprintln!("set-up and dry runs: {:.0?}", started.elapsed());
 
     // A target recovery cannot reach: the cluster comes back as it was.
@@ -533,5 +543,172 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         "40 1,2,3,9"
     );
     clone.stop();
+
+    let since = Instant::now();
+    restore_into_a_new_cluster(&ha, &b, &a, &specs, &t_after, tl2);
+    eprintln!(
+        "restore into a new cluster beside the running one: {:.0?}",
+        since.elapsed()
+    );
     eprintln!("whole test: {:.0?}", started.elapsed());
+}
+
+/// The keys of `scope` in the DCS.
+fn dcs_keys(ha: &PatroniCluster, scope: &str) -> Vec<String> {
+    let out = ha.etcd().etcdctl(&[
+        "get",
+        "--prefix",
+        "--keys-only",
+        &format!("/service/{scope}/"),
+    ]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// `pitr restore --cluster --new-cluster` to `t_after` while `leader` takes writes: the new
+/// cluster leads on the expected rows and archives into its own stanza; the running cluster
+/// (on `timeline`) keeps its leader, timeline, DCS keys and archive, and every write.
+fn restore_into_a_new_cluster(
+    ha: &PatroniCluster,
+    leader: &str,
+    replica: &str,
+    specs: &[PathBuf],
+    t_after: &str,
+    timeline: u32,
+) {
+    let scope = format!("{}-new", ha.scope());
+    let new = ha.new_cluster_member(&scope);
+    let new_spec = write_cluster_spec(&new, CONTROL.as_ref());
+    let new_spec = new_spec.to_str().unwrap();
+    // Collisions are refused before anything is touched: a port of the running cluster.
+    let clash = new.root().join("clash.yml");
+    let text = std::fs::read_to_string(new_spec).unwrap().replace(
+        &format!("pg_port: {}", new.pg_port()),
+        &format!("pg_port: {}", ha.member(leader).pg_port()),
+    );
+    pitr_tests::write_file_as_postgres(&clash, text, 0o600);
+    let out = cluster_restore(
+        ha,
+        leader,
+        specs,
+        &["--new-cluster", clash.to_str().unwrap(), "-t", t_after],
+    );
+    let text = output_text(&out);
+    assert!(text.contains("error[invalid_setting]"), "{text}");
+    assert!(text.contains("PostgreSQL of"), "{text}");
+    assert!(!new.data_dir().exists());
+
+    // The dry run: the new cluster's steps only, Python's the same; nothing is touched.
+    let out = cluster_restore(
+        ha,
+        leader,
+        specs,
+        &["--dry-run", "--new-cluster", new_spec, "-t", t_after],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["new_cluster"]["scope"], scope.as_str());
+    let phases: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect();
+    assert!(
+        !phases.iter().any(|p| ["pause", "stop", "dcs"].contains(p)),
+        "{phases:?}"
+    );
+    same_plan(&python_plan(specs, t_after, Some(new_spec)), &plan);
+    assert!(!new.data_dir().exists());
+
+    let listing = ha.archived_wal();
+    let keys = dcs_keys(ha, ha.scope());
+    ha.member(leader).psql("CREATE TABLE during (n int)");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (out, written) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                ha.member(leader)
+                    .psql(&format!("INSERT INTO during VALUES ({n})"));
+                n += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            n
+        });
+        let out = cluster_restore(
+            ha,
+            leader,
+            specs,
+            &["--new-cluster", new_spec, "-t", t_after],
+        );
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, writer.join().unwrap())
+    });
+    assert!(out.status.success(), "{}", output_text(&out));
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["plan"]["new_cluster"]["scope"], scope.as_str());
+    let restored = outcome["restored_timeline"].as_u64().unwrap();
+    assert!(
+        outcome["backup"]["report"].is_object(),
+        "{}",
+        outcome["backup"]
+    );
+
+    // The running cluster: same leader, timeline, DCS keys, unpaused, every write there.
+    assert!(written > 0);
+    assert_eq!(ha.leader().as_deref(), Some(leader));
+    assert_eq!(ha.timeline(), Some(timeline));
+    ha.wait_streaming(replica);
+    let state = ha.cluster_state().unwrap();
+    assert!(!state["pause"].as_bool().unwrap_or(false), "{state}");
+    assert_eq!(dcs_keys(ha, ha.scope()), keys);
+    assert_eq!(
+        ha.member(leader).psql("SELECT count(*) FROM during"),
+        written.to_string()
+    );
+    // Its archive: everything it had, and nothing of another timeline.
+    let after = ha.archived_wal();
+    assert!(listing.iter().all(|f| after.contains(f)));
+    let newest = format!("{timeline:08X}");
+    assert!(
+        after.iter().all(|f| f[..8] <= *newest),
+        "a newer timeline in {after:?}"
+    );
+
+    // The new cluster: its own scope in the DCS, a leader with the rows at t_after, archiving
+    // into its own stanza (the new timeline's history and WAL).
+    assert!(dcs_keys(ha, &scope).iter().any(|k| k.ends_with("/leader")));
+    assert_eq!(new.rest_status("/primary"), Some(200));
+    assert_eq!(rows(&new), "40 1,2,3,9");
+    assert_eq!(
+        new.psql("SELECT to_regclass('during') IS NULL"),
+        "t",
+        "the new cluster was restored to before the table"
+    );
+    // (Patroni may have promoted the restored member once more, onto the next timeline.)
+    let leads_on = outcome["timeline"].as_u64().unwrap();
+    assert!(
+        leads_on == restored || leads_on == restored + 1,
+        "{leads_on}"
+    );
+    let own = ha.archived_wal_of(&scope);
+    for tl in restored..=leads_on {
+        assert!(own.contains(&format!("{tl:08X}.history")), "{own:?}");
+    }
+    assert!(
+        own.iter()
+            .any(|f| f.len() == 24 && f.starts_with(&format!("{leads_on:08X}"))),
+        "{own:?}"
+    );
+    assert!(
+        own.iter().any(|f| f.ends_with(".backup")),
+        "no backup of the new cluster in {own:?}"
+    );
 }

@@ -176,7 +176,12 @@ fn run_cluster(
         go_on: args.go_on,
         restore,
     };
-    let prepared = ops::prepare_cluster_restore(&specs, request, &options)?;
+    let new_spec = args
+        .new_cluster
+        .as_deref()
+        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
+        .transpose()?;
+    let prepared = ops::prepare_cluster_or_new(&specs, new_spec.as_ref(), request, &options)?;
     if args.dry_run {
         if global.json {
             output::print_json(&prepared.plan)?;
@@ -191,12 +196,12 @@ fn run_cluster(
         eprintln!("warning: {w}");
     }
     if !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        countdown(&format!(
-            "of cluster {} (every member)",
-            prepared.plan.scope
-        ));
+        countdown(&match &prepared.plan.new_cluster {
+            Some(new) => format!("{} of the new cluster {}", new.data.display(), new.scope),
+            None => format!("of cluster {} (every member)", prepared.plan.scope),
+        });
     }
-    let node = pitr_core::node::Node::from_spec(&specs[0]);
+    let node = pitr_core::node::Node::from_spec(new_spec.as_ref().unwrap_or(&specs[0]));
     let log = open_log(
         &node,
         "cluster-restore",

@@ -47,7 +47,8 @@ pub mod service;
 pub use backup::{BackupOutcome, prepare_backup, run_backup};
 pub use cluster::{
     ClusterOptions, ClusterOutcome, PreparedClusterRestore, abandon_cluster_restore,
-    prepare_cluster_restore, run_cluster_restore, undo_cluster_restore,
+    prepare_cluster_or_new, prepare_cluster_restore, prepare_new_cluster, run_cluster_restore,
+    undo_cluster_restore,
 };
 pub use continuity::{ContinuityOutcome, continuity, patroni_callback};
 pub use info::{InfoDoc, info};

@@ -163,6 +163,7 @@ def plan_restore_cluster(
     zone: str | None = None,
     timeout: int = 3600,
     continue_run: bool = False,
+    new_cluster: _Spec | None = None,
 ) -> dict[str, Any]: ...
 def run_restore_cluster(
     specs: _Spec | list[_Spec],
@@ -175,6 +176,7 @@ def run_restore_cluster(
     zone: str | None = None,
     timeout: int = 3600,
     continue_run: bool = False,
+    new_cluster: _Spec | None = None,
     echo: bool = False,
 ) -> dict[str, Any]: ...
 def plan_service(spec: _Spec, action: Literal["start", "stop"]) -> Plan: ...

@@ -14,7 +14,11 @@
 //! every member streaming again) and the error says so; after that point the error says what
 //! is left to do. Each step is recorded in the cluster run journal before it runs; a re-run of
 //! the same restore after pitr was killed reads it before any pre-flight and completes the run
-//! (past the point of no return) or brings the cluster back as it was ([`resume`]).
+//! (past the point of no return) or brings the cluster back as it was
+//! ([`crate::plan::cluster::resume`]).
+//!
+//! [`prepare_new_cluster`] plans a restore into a new cluster beside the running one instead
+//! (a new scope and stanza; the running cluster only read from), run the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -493,9 +497,11 @@ fn unreachable_api() -> PatroniApi {
         .unwrap_or_else(|_| unreachable!("port 8008 is a valid port"))
 }
 
+mod new;
 mod resume;
 mod run;
 
+pub use new::{prepare_cluster_or_new, prepare_new_cluster};
 pub use resume::{abandon_cluster_restore, undo_cluster_restore};
 pub use run::run_cluster_restore;
 

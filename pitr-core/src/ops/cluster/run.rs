@@ -29,7 +29,9 @@ struct ClusterRun<'a> {
     prepared: &'a PreparedClusterRestore,
     log: &'a RunLog,
     locked: &'a crate::ops::Locked,
-    journal: Journal,
+    /// The cluster run journal; none for a restore into a new cluster (the source is not
+    /// touched: after a crash, the new member is removed and the restore run again).
+    journal: Option<Journal>,
     restore: Option<RunReport>,
     restored_timeline: Option<u64>,
     new_timeline: Option<u64>,
@@ -38,6 +40,18 @@ struct ClusterRun<'a> {
 }
 
 impl ClusterRun<'_> {
+    /// Records a change in the journal, if the run keeps one.
+    fn record(&mut self, change: impl FnOnce(&mut Journal) -> Result<()>) -> Result<()> {
+        self.journal.as_mut().map_or(Ok(()), change)
+    }
+
+    /// Records a change in the journal; a failure is logged, not fatal (a rollback goes on).
+    fn record_quietly(&mut self, change: impl FnOnce(&mut Journal) -> Result<()>) {
+        if let Err(e) = self.record(change) {
+            self.log.line(&format!("warning: the run journal: {e}"));
+        }
+    }
+
     fn exec(
         &self,
         id: &str,
@@ -104,15 +118,15 @@ impl ClusterRun<'_> {
             ClusterAction::Restore => {
                 let report = runner::run_plan(&plan.restore, self.log)?;
                 if let Some((data, copy)) = restore_dirs(&plan.restore) {
-                    self.journal.moved(&data, &copy)?;
+                    self.record(|j| j.moved(&data, &copy))?;
                 }
                 self.restored_timeline = report
                     .verified
                     .as_ref()
                     .and_then(|v| v.timeline)
                     .map(|t| u64::from(t.get()));
-                self.journal
-                    .note(NOTE_RESTORED_TIMELINE, self.restored_timeline.into())?;
+                let restored = self.restored_timeline;
+                self.record(|j| j.note(NOTE_RESTORED_TIMELINE, restored.into()))?;
                 self.restore = Some(report);
                 Ok(())
             }
@@ -142,7 +156,7 @@ impl ClusterRun<'_> {
                     .line(&format!("  {} leads on timeline {tl}", step.member));
                 if *timeline == ExpectTimeline::New {
                     self.new_timeline = Some(tl);
-                    self.journal.note(NOTE_TIMELINE, tl.into())?;
+                    self.record(|j| j.note(NOTE_TIMELINE, tl.into()))?;
                 }
                 Ok(())
             }
@@ -234,7 +248,10 @@ impl ClusterRun<'_> {
         }
         let (_, next) = crate::plan::resume::decide(
             Interrupted {
-                run_id: &self.journal.record().run_id,
+                run_id: self
+                    .journal
+                    .as_ref()
+                    .map_or("", |j| j.record().run_id.as_str()),
                 plan: restore,
                 current: None,
                 rolling_back: true,
@@ -261,9 +278,7 @@ impl ClusterRun<'_> {
     fn roll_back(&mut self) -> (bool, String) {
         let plan = &self.prepared.plan;
         let ids: Vec<String> = plan.on_failure.iter().map(|s| s.id.clone()).collect();
-        if let Err(e) = self.journal.rolling_back(&ids) {
-            self.log.line(&format!("warning: the run journal: {e}"));
-        }
+        self.record_quietly(|j| j.rolling_back(&ids));
         if !self.put_data_back() {
             return (
                 false,
@@ -281,9 +296,7 @@ impl ClusterRun<'_> {
                 "==> rollback {} on {}: {}",
                 step.id, step.member, step.title
             ));
-            if let Err(e) = self.journal.enter(i) {
-                self.log.line(&format!("warning: the run journal: {e}"));
-            }
+            self.record_quietly(|j| j.enter(i));
             runner::kill_hook(&step.id);
             if let Err(e) = self.step(step) {
                 self.log
@@ -399,7 +412,11 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
     // of this pitr's node runs beside it.
     let locked =
         crate::ops::lock_stanza(&prepared.node, crate::ops::CLUSTER_COMMAND, false, &|_| {})?;
-    let journal = journal_for(&prepared, &locked)?;
+    let journal = if prepared.plan.new_cluster.is_some() {
+        None
+    } else {
+        Some(journal_for(&prepared, &locked)?)
+    };
     log.file_only(&format!("cluster plan: {}", prepared.plan.to_json()));
     if let Some(r) = &prepared.resumed {
         log.line(&format!(
@@ -409,8 +426,12 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
             r.why
         ));
     }
-    let record = journal.record();
-    let noted = |key: &str| record.notes.get(key).and_then(serde_json::Value::as_u64);
+    let noted = |key: &str| {
+        journal
+            .as_ref()
+            .and_then(|j| j.record().notes.get(key))
+            .and_then(serde_json::Value::as_u64)
+    };
     let (restored_timeline, new_timeline) = (noted(NOTE_RESTORED_TIMELINE), noted(NOTE_TIMELINE));
     let mut run = ClusterRun {
         prepared: &prepared,
@@ -436,9 +457,12 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
                 reason: format!("undoing the interrupted run: {message}"),
             });
         }
-        let run_id = run.journal.record().run_id.clone();
-        run.journal
-            .finish(Phase::Undone, &format!("{why}; {message}"))?;
+        let run_id = prepared
+            .resumed
+            .as_ref()
+            .map(|r| r.run_id.clone())
+            .unwrap_or_default();
+        run.record(|j| j.finish(Phase::Undone, &format!("{why}; {message}")))?;
         return Ok(Ended::Undone { run_id, message });
     };
     let steps = &prepared.plan.steps;
@@ -455,19 +479,27 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
             step.host,
             step.title
         ));
-        run.journal.enter(i)?;
+        run.record(|j| j.enter(i))?;
         runner::kill_hook(&step.id);
         if let Err(e) = run.step(step) {
             log.line(&format!("step '{}' failed: {e}", step.id));
-            let back = if i == 0 {
+            let back = if let Some(new) = &prepared.plan.new_cluster {
+                format!(
+                    "the running cluster {} was not touched; the new cluster's data directory {} \
+                     is left as it is: stop the new member's Patroni and PostgreSQL and remove it \
+                     before trying again",
+                    prepared.plan.scope,
+                    new.data.display()
+                )
+            } else if i == 0 {
                 // Pausing failed: nothing was changed, nothing to bring back.
                 let back = "nothing was changed".to_owned();
-                run.journal.finish(Phase::Failed, &back)?;
+                run.record(|j| j.finish(Phase::Failed, &back))?;
                 back
             } else if i < no_return {
                 let (done, back) = run.roll_back();
                 if done {
-                    run.journal.finish(Phase::RolledBack, &back)?;
+                    run.record(|j| j.finish(Phase::RolledBack, &back))?;
                 }
                 back
             } else {
@@ -493,7 +525,7 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
         }
         completed.push(step.id.clone());
     }
-    run.journal.finish(Phase::Done, "every step succeeded")?;
+    run.record(|j| j.finish(Phase::Done, "every step succeeded"))?;
     log.line("done");
     let ClusterRun {
         restore,

@@ -270,6 +270,24 @@ pub struct ClusterPlan {
     pub on_failure: Vec<ClusterStep>,
     /// The chosen member's single-node restore plan, run by the `restore` step.
     pub restore: Plan,
+    /// For a restore into a new cluster beside the running one: the new cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_cluster: Option<NewClusterSummary>,
+}
+
+/// The new cluster of a restore into a new cluster (`pitr restore --cluster --new-cluster`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewClusterSummary {
+    /// Its Patroni scope and stanza.
+    pub scope: String,
+    /// Its member.
+    pub member: String,
+    /// The member's data directory.
+    pub data: PathBuf,
+    /// Its PostgreSQL port.
+    pub port: u16,
+    /// Its Patroni REST API.
+    pub api: String,
 }
 
 /// The plan's `kind`, read back (from the run journal, whose record says it is a cluster
