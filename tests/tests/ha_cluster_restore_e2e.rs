@@ -15,7 +15,9 @@
 //! cluster PITR 1         -t t_before_switchover, pitr killed entering remove-data-a (the DCS
 //!                        emptied, b leading): the re-run completes it; b restored onto
 //!                        timeline T'+1 (Patroni may promote it once more, T'+2: T1), a rebuilt
-//! cluster PITR 2         --name after-switchover: onto T1+1 (or T1+2), a rebuilt
+//! cluster PITR 2         --name after-switchover, pitr killed entering archive-on (b restored,
+//!                        the DCS untouched): the re-run with --continue completes it; onto
+//!                        T1+1 (or T1+2), a rebuilt
 //! batch 9; t_after; 10   a scratch restore to t_after lands on 1, 2, 3, 9
 //! new cluster            --new-cluster to t_after while b takes writes: a member of scope
 //!                        <scope>-new leads on 1, 2, 3, 9 and archives into stanza <scope>-new;
@@ -515,11 +517,21 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     std::fs::remove_dir_all(&safety_copy).unwrap();
 
     // Cluster PITR 2: a restore point on timeline 2, after the switchover, onto timeline 4.
+    // pitr is killed before the point of no return, b restored; the operator continues.
     let since = Instant::now();
-    let out = cluster_restore(&ha, &b, &specs, &["--name", "after-switchover"]);
+    let pitr2 = ["--name", "after-switchover"];
+    cluster_restore_killed(&ha, &b, &specs, &pitr2, "archive-on");
+    let out = cluster_restore(&ha, &b, &specs, &[&pitr2[..], &["--continue"]].concat());
     assert!(out.status.success(), "{}", output_text(&out));
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["resumed"]["decision"], "complete", "{outcome}");
+    assert_eq!(outcome["completed"][0], "archive-on", "{outcome}");
     let tl2 = new_timeline(&out, tl1);
-    eprintln!("cluster PITR to a restore point: {:.0?}", since.elapsed());
+    assert_no_orphans(&ha);
+    eprintln!(
+        "cluster PITR to a restore point, killed and continued: {:.0?}",
+        since.elapsed()
+    );
     check_restored(&ha, &b, &a, tl2, "30 1,2,3");
 
     // A later restore into a scratch directory, to a time after the cluster PITR, lands.
