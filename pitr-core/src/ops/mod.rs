@@ -163,7 +163,9 @@ impl Locked {
     /// Refuses while a whole-cluster restore of the stanza is interrupted on this node.
     pub fn check_no_interrupted_cluster_restore(&self) -> Result<()> {
         match self.last_cluster_run()? {
-            Some(r) if r.is_interrupted() => Err(interrupted(&r)),
+            Some(r) if r.is_interrupted() && r.kind == crate::plan::cluster::CLUSTER_RESTORE => {
+                Err(interrupted(&r))
+            }
             _ => Ok(()),
         }
     }

@@ -15,9 +15,11 @@ use crate::info::StatusCode;
 use crate::node::Node;
 use crate::ops::restore::{PreparedRestore, RestoreOptions, prepare_restore};
 use crate::plan::cluster::{MemberSite, MemberSummary, NewClusterInput, plan_new_cluster};
+use crate::run::files;
 use crate::run::patroni;
 use crate::run::pgbackrest::PgBackRest;
 use crate::run::tools::Tools;
+use crate::run::user::OsUser;
 use crate::spec::ClusterSpec;
 use crate::target::RestoreRequest;
 
@@ -41,13 +43,25 @@ fn archive_commands(config: &serde_json::Value) -> Vec<String> {
     .collect()
 }
 
-/// Checks the new member's Patroni configuration: its scope is the new cluster's, and no
-/// `archive_command` in it archives into the source's stanza.
-fn check_patroni_config(path: &Path, scope: &str, source: &str) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
+/// Checks the new member's Patroni configuration (in a directory `owner` may control: read
+/// without following a link): its scope is the new cluster's, and no `archive_command` in it
+/// archives into the source's stanza.
+fn check_patroni_config(
+    path: &Path,
+    owner: Option<&OsUser>,
+    scope: &str,
+    source: &str,
+) -> Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut files::open_read(path, owner)?, &mut text)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    // The parser's message may quote the file: only where it stopped is said.
     let config: serde_json::Value = serde_yaml_ng::from_str(&text).map_err(|e| Error::Parse {
         what: format!("Patroni's configuration {}", path.display()),
-        message: e.to_string(),
+        message: e.location().map_or_else(
+            || "not YAML".to_owned(),
+            |l| format!("not YAML (line {}, column {})", l.line(), l.column()),
+        ),
     })?;
     let key = "patroni_config";
     match config["scope"].as_str() {
@@ -224,6 +238,7 @@ pub fn prepare_new_cluster(
     ));
     preflight.push(check_patroni_config(
         new_spec.patroni_control.config.as_path(),
+        OsUser::lookup(&new_node.dbsu).ok().as_ref(),
         scope.as_str(),
         source.as_str(),
     )?);
@@ -362,19 +377,26 @@ mod tests {
         write(
             "scope: pg-new\npostgresql:\n  parameters:\n    archive_command: pgbackrest --stanza=pg-new archive-push %p\n",
         );
-        let ok = check_patroni_config(&path, "pg-new", "pg-meta").unwrap();
+        let ok = check_patroni_config(&path, None, "pg-new", "pg-meta").unwrap();
         assert!(ok.contains("--stanza=pg-new"), "{ok}");
         write("scope: pg-meta\n");
-        let e = check_patroni_config(&path, "pg-new", "pg-meta").unwrap_err();
+        let e = check_patroni_config(&path, None, "pg-new", "pg-meta").unwrap_err();
         assert!(e.to_string().contains("own scope 'pg-new'"), "{e}");
         write(
             "scope: pg-new\nbootstrap:\n  dcs:\n    postgresql:\n      parameters:\n        \
              archive_command: pgbackrest --stanza=pg-meta archive-push %p\n",
         );
-        let e = check_patroni_config(&path, "pg-new", "pg-meta").unwrap_err();
+        let e = check_patroni_config(&path, None, "pg-new", "pg-meta").unwrap_err();
         assert!(e.to_string().contains("running cluster's stanza"), "{e}");
         assert_eq!(e.code(), "invalid_setting");
-        assert!(check_patroni_config(&dir.path().join("none.yml"), "a", "b").is_err());
+        assert!(check_patroni_config(&dir.path().join("none.yml"), None, "a", "b").is_err());
+        write("secret: [unclosed");
+        let e = check_patroni_config(&path, None, "a", "b").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+        // A link at the name is not followed.
+        let link = dir.path().join("link.yml");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(check_patroni_config(&link, None, "a", "b").is_err());
     }
 
     #[test]

@@ -39,7 +39,9 @@ fn find_interrupted(named: &[(String, &ClusterSpec)]) -> Result<Option<RunRecord
         let node = Node::from_spec(spec);
         let owner = OsUser::lookup(&node.dbsu).ok();
         let path = journal::cluster_journal_path(&node.log_dir, node.stanza.as_str());
-        if let Some(r) = journal::load(&path, owner.as_ref())?.filter(RunRecord::is_interrupted) {
+        if let Some(r) = journal::load(&path, owner.as_ref())?
+            .filter(|r| r.is_interrupted() && r.kind == CLUSTER_RESTORE)
+        {
             return Ok(Some(r));
         }
     }

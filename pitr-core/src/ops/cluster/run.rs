@@ -366,7 +366,7 @@ pub fn run_cluster_restore(
 fn journal_for(prepared: &PreparedClusterRestore, locked: &crate::ops::Locked) -> Result<Journal> {
     let interrupted = locked
         .last_cluster_run()?
-        .filter(crate::run::journal::RunRecord::is_interrupted);
+        .filter(|r| r.is_interrupted() && r.kind == crate::plan::cluster::CLUSTER_RESTORE);
     let record = match (interrupted, &prepared.resumed) {
         (None, None) => new_record(prepared),
         (Some(mut r), Some(res)) if r.run_id == res.run_id => {

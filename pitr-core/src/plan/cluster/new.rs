@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `restore` | the single-node restore of a clone into the new member's data directory and port (archiving off, promoted at the target, the stop point verified); archiving given back to Patroni; the server stopped | the new data directory holds the data at the target on a new timeline; nothing was archived from it |
 //! | `start` | forget the source's Patroni state (`patroni.dynamic.json`, which would give the new cluster the source's settings); start Patroni with the new member's configuration; wait until it leads on the new timeline | a leader of the new scope |
-//! | `archive` | `pgbackrest stanza-create` of the new stanza; the new timeline's history file, `pitr continuity`, `pgbackrest check` | the new stanza holds the new timeline's history and WAL |
+//! | `archive` | `pgbackrest stanza-create` of the new stanza; the new timeline's history file; `pgbackrest check` (the archiver, failing until the stanza existed, has pushed its backlog); `pitr continuity` | the new stanza holds the new timeline's history and WAL |
 //! | `backup` | a full backup into the new stanza (unless declined) | restores of the new cluster start there |
 //!
 //! Nothing is rolled back on failure: the source was not touched, and the new member's data
@@ -121,7 +121,17 @@ pub fn plan_new_cluster(input: NewClusterInput) -> ClusterPlan {
             Vec::new(),
         ),
     ));
-    steps.extend(o.archive_and_backup(&input.pgbackrest_bin, &input.scope, input.backup));
+    let mut archive = o.archive_and_backup(&input.pgbackrest_bin, &input.scope, input.backup);
+    // The new leader's archiver, failing until the stanza existed, pushes its backlog now: the
+    // check (a WAL switch, archived) waits for it before `pitr continuity` looks for gaps, so
+    // the two never push the same file at once.
+    if let (Some(c), Some(k)) = (
+        archive.iter().position(|s| s.id == "continuity"),
+        archive.iter().position(|s| s.id == "archive-check"),
+    ) {
+        archive.swap(c, k);
+    }
+    steps.extend(archive);
 
     ClusterPlan {
         kind: CLUSTER_RESTORE,
