@@ -11,7 +11,8 @@
 //!                        on timeline T)
 //! killed before no-return pitr killed (kill -9, PITR_TEST_KILL_AT) entering stop-restored, b
 //!                        restored and running: the re-run brings the cluster back as it was
-//!                        (run_undone; b leads on timeline T' >= T)
+//!                        (run_undone); killed entering stop-postgres-b: `--undo` brings it
+//!                        back (b leads on timeline T' >= T)
 //! cluster PITR 1         -t t_before_switchover, pitr killed entering remove-data-a (the DCS
 //!                        emptied, b leading): the re-run completes it; b restored onto
 //!                        timeline T'+1 (Patroni may promote it once more, T'+2: T1), a rebuilt
@@ -468,6 +469,20 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         text.contains("interrupted at step 'stop-restored'"),
         "{text}"
     );
+    assert_no_orphans(&ha);
+    // Killed while the members stop (a stopped, b paused with Patroni stopped): `--undo`
+    // brings the cluster back without a target.
+    cluster_restore_killed(&ha, &b, &specs, &pitr1, &format!("stop-postgres-{b}"));
+    let out = cluster_restore(&ha, &b, &specs, &["--undo"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let undone: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(undone["outcome"], "undone", "{undone}");
+    assert_eq!(undone["interrupted_at"], format!("stop-postgres-{b}"));
+    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
+    ha.wait_streaming(&a);
+    assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
+    let state = ha.cluster_state().unwrap();
+    assert!(!state["pause"].as_bool().unwrap_or(false), "{state}");
     assert_no_orphans(&ha);
     let tl_back = ha.timeline().unwrap();
     assert!(tl_back >= tl_drained, "timeline {tl_back}");

@@ -5,9 +5,9 @@
 //!
 //! | phase | steps | guarantees |
 //! |---|---|---|
-//! | `restore` | the single-node restore of a clone into the new member's data directory and port (archiving off, promoted at the target, the stop point verified); archiving given back to Patroni; the server stopped | the new data directory holds the data at the target on a new timeline; nothing was archived from it |
+//! | `restore` | the single-node restore of a clone into the new member's data directory and port (archiving off, promoted at the target, the stop point verified); `pgbackrest stanza-create` of the new stanza (before anything archives); archiving given back to Patroni; the server stopped | the new data directory holds the data at the target on a new timeline; nothing was archived from it; the new stanza exists |
 //! | `start` | forget the source's Patroni state (`patroni.dynamic.json`, which would give the new cluster the source's settings); start Patroni with the new member's configuration; wait until it leads on the new timeline | a leader of the new scope |
-//! | `archive` | `pgbackrest stanza-create` of the new stanza; the new timeline's history file; `pgbackrest check` (the archiver, failing until the stanza existed, has pushed its backlog); `pitr continuity` | the new stanza holds the new timeline's history and WAL |
+//! | `archive` | the new timeline's history file; `pgbackrest check` (a WAL switch, archived: the archiver has pushed its backlog); `pitr continuity` | the new stanza holds the new timeline's history and WAL |
 //! | `backup` | a full backup into the new stanza (unless declined) | restores of the new cluster start there |
 //!
 //! Nothing is rolled back on failure: the source was not touched, and the new member's data
@@ -73,6 +73,27 @@ pub fn plan_new_cluster(input: NewClusterInput) -> ClusterPlan {
         true,
         ClusterAction::Restore,
     ));
+    // The stanza exists before Patroni starts the new leader with archiving on: an
+    // archive_command failing for want of it would hold the stanza's archive lock, which
+    // stanza-create needs.
+    steps.push(o.step(
+        "stanza-create",
+        format!("Create stanza {} (pgbackrest stanza-create)", input.scope),
+        "the new cluster archives into a stanza of its own, never into the source's; made \
+         while the restored server runs with archiving off, before anything archives",
+        false,
+        On::exec(
+            vec![
+                text(&input.pgbackrest_bin),
+                format!("--config={}", m.pgbackrest_config.display()),
+                format!("--stanza={}", input.scope),
+                format!("--pg1-socket-path={}", input.restore_socket_dir.display()),
+                "stanza-create".into(),
+            ],
+            Some(&m.dbsu),
+            Vec::new(),
+        ),
+    ));
     steps.push(o.archive_on(&input.restore_socket_dir, m.port));
     steps.push(o.stop_restored());
 
@@ -102,27 +123,13 @@ pub fn plan_new_cluster(input: NewClusterInput) -> ClusterPlan {
         "a new scope has nothing in the DCS: Patroni takes the promoted data directory as the \
          leader of the new cluster",
     ));
-    steps.push(o.await_new_leader("the new stanza is made from a verified leader"));
+    steps.push(
+        o.await_new_leader("the new timeline is archived and backed up from a verified leader"),
+    );
 
     let o = on(Phase::Archive);
-    steps.push(o.step(
-        "stanza-create",
-        format!("Create stanza {} (pgbackrest stanza-create)", input.scope),
-        "the new cluster archives into a stanza of its own, never into the source's",
-        false,
-        On::exec(
-            vec![
-                text(&input.pgbackrest_bin),
-                format!("--config={}", m.pgbackrest_config.display()),
-                format!("--stanza={}", input.scope),
-                "stanza-create".into(),
-            ],
-            Some(&m.dbsu),
-            Vec::new(),
-        ),
-    ));
     let mut archive = o.archive_and_backup(&input.pgbackrest_bin, &input.scope, input.backup);
-    // The new leader's archiver, failing until the stanza existed, pushes its backlog now: the
+    // The new leader's archiver pushes its backlog (the history of its own promotion): the
     // check (a WAL switch, archived) waits for it before `pitr continuity` looks for gaps, so
     // the two never push the same file at once.
     if let (Some(c), Some(k)) = (
