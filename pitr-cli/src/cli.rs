@@ -283,6 +283,26 @@ pub(crate) struct RestoreArgs {
     /// Do not take a full backup on the new leader at the end.
     #[arg(long, requires = "cluster", help_heading = "Whole Patroni cluster")]
     pub(crate) no_backup: bool,
+    /// Restore into a new Patroni cluster beside the running one, which is not touched: the
+    /// cluster spec of the new cluster's member (its pg_cluster is the new scope and stanza;
+    /// pg_data, pg_port, patroni_port, patroni_config of the new scope, start/stop commands).
+    #[arg(
+        long,
+        value_name = "SPEC",
+        requires = "cluster",
+        conflicts_with_all = ["member", "go_on", "undo", "abandon"],
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) new_cluster: Option<PathBuf>,
+    /// When the same cluster restore was interrupted (pitr killed) before the DCS was emptied,
+    /// continue it instead of bringing the cluster back as it was.
+    #[arg(
+        long = "continue",
+        requires = "cluster",
+        conflicts_with_all = ["undo", "abandon"],
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) go_on: bool,
 
     /// Print the plan and do nothing (as a shell script, or JSON with --json).
     #[arg(short = 'c', long = "check", visible_alias = "dry-run")]
@@ -304,10 +324,12 @@ pub(crate) struct RestoreArgs {
     #[arg(long)]
     pub(crate) wait: bool,
     /// Put back the safety copy of an interrupted restore (pitr was killed, the machine
-    /// stopped) and end that run; no target is needed.
+    /// stopped) and end that run; no target is needed. With --cluster: bring the cluster of an
+    /// interrupted cluster restore back as it was (before the DCS was emptied).
     #[arg(long, conflicts_with_all = ["abandon", "dry_run"])]
     pub(crate) undo: bool,
-    /// Forget an interrupted restore and leave everything as it is (the safety copy too).
+    /// Forget an interrupted restore and leave everything as it is (the safety copy too; with
+    /// --cluster, the members and the DCS).
     #[arg(long, conflicts_with = "dry_run")]
     pub(crate) abandon: bool,
     #[command(flatten)]

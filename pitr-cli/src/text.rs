@@ -304,8 +304,29 @@ pub(crate) fn cluster_restored(outcome: &pitr_core::ops::ClusterOutcome) -> Stri
             v.ending
         );
     }
-    for m in plan.members.iter().filter(|m| m.name != plan.chosen) {
-        let _ = writeln!(out, "  {} rebuilt from the new leader, streaming", m.name);
+    if let Some(r) = &outcome.resumed {
+        let _ = writeln!(
+            out,
+            "  continued interrupted run {} from step '{}'",
+            r.run_id, r.interrupted_at
+        );
+    }
+    if let Some(new) = &plan.new_cluster {
+        let _ = writeln!(
+            out,
+            "  into the new cluster {} (member {}, data {}, port {}), archiving into stanza {}; \
+             cluster {} untouched",
+            new.scope,
+            new.member,
+            new.data.display(),
+            new.port,
+            new.scope,
+            plan.scope
+        );
+    } else {
+        for m in plan.members.iter().filter(|m| m.name != plan.chosen) {
+            let _ = writeln!(out, "  {} rebuilt from the new leader, streaming", m.name);
+        }
     }
     if outcome.backup.is_some() {
         let _ = writeln!(out, "  a full backup of the new timeline was taken");

@@ -252,7 +252,7 @@ pub const DEFAULT_PATRONI_CONFIG: &str = "/pg/bin/patroni.yml";
 /// How pitr stops and starts Patroni on a node, and where its configuration file is: the
 /// spec's `patroni_stop_command`, `patroni_start_command` (argv vectors, run as root; a
 /// systemd unit by default) and `patroni_config` (read by `patronictl`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatroniControl {
     /// Starts Patroni (`[systemctl, start, patroni]`).
     pub start: Vec<String>,

@@ -81,7 +81,7 @@ pub struct SetRef {
 }
 
 /// The chosen set, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selection {
     /// The backup set.
     pub set: BackupLabel,

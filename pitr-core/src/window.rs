@@ -55,7 +55,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::archive::{ArchiveListing, SegmentIndex};
 use crate::history::TimelineHistories;
@@ -65,7 +65,7 @@ use crate::names::{
 };
 
 /// The span of one repo's archive on one timeline that a restore can reach.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoverableWindow {
     /// The repo key (0 when `info` printed none: pgBackRest before 2.32).
     pub repo_key: RepoIndex,
@@ -78,7 +78,7 @@ pub struct RecoverableWindow {
 }
 
 /// Where a window starts: the stop point of a backup set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowStart {
     /// The backup set.
     pub set: BackupLabel,
@@ -89,7 +89,7 @@ pub struct WindowStart {
 }
 
 /// Where a window ends.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowEnd {
     /// The first LSN past the reachable WAL: the switch point to a child timeline, or the end
     /// of the last complete segment.

@@ -342,6 +342,16 @@ fn cluster_inputs(
     Ok((specs, self::request(request, zone)?))
 }
 
+/// The spec of a new cluster's member, when restoring into a new cluster.
+fn new_cluster_spec(
+    new_cluster: Option<&Bound<'_, PyAny>>,
+) -> Result<Option<pitr_core::spec::ClusterSpec>> {
+    match new_cluster {
+        None => Ok(None),
+        Some(v) => Ok(Some(ops::complete_spec(api::spec(value(v)?)?))),
+    }
+}
+
 /// The knobs of a cluster restore.
 fn cluster_options(
     member: Option<String>,
@@ -349,12 +359,14 @@ fn cluster_options(
     drain_timeout: u64,
     backup: bool,
     timeout: u64,
+    continue_run: bool,
 ) -> Result<ops::ClusterOptions> {
     Ok(ops::ClusterOptions {
         member,
         force,
         drain_timeout_secs: drain_timeout,
         no_backup: !backup,
+        go_on: continue_run,
         restore: restore_options(None, timeout)?,
     })
 }
@@ -374,14 +386,19 @@ fn cluster_options(
 ///     backup: take a full backup on the new leader at the end.
 ///     zone: IANA time zone for target times written without one.
 ///     timeout: seconds to wait for recovery.
+///     continue_run: when the same restore was interrupted (pitr killed) before the DCS was
+///         emptied, continue it instead of bringing the cluster back as it was (`--continue`).
+///     new_cluster: restore into a new cluster beside the running one, which is not touched:
+///         the spec of the new cluster's member (`--new-cluster`; its `pg_cluster` is the new
+///         scope and stanza).
 ///
 /// Returns:
 ///     The plan document: `kind` (`cluster_restore`), `members`, `preflight`, `steps` (each
 ///     with `id`, `phase`, `member`, `host`, `title`, `reason`, `action`), `on_failure`, and
 ///     the chosen member's `restore` plan.
 #[pyfunction]
-#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, continue_run = false, new_cluster = None))]
+#[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)] // keyword arguments
 fn plan_restore_cluster(
     py: Python<'_>,
     specs: &Bound<'_, PyAny>,
@@ -392,10 +409,14 @@ fn plan_restore_cluster(
     backup: bool,
     zone: Option<&str>,
     timeout: u64,
+    continue_run: bool,
+    new_cluster: Option<&Bound<'_, PyAny>>,
 ) -> Result<Py<PyAny>> {
     let (specs, request) = cluster_inputs(specs, request, zone)?;
-    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
-    let prepared = py.detach(|| ops::prepare_cluster_restore(&specs, &request, &options))?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout, continue_run)?;
+    let new = new_cluster_spec(new_cluster)?;
+    let prepared =
+        py.detach(|| ops::prepare_cluster_or_new(&specs, new.as_ref(), &request, &options))?;
     py_data(py, &prepared.plan)
 }
 
@@ -408,14 +429,17 @@ fn plan_restore_cluster(
 ///
 /// Returns:
 ///     `{"plan", "selection", "completed", "restore", "timeline", "continuity", "backup",
-///     "log_file"}`.
+///     "log_file"}`, and `"resumed"` (`run_id`, `interrupted_at`, `decision`, `why`) when it
+///     completed an interrupted run of the same restore.
 ///
 /// Raises:
 ///     PitrError: `remote_member` when a member is on another host (use the playbook),
-///         `cluster_not_ready`, `archive_not_drained`, `recovery_failed`, ...
+///         `cluster_not_ready`, `archive_not_drained`, `recovery_failed`, ...;
+///         `run_undone` when it brought the cluster of an interrupted run back as it was,
+///         `run_interrupted` when another restore of the cluster is interrupted.
 #[pyfunction]
-#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, echo = false))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (specs, request = None, *, member = None, force = false, drain_timeout = 120, backup = true, zone = None, timeout = 3600, continue_run = false, new_cluster = None, echo = false))]
+#[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)] // keyword arguments
 fn run_restore_cluster(
     py: Python<'_>,
     specs: &Bound<'_, PyAny>,
@@ -426,13 +450,16 @@ fn run_restore_cluster(
     backup: bool,
     zone: Option<&str>,
     timeout: u64,
+    continue_run: bool,
+    new_cluster: Option<&Bound<'_, PyAny>>,
     echo: bool,
 ) -> Result<Py<PyAny>> {
     let (specs, request) = cluster_inputs(specs, request, zone)?;
-    let options = cluster_options(member, force, drain_timeout, backup, timeout)?;
+    let options = cluster_options(member, force, drain_timeout, backup, timeout, continue_run)?;
+    let new = new_cluster_spec(new_cluster)?;
     let outcome = py.detach(|| {
-        let prepared = ops::prepare_cluster_restore(&specs, &request, &options)?;
-        let node = Node::from_spec(&specs[0]);
+        let prepared = ops::prepare_cluster_or_new(&specs, new.as_ref(), &request, &options)?;
+        let node = Node::from_spec(new.as_ref().unwrap_or(&specs[0]));
         let log = ops::run_log(&node, "cluster-restore", echo, false);
         ops::run_cluster_restore(prepared, &log)
     })?;

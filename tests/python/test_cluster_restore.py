@@ -67,3 +67,18 @@ def test_a_phase_needs_a_cluster_plan() -> None:
         with pytest.raises(pitr.PitrError) as e:
             pitr.describe_cluster_plan(plan)
         assert e.value.code == "parse_error", (plan, e.value)
+
+
+@pytest.mark.parametrize("run", [pitr.plan_restore_cluster, pitr.run_restore_cluster])
+def test_a_new_cluster_needs_a_scope_of_its_own(run) -> None:  # type: ignore[no-untyped-def]
+    target: dict[str, object] = {"time": "2026-12-01 10:00:00+00"}
+    cases: list[tuple[dict[str, object], str]] = [
+        (member(), "is the running cluster's"),
+        (member(seq=None, pg_cluster="pg-new"), "pg_seq"),
+        (member(pg_cluster="pg-new", patroni_port=None), "patroni"),
+    ]
+    for new, needle in cases:
+        with pytest.raises(pitr.PitrInputError) as e:
+            run([member()], target, new_cluster=new)
+        assert e.value.code == "invalid_setting", (new, e.value)
+        assert needle in str(e.value), (new, e.value)

@@ -98,13 +98,29 @@ fn countdown(data: &str) {
 
 /// `--undo` and `--abandon`: what to do with an interrupted restore.
 fn interrupted(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
-    let node = super::node(global, &args.node)?;
-    let locked = super::lock(&node, "restore", args.wait)?;
-    let outcome = if args.undo {
-        let log = open_log(&node, "restore-undo", "pitr restore --undo", args.verbose);
-        ops::restore::undo_restore(&node, &log, &locked)?
+    let outcome = if args.cluster {
+        let specs = cluster_specs(args)?;
+        if args.undo {
+            let node = pitr_core::node::Node::from_spec(&specs[0]);
+            let log = open_log(
+                &node,
+                "cluster-restore-undo",
+                "pitr restore --cluster --undo",
+                args.verbose,
+            );
+            ops::undo_cluster_restore(&specs, &log)?
+        } else {
+            ops::abandon_cluster_restore(&specs)?
+        }
     } else {
-        ops::restore::abandon_restore(&locked)?
+        let node = super::node(global, &args.node)?;
+        let locked = super::lock(&node, "restore", args.wait)?;
+        if args.undo {
+            let log = open_log(&node, "restore-undo", "pitr restore --undo", args.verbose);
+            ops::restore::undo_restore(&node, &log, &locked)?
+        } else {
+            ops::restore::abandon_restore(&locked)?
+        }
     };
     if global.json {
         output::print_json(&outcome)?;
@@ -135,6 +151,15 @@ fn open_log(
     log
 }
 
+/// The `--spec` files of a cluster restore.
+fn cluster_specs(args: &RestoreArgs) -> anyhow::Result<Vec<pitr_core::spec::ClusterSpec>> {
+    Ok(args
+        .specs
+        .iter()
+        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// `pitr restore --cluster`: the whole Patroni cluster of the `--spec` members.
 fn run_cluster(
     global: &GlobalArgs,
@@ -142,19 +167,21 @@ fn run_cluster(
     request: &pitr_core::target::RestoreRequest,
     restore: RestoreOptions,
 ) -> anyhow::Result<ExitCode> {
-    let specs = args
-        .specs
-        .iter()
-        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
-        .collect::<Result<Vec<_>, _>>()?;
+    let specs = cluster_specs(args)?;
     let options = ops::ClusterOptions {
         member: args.member.clone(),
         force: args.force,
         drain_timeout_secs: args.drain_timeout,
         no_backup: args.no_backup,
+        go_on: args.go_on,
         restore,
     };
-    let prepared = ops::prepare_cluster_restore(&specs, request, &options)?;
+    let new_spec = args
+        .new_cluster
+        .as_deref()
+        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
+        .transpose()?;
+    let prepared = ops::prepare_cluster_or_new(&specs, new_spec.as_ref(), request, &options)?;
     if args.dry_run {
         if global.json {
             output::print_json(&prepared.plan)?;
@@ -164,16 +191,17 @@ fn run_cluster(
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("pitr restore --cluster: {}", prepared.selection.reason);
+
     for w in &prepared.plan.warnings {
         eprintln!("warning: {w}");
     }
     if !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        countdown(&format!(
-            "of cluster {} (every member)",
-            prepared.plan.scope
-        ));
+        countdown(&match &prepared.plan.new_cluster {
+            Some(new) => format!("{} of the new cluster {}", new.data.display(), new.scope),
+            None => format!("of cluster {} (every member)", prepared.plan.scope),
+        });
     }
-    let node = pitr_core::node::Node::from_spec(&specs[0]);
+    let node = pitr_core::node::Node::from_spec(new_spec.as_ref().unwrap_or(&specs[0]));
     let log = open_log(
         &node,
         "cluster-restore",

@@ -47,7 +47,9 @@ pub mod service;
 pub use backup::{BackupOutcome, prepare_backup, run_backup};
 pub use cluster::{
     ClusterOptions, ClusterOutcome, PHASES, PhaseArgs, PhaseOutcome, PhaseRun,
-    PreparedClusterRestore, prepare_cluster_restore, run_cluster_phase, run_cluster_restore,
+    PreparedClusterRestore, abandon_cluster_restore, prepare_cluster_or_new,
+    prepare_cluster_restore, prepare_new_cluster, run_cluster_phase, run_cluster_restore,
+    undo_cluster_restore,
 };
 pub use continuity::{ContinuityOutcome, continuity, patroni_callback};
 pub use info::{InfoDoc, info};
@@ -75,8 +77,12 @@ use crate::version::Version;
 pub struct Locked {
     lock: StanzaLock,
     journal: PathBuf,
+    cluster_journal: PathBuf,
     owner: Option<OsUser>,
 }
+
+/// The lock's command of a whole-cluster restore.
+pub const CLUSTER_COMMAND: &str = "restore --cluster";
 
 impl Locked {
     /// The lock file.
@@ -87,6 +93,16 @@ impl Locked {
     /// The run journal of the stanza.
     pub fn journal_path(&self) -> &Path {
         &self.journal
+    }
+
+    /// The run journal of the stanza's whole-cluster restores.
+    pub fn cluster_journal_path(&self) -> &Path {
+        &self.cluster_journal
+    }
+
+    /// The journal's record of the stanza's last whole-cluster restore on this node, if any.
+    pub fn last_cluster_run(&self) -> Result<Option<RunRecord>> {
+        journal::load(&self.cluster_journal, self.owner.as_ref())
     }
 
     /// Who owns the directories of the lock and the journal besides root (the database
@@ -133,8 +149,24 @@ impl Locked {
     /// Refuses while a restore of the stanza is interrupted: nothing may run against a
     /// half-restored data directory.
     pub fn check_no_interrupted_restore(&self) -> Result<()> {
+        self.check_no_interrupted_node_restore()?;
+        self.check_no_interrupted_cluster_restore()
+    }
+
+    /// Refuses while a restore of the stanza's data directory on this node is interrupted.
+    fn check_no_interrupted_node_restore(&self) -> Result<()> {
         match self.last_run()? {
             Some(r) if r.is_interrupted() && r.kind == "restore" => Err(interrupted(&r)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses while a whole-cluster restore of the stanza is interrupted on this node.
+    pub fn check_no_interrupted_cluster_restore(&self) -> Result<()> {
+        match self.last_cluster_run()? {
+            Some(r) if r.is_interrupted() && r.kind == crate::plan::cluster::CLUSTER_RESTORE => {
+                Err(interrupted(&r))
+            }
             _ => Ok(()),
         }
     }
@@ -150,18 +182,36 @@ pub fn interrupted(r: &RunRecord) -> Error {
             .current_step()
             .unwrap_or("before its first step")
             .to_owned(),
-        hint: "nothing was done. Re-run the same restore to complete it (or, when it cannot be \
-               completed, put its safety copy back), or run `pitr restore --undo` to put the \
-               safety copy back now, or `pitr restore --abandon` to leave everything as it is \
-               and forget the run (see docs/restore.md)"
-            .into(),
+        hint: if r.kind == crate::plan::cluster::CLUSTER_RESTORE {
+            "nothing was done. Re-run the same `pitr restore --cluster` to bring the cluster back \
+             as it was (or, past the point of no return, to complete it), or `pitr restore \
+             --cluster --abandon` to leave everything as it is and forget the run (see \
+             docs/cluster-pitr.md)"
+        } else {
+            "nothing was done. Re-run the same restore to complete it (or, when it cannot be \
+             completed, put its safety copy back), or run `pitr restore --undo` to put the \
+             safety copy back now, or `pitr restore --abandon` to leave everything as it is \
+             and forget the run (see docs/restore.md)"
+        }
+        .into(),
+    }
+}
+
+/// The error for a plan that continues run `run_id`, found no longer interrupted under the lock.
+pub(crate) fn no_longer_interrupted(run_id: &str) -> Error {
+    Error::PlanNotRunnable {
+        reason: format!(
+            "the plan continues run {run_id}, which is no longer interrupted (another pitr \
+             completed or undid it): plan again"
+        ),
     }
 }
 
 /// Takes the lock of `node`'s stanza on this node for `command` (see [`crate::run::lock`]):
 /// fails with `stanza_locked` when another pitr holds it, unless `wait`, when `on_wait` is told
 /// who holds it and the call blocks until it is free. Commands other than `restore` are then
-/// refused while a restore of the stanza is interrupted (`run_interrupted`).
+/// refused while a restore of the stanza is interrupted (`run_interrupted`); commands other
+/// than [`CLUSTER_COMMAND`] while a whole-cluster restore is.
 pub fn lock_stanza(
     node: &Node,
     command: &str,
@@ -184,10 +234,15 @@ pub fn lock_stanza(
     let locked = Locked {
         lock,
         journal: journal::journal_path(&node.log_dir, node.stanza.as_str()),
+        cluster_journal: journal::cluster_journal_path(&node.log_dir, node.stanza.as_str()),
         owner,
     };
-    if command != "restore" {
-        locked.check_no_interrupted_restore()?;
+    match command {
+        // A restore finds its own interrupted run, to complete or undo it.
+        "restore" => locked.check_no_interrupted_cluster_restore()?,
+        // A cluster restore finds its own interrupted run.
+        CLUSTER_COMMAND => locked.check_no_interrupted_node_restore()?,
+        _ => locked.check_no_interrupted_restore()?,
     }
     Ok(locked)
 }

@@ -333,15 +333,7 @@ fn record_for(prepared: &PreparedRestore, locked: &Locked) -> Result<RunRecord> 
         (None, None) => RunRecord::new("restore", &prepared.plan.stanza, prepared.request.clone()),
         (Some(r), Some(res)) if r.run_id == res.run_id => r,
         (Some(r), _) => return Err(super::interrupted(&r)),
-        (None, Some(res)) => {
-            return Err(Error::PlanNotRunnable {
-                reason: format!(
-                    "the plan continues run {}, which is no longer interrupted (another pitr \
-                     completed or undid it): plan again",
-                    res.run_id
-                ),
-            });
-        }
+        (None, Some(res)) => return Err(super::no_longer_interrupted(&res.run_id)),
     };
     // A move the run made just before it was killed may be missing from the journal: its
     // effect on disk says it happened.

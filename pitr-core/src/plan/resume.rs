@@ -52,6 +52,18 @@ pub struct Resumed {
     pub why: String,
 }
 
+impl Resumed {
+    /// Run `run_id`, interrupted at step `at`, continued as `decision` says, for `why`.
+    pub fn new(run_id: &str, decision: Decision, at: String, why: String) -> Resumed {
+        Resumed {
+            run_id: run_id.to_owned(),
+            interrupted_at: at,
+            decision,
+            why,
+        }
+    }
+}
+
 /// What to run next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
@@ -112,12 +124,7 @@ pub fn decide(
     exists: &dyn Fn(&std::path::Path) -> bool,
 ) -> (Resumed, Next) {
     let plan = run.plan;
-    let resumed = |decision, at: String, why: String| Resumed {
-        run_id: run.run_id.to_owned(),
-        interrupted_at: at,
-        decision,
-        why,
-    };
+    let resumed = |decision, at, why| Resumed::new(run.run_id, decision, at, why);
     let copy = match &plan.summary {
         Summary::Restore(r) => r.safety_copy.clone(),
         _ => None,

@@ -6,7 +6,10 @@
 //! request from another), the plan now running (secrets redacted) and its step ids, the index
 //! of the step being run, the phase ([`Phase`]: running, rolling back, or how it ended), the
 //! directories the run moved (the guards of [`super::runner`] allow removing only what the
-//! run itself put in place), and where the recovery logs ended when it began.
+//! run itself put in place), where the recovery logs ended when it began, and notes later
+//! steps need from earlier ones. A whole-cluster restore keeps its record in a file of its own,
+//! `<stanza>-pitr-cluster-journal.json` ([`cluster_journal_path`]), beside the records of the
+//! backup and WAL push it runs.
 //!
 //! Every change is a [`files::write_private`]: a new file owned by pitr's own user and the
 //! database user's group, mode 0640 (it holds no secret: the plan is redacted), fsynced and
@@ -28,6 +31,7 @@
 //! assert!(record.is_interrupted());
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -89,6 +93,10 @@ pub struct RunRecord {
     /// Size of each recovery log when the run began: the watcher reads only what follows.
     #[serde(default)]
     pub log_offsets: Vec<(PathBuf, u64)>,
+    /// What later steps need from earlier ones, by name (a cluster restore: the timeline the
+    /// restore promoted to, the chosen set).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, serde_json::Value>,
     /// The pid of the pitr that wrote it last.
     pub pid: u32,
     /// When the run began (UTC).
@@ -113,6 +121,7 @@ impl RunRecord {
             outcome: None,
             moved: Vec::new(),
             log_offsets: Vec::new(),
+            notes: BTreeMap::new(),
             pid: std::process::id(),
             started: now.to_string(),
             updated: now.to_string(),
@@ -151,6 +160,13 @@ impl RunRecord {
 /// The journal file of `stanza` in `log_dir`.
 pub fn journal_path(log_dir: &Path, stanza: &str) -> PathBuf {
     log_dir.join(format!("{stanza}-pitr-journal.json"))
+}
+
+/// The journal file of the whole-cluster restores of `stanza` in `log_dir`: a file of its own,
+/// since the backup and the WAL push a cluster restore runs record themselves in the stanza's
+/// journal.
+pub fn cluster_journal_path(log_dir: &Path, stanza: &str) -> PathBuf {
+    log_dir.join(format!("{stanza}-pitr-cluster-journal.json"))
 }
 
 /// Reads the record at `path` (in a directory `dir_owner` may control); `None` when there is
@@ -215,6 +231,13 @@ impl Journal {
     /// Records that the run moved directory `from` to `to`.
     pub fn moved(&mut self, from: &Path, to: &Path) -> Result<()> {
         self.update(|r| r.moved.push((from.to_path_buf(), to.to_path_buf())))
+    }
+
+    /// Records `value` under `key` in the record's notes.
+    pub fn note(&mut self, key: &str, value: serde_json::Value) -> Result<()> {
+        self.update(|r| {
+            r.notes.insert(key.to_owned(), value);
+        })
     }
 
     /// Records that the run now runs `plan` (a re-run continuing it).

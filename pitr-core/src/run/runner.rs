@@ -196,7 +196,7 @@ impl Run<'_> {
 /// `tests/tests/fault_e2e.rs` and does nothing unless set (see docs/restore.md).
 pub const KILL_HOOK_ENV: &str = "PITR_TEST_KILL_AT";
 
-fn kill_hook(step_id: &str) {
+pub(crate) fn kill_hook(step_id: &str) {
     let Ok(spec) = std::env::var(KILL_HOOK_ENV) else {
         return;
     };
@@ -254,7 +254,27 @@ fn record(
 pub fn run_journaled(
     plan: &Plan,
     log: &RunLog,
+    journal: Option<&mut Journal>,
+) -> Result<RunReport> {
+    run_moved(plan, log, journal, Vec::new())
+}
+
+/// Like [`run_plan`], for a run that moved the directories `moved` (`(from, to)`, oldest
+/// first) before: e.g. the rollback of a restore run as one step of a larger plan, whose
+/// record keeps the move.
+pub fn run_after_moves(
+    plan: &Plan,
+    log: &RunLog,
+    moved: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+) -> Result<RunReport> {
+    run_moved(plan, log, None, moved)
+}
+
+fn run_moved(
+    plan: &Plan,
+    log: &RunLog,
     mut journal: Option<&mut Journal>,
+    earlier: Vec<(std::path::PathBuf, std::path::PathBuf)>,
 ) -> Result<RunReport> {
     check_runnable(plan)?;
     check_paths(plan)?;
@@ -267,7 +287,7 @@ pub fn run_journaled(
             (j.record().moved.clone(), j.record().log_offsets.clone())
         }
         Some(j) => (j.record().moved.clone(), log_offsets(plan)),
-        None => (Vec::new(), log_offsets(plan)),
+        None => (earlier, log_offsets(plan)),
     };
     let mut run = Run {
         log,

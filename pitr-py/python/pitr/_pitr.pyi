@@ -164,6 +164,8 @@ def plan_restore_cluster(
     backup: bool = True,
     zone: str | None = None,
     timeout: int = 3600,
+    continue_run: bool = False,
+    new_cluster: _Spec | None = None,
 ) -> dict[str, Any]: ...
 def run_restore_cluster(
     specs: _Spec | list[_Spec],
@@ -175,6 +177,8 @@ def run_restore_cluster(
     backup: bool = True,
     zone: str | None = None,
     timeout: int = 3600,
+    continue_run: bool = False,
+    new_cluster: _Spec | None = None,
     echo: bool = False,
 ) -> dict[str, Any]: ...
 _Phase = Literal[

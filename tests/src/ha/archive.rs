@@ -71,7 +71,17 @@ impl PatroniCluster {
     ///
     /// When pgBackRest fails.
     pub fn archived_wal(&self) -> Vec<String> {
-        let path = format!("archive/{}", self.scope);
+        self.archived_wal_of(&self.scope)
+    }
+
+    /// [`PatroniCluster::archived_wal`] of another stanza in the same repo (a cluster restored
+    /// beside this one).
+    ///
+    /// # Panics
+    ///
+    /// When pgBackRest fails.
+    pub fn archived_wal_of(&self, stanza: &str) -> Vec<String> {
+        let path = format!("archive/{stanza}");
         let out = self.members[0].pgbackrest_ok(&["repo-ls", &path, "--recurse", "--output=json"]);
         let listing: serde_json::Map<String, Value> = serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("repo-ls printed no JSON object ({e}):\n{out}"));

@@ -10,8 +10,8 @@ use tempfile::TempDir;
 use super::config::Shared;
 use super::member::{Member, Role};
 use super::{
-    ClusterSlot, Etcd, LEADER_CHANGE, MEMBER_READY, POLL, mark_owner, poll_until, reap_orphans,
-    remove_dir_patiently, require_ha_tools, unmark_owner,
+    ClusterSlot, Etcd, LEADER_CHANGE, MEMBER_READY, POLL, kill_processes_of, mark_owner,
+    poll_until, reap_orphans, remove_dir_patiently, require_ha_tools, unmark_owner,
 };
 use crate::cluster::KEEP_DIRS_ENV;
 use crate::user::mkdir_as_postgres;
@@ -597,6 +597,19 @@ impl PatroniCluster {
         &self.scope
     }
 
+    /// A member of a new cluster `scope` beside this one (the same etcd and repos), with its
+    /// directories, spec, pgbackrest.conf (stanza `scope`) and `patroni.yml` (scope `scope`)
+    /// written and nothing started: what a restore into a new cluster brings up. It lives in
+    /// this cluster's directory, and whatever runs there is killed with the cluster.
+    pub fn new_cluster_member(&self, scope: &str) -> Member {
+        let member = Member::new(&self.root, scope, 1);
+        member.configure(&Shared {
+            scope: scope.to_owned(),
+            ..self.shared.clone()
+        });
+        member
+    }
+
     /// The cluster's temporary directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -641,6 +654,15 @@ impl Drop for PatroniCluster {
         }
         for member in &mut self.members {
             member.kill_all();
+        }
+        // And whatever else runs in the cluster's directory (a member of a new cluster
+        // restored beside this one, see `new_cluster_member`).
+        let survivors = kill_processes_of(&self.root);
+        if !survivors.is_empty() {
+            eprintln!(
+                "Patroni cluster {}: processes survive SIGKILL: {survivors:?}",
+                self.scope
+            );
         }
         if panicking {
             // etcd prints the tail of its own log when it is dropped right after this.

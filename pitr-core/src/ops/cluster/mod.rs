@@ -12,9 +12,13 @@
 //! When a step before the DCS is emptied fails, the cluster is brought back as it was (the
 //! restore's safety copy put back, Patroni started on the old leader first, failover resumed,
 //! every member streaming again) and the error says so; after that point the error says what
-//! is left to do. Every phase is also detectable from the cluster's state (Patroni's pause
-//! flag and leader, a running postmaster, the data directories, the DCS): a run journal can
-//! record the index of the last completed step and resume after it.
+//! is left to do. Each step is recorded in the cluster run journal before it runs; a re-run of
+//! the same restore after pitr was killed reads it before any pre-flight and completes the run
+//! (past the point of no return) or brings the cluster back as it was
+//! ([`crate::plan::cluster::resume`]).
+//!
+//! [`prepare_new_cluster`] plans a restore into a new cluster beside the running one instead
+//! (a new scope and stanza; the running cluster only read from), run the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +31,9 @@ use crate::error::{Error, Result};
 use crate::names::PatroniUrl;
 use crate::node::Node;
 use crate::patroni::{ClusterMember, PatroniApi};
+use crate::plan::cluster::resume::ClusterNext;
 use crate::plan::cluster::{ClusterInput, ClusterPlan, MemberSite, plan_cluster_restore};
+use crate::plan::resume::Resumed;
 use crate::run::patroni;
 use crate::run::runner::RunReport;
 use crate::run::tools::Tools;
@@ -49,6 +55,9 @@ pub struct ClusterOptions {
     pub drain_timeout_secs: u64,
     /// Skip the full backup at the end.
     pub no_backup: bool,
+    /// A run of the same restore interrupted before the point of no return is continued
+    /// instead of rolled back (see [`crate::plan::cluster::resume`]).
+    pub go_on: bool,
     /// The single-node restore's knobs.
     pub restore: RestoreOptions,
 }
@@ -60,9 +69,18 @@ pub struct PreparedClusterRestore {
     pub plan: ClusterPlan,
     /// The chosen set and why.
     pub selection: Selection,
+    /// When the plan continues an interrupted run: which, and what it does with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<Resumed>,
     /// The chosen member's node (its continuity step and backup run with it).
     #[serde(skip)]
     node: Node,
+    /// What was asked, as the run journal records it.
+    #[serde(skip)]
+    request: serde_json::Value,
+    /// For a re-run: where in the plan it goes on.
+    #[serde(skip)]
+    next: Option<ClusterNext>,
 }
 
 /// What a cluster restore did; the document `pitr restore --cluster --json` prints and
@@ -88,6 +106,9 @@ pub struct ClusterOutcome {
     pub backup: Option<BackupOutcome>,
     /// The run log.
     pub log_file: Option<String>,
+    /// When the run continued an interrupted one: which, and what it did with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<Resumed>,
 }
 
 fn not_ready(what: String, hint: &str) -> Error {
@@ -308,6 +329,10 @@ pub fn prepare_cluster_restore(
 ) -> Result<PreparedClusterRestore> {
     let named = named_specs(specs)?;
     let request = cluster_request(request)?;
+    let identity = resume::identity(&request, options);
+    if let Some(prepared) = resume::prepare_rerun(&named, &request, &identity, options)? {
+        return Ok(prepared);
+    }
     let scope = named[0].1.cluster.clone();
     let first_api = named[0].1.patroni.clone().unwrap_or_else(unreachable_api);
     let view = patroni::ask_cluster(&first_api).map_err(|e| {
@@ -408,18 +433,7 @@ pub fn prepare_cluster_restore(
         ));
     }
 
-    let restore_options = RestoreOptions {
-        under_patroni: true,
-        ..options.restore.clone()
-    };
-    let PreparedRestore {
-        mut plan,
-        selection,
-        ..
-    } = prepare_restore(&chosen_node, &request, &restore_options, None)?;
-    // The cluster plan gives archiving back to Patroni itself: the single-node advice on
-    // turning it on by hand does not apply.
-    plan.steps.retain(|s| s.id != "archiving");
+    let (plan, selection) = member_restore(&chosen_node, &request, options)?;
     preflight.push(format!(
         "target {} is in the recoverable window: {}",
         request.target, selection.reason
@@ -448,8 +462,33 @@ pub fn prepare_cluster_restore(
     Ok(PreparedClusterRestore {
         plan: cluster_plan,
         selection,
+        resumed: None,
         node: chosen_node,
+        request: identity,
+        next: None,
     })
+}
+
+/// The chosen member's single-node restore plan, as the cluster plan runs it (with
+/// PostgreSQL stopped by the cluster plan, archiving given back to Patroni by it), and the set.
+fn member_restore(
+    node: &Node,
+    request: &RestoreRequest,
+    options: &ClusterOptions,
+) -> Result<(crate::plan::Plan, Selection)> {
+    let restore_options = RestoreOptions {
+        under_patroni: true,
+        ..options.restore.clone()
+    };
+    let PreparedRestore {
+        mut plan,
+        selection,
+        ..
+    } = prepare_restore(node, request, &restore_options, None)?;
+    // The cluster plan gives archiving back to Patroni itself: the single-node advice on
+    // turning it on by hand does not apply.
+    plan.steps.retain(|s| s.id != "archiving");
+    Ok((plan, selection))
 }
 
 /// A spec without Patroni is refused by [`named_specs`] before this is reached.
@@ -458,11 +497,15 @@ fn unreachable_api() -> PatroniApi {
         .unwrap_or_else(|_| unreachable!("port 8008 is a valid port"))
 }
 
+mod new;
 mod phase;
+mod resume;
 mod run;
 mod secrets;
 
+pub use new::{prepare_cluster_or_new, prepare_new_cluster};
 pub use phase::{PHASES, PhaseArgs, PhaseOutcome, PhaseRun, run_cluster_phase};
+pub use resume::{abandon_cluster_restore, undo_cluster_restore};
 pub use run::run_cluster_restore;
 
 #[cfg(test)]

@@ -370,6 +370,7 @@ pub fn run_cluster_phase(
         node: &node,
         log,
         locked: &locked,
+        journal: None,
         restore: None,
         restored_timeline,
         new_timeline: None,

@@ -1,5 +1,8 @@
-//! Running a cluster plan: every step in order; before the DCS is emptied, a failure brings
-//! the cluster back as it was.
+//! Running a cluster plan: every step in order, each recorded in the cluster run journal
+//! before it runs (with what later steps need: the safety copy moved, the restored timeline);
+//! before the DCS is emptied, a failure brings the cluster back as it was. A re-run of an
+//! interrupted run goes on from the step it was in, or brings the cluster back
+//! ([`super::resume`]).
 
 use std::path::PathBuf;
 
@@ -9,13 +12,19 @@ use crate::node::Node;
 use crate::ops::backup::BackupOutcome;
 use crate::ops::continuity::ContinuityOutcome;
 use crate::plan::Plan;
+use crate::plan::cluster::resume::ClusterNext;
 use crate::plan::cluster::{ClusterAction, ClusterPlan, ClusterStep, ExpectTimeline};
+use crate::plan::resume::{Decision, Interrupted, Next};
 use crate::plan::summary::PlanKind;
+use crate::run::journal::{Journal, Phase};
 use crate::run::log::RunLog;
 use crate::run::probe::Endpoint;
 use crate::run::runner::{self, RunReport};
 use crate::run::user::OsUser;
-use crate::run::{cluster as wait, files};
+use crate::run::{cluster as wait, facts, files};
+
+use super::resume::{NOTE_RESTORED_TIMELINE, NOTE_SELECTION, NOTE_TIMELINE, new_record, set_plan};
+
 /// Where a run stands, for the steps that depend on earlier ones.
 pub(super) struct ClusterRun<'a> {
     pub(super) plan: &'a ClusterPlan,
@@ -23,6 +32,10 @@ pub(super) struct ClusterRun<'a> {
     pub(super) node: &'a Node,
     pub(super) log: &'a RunLog,
     pub(super) locked: &'a crate::ops::Locked,
+    /// The cluster run journal; none for a restore into a new cluster (the source is not
+    /// touched: after a crash, the new member is removed and the restore run again) and for
+    /// a phase run by the playbook.
+    pub(super) journal: Option<Journal>,
     pub(super) restore: Option<RunReport>,
     pub(super) restored_timeline: Option<u64>,
     pub(super) new_timeline: Option<u64>,
@@ -31,6 +44,18 @@ pub(super) struct ClusterRun<'a> {
 }
 
 impl ClusterRun<'_> {
+    /// Records a change in the journal, if the run keeps one.
+    fn record(&mut self, change: impl FnOnce(&mut Journal) -> Result<()>) -> Result<()> {
+        self.journal.as_mut().map_or(Ok(()), change)
+    }
+
+    /// Records a change in the journal; a failure is logged, not fatal (a rollback goes on).
+    fn record_quietly(&mut self, change: impl FnOnce(&mut Journal) -> Result<()>) {
+        if let Err(e) = self.record(change) {
+            self.log.line(&format!("warning: the run journal: {e}"));
+        }
+    }
+
     fn exec(
         &self,
         id: &str,
@@ -96,11 +121,16 @@ impl ClusterRun<'_> {
             }
             ClusterAction::Restore => {
                 let report = runner::run_plan(&plan.restore, self.log)?;
+                if let Some((data, copy)) = restore_dirs(&plan.restore) {
+                    self.record(|j| j.moved(&data, &copy))?;
+                }
                 self.restored_timeline = report
                     .verified
                     .as_ref()
                     .and_then(|v| v.timeline)
                     .map(|t| u64::from(t.get()));
+                let restored = self.restored_timeline;
+                self.record(|j| j.note(NOTE_RESTORED_TIMELINE, restored.into()))?;
                 self.restore = Some(report);
                 Ok(())
             }
@@ -130,6 +160,7 @@ impl ClusterRun<'_> {
                     .line(&format!("  {} leads on timeline {tl}", step.member));
                 if *timeline == ExpectTimeline::New {
                     self.new_timeline = Some(tl);
+                    self.record(|j| j.note(NOTE_TIMELINE, tl.into()))?;
                 }
                 Ok(())
             }
@@ -205,73 +236,167 @@ impl ClusterRun<'_> {
         }
     }
 
-    /// Brings the cluster back as it was; a sentence on the outcome.
-    fn roll_back(&mut self, failed: &ClusterStep, error: &Error) -> String {
-        let plan = self.plan;
-        let restore = &plan.restore;
-        let copy = restore_safety_copy(restore);
-        // The restore step rolls back its own changes; after it completed, its rollback
-        // steps put the safety copy back.
-        let data_back = match (failed.action == ClusterAction::Restore, error) {
-            (true, Error::Step { rolled_back, .. }) => {
-                *rolled_back || copy.as_deref().is_none_or(|c| !c.exists())
-            }
-            (false, _) if self.restore.is_some() => {
-                self.log.line("==> rollback: put the safety copy back");
-                // The guards allow removing the restored directory only with the moves of
-                // the restore's run known.
-                self.restore
-                    .as_ref()
-                    .is_some_and(|report| runner::undo(restore, report, self.log).is_ok())
-            }
-            // Nothing of the data directory changed yet, or the restore failed before it did.
-            _ => true,
+    /// Puts the chosen member's data directory back as it was, when the restore moved it
+    /// aside and the safety copy is still there (whether the restore failed, completed, or was
+    /// cut short): a server running in the restored directory stopped, the restored directory
+    /// removed, the copy moved back. Whether the data directory is as it was.
+    fn put_data_back(&self) -> bool {
+        let restore = &self.plan.restore;
+        let Some((data, copy)) = restore_dirs(restore) else {
+            // No safety copy: the restore moves nothing aside.
+            return self.restore.is_none();
         };
-        if !data_back {
-            return format!(
-                "not rolled back: the data directory of {} is not as it was; the safety copy \
-                 is {}; see docs/cluster-pitr.md, going back by hand",
-                plan.chosen,
-                copy.map_or_else(|| "gone".to_owned(), |c| c.display().to_string())
+        if !files::exists_nofollow(&copy) {
+            // Never moved (or put back by the restore's own rollback).
+            return true;
+        }
+        let (_, next) = crate::plan::resume::decide(
+            Interrupted {
+                run_id: self
+                    .journal
+                    .as_ref()
+                    .map_or("", |j| j.record().run_id.as_str()),
+                plan: restore,
+                current: None,
+                rolling_back: true,
+            },
+            &facts::gather(&data),
+            &|p| files::exists_nofollow(p),
+        );
+        let Next::Plan(undo) = next else {
+            return false;
+        };
+        self.log.line("==> rollback: put the safety copy back");
+        match runner::run_after_moves(&undo, self.log, vec![(data, copy)]) {
+            Ok(_) => true,
+            Err(e) => {
+                self.log
+                    .line(&format!("putting the safety copy back failed: {e}"));
+                false
+            }
+        }
+    }
+
+    /// Brings the cluster back as it was, recording each step in the journal; whether it is,
+    /// and a sentence on the outcome.
+    fn roll_back(&mut self) -> (bool, String) {
+        let plan = self.plan;
+        let ids: Vec<String> = plan.on_failure.iter().map(|s| s.id.clone()).collect();
+        self.record_quietly(|j| j.rolling_back(&ids));
+        if !self.put_data_back() {
+            return (
+                false,
+                format!(
+                    "not rolled back: the data directory of {} is not as it was; the safety \
+                     copy is {}; see docs/cluster-pitr.md, going back by hand",
+                    plan.chosen,
+                    restore_dirs(&plan.restore)
+                        .map_or_else(|| "gone".to_owned(), |(_, c)| c.display().to_string())
+                ),
             );
         }
-        for step in &plan.on_failure {
+        for (i, step) in plan.on_failure.iter().enumerate() {
             self.log.line(&format!(
                 "==> rollback {} on {}: {}",
                 step.id, step.member, step.title
             ));
+            self.record_quietly(|j| j.enter(i));
+            runner::kill_hook(&step.id);
             if let Err(e) = self.step(step) {
                 self.log
                     .line(&format!("rollback step '{}' failed: {e}", step.id));
-                return format!(
-                    "rolling back failed at '{}' ({e}); the data directories are as they were: \
-                     start Patroni on {} first, then on the others, and resume (patronictl resume)",
-                    step.id, plan.leader_before
+                return (
+                    false,
+                    format!(
+                        "rolling back failed at '{}' ({e}); the data directories are as they \
+                         were: start Patroni on {} first, then on the others, and resume \
+                         (patronictl resume); or re-run the same restore to try again",
+                        step.id, plan.leader_before
+                    ),
                 );
             }
         }
-        format!(
-            "rolled back: the cluster runs as before ({} leads, every member streams, Patroni \
-             resumed)",
-            plan.leader_before
+        (
+            true,
+            format!(
+                "rolled back: the cluster runs as before ({} leads, every member streams, \
+                 Patroni resumed)",
+                plan.leader_before
+            ),
         )
     }
 }
 
+/// The safety copy of a restore plan, when it keeps one.
 pub(super) fn restore_safety_copy(plan: &Plan) -> Option<PathBuf> {
+    restore_dirs(plan).map(|(_, copy)| copy)
+}
+
+/// The data directory a restore plan restores and its safety copy, when it keeps one.
+fn restore_dirs(plan: &Plan) -> Option<(PathBuf, PathBuf)> {
     match &plan.summary {
-        crate::plan::Summary::Restore(r) => r.safety_copy.clone(),
+        crate::plan::Summary::Restore(r) => r.safety_copy.clone().map(|c| (r.data.clone(), c)),
         _ => None,
     }
 }
 
+/// How a run of a prepared cluster restore ended, when it did not fail.
+pub(super) enum Ended {
+    /// Every step ran.
+    Done(Box<ClusterOutcome>),
+    /// An interrupted run was undone: the cluster runs as before.
+    Undone {
+        /// The interrupted run.
+        run_id: String,
+        /// What was done, in words.
+        message: String,
+    },
+}
+
 /// Runs a prepared cluster restore, logging into `log`. Refused before anything is touched
 /// when a member is on another host. The first failing step stops the run; before the DCS is
-/// emptied, the cluster is brought back as it was.
+/// emptied, the cluster is brought back as it was. A re-run that undoes an interrupted run
+/// ends with `run_undone`.
 pub fn run_cluster_restore(
     prepared: PreparedClusterRestore,
     log: &RunLog,
 ) -> Result<ClusterOutcome> {
+    match run_prepared(prepared, log)? {
+        Ended::Done(outcome) => Ok(*outcome),
+        Ended::Undone { run_id, message } => Err(Error::RunUndone {
+            run_id,
+            reason: format!("{message}. Restore again when the cause is fixed"),
+        }),
+    }
+}
+
+/// The journal record the run continues or begins, checked under the lock against what the
+/// cluster run journal holds now.
+fn journal_for(prepared: &PreparedClusterRestore, locked: &crate::ops::Locked) -> Result<Journal> {
+    let interrupted = locked
+        .last_cluster_run()?
+        .filter(|r| r.is_interrupted() && r.kind == crate::plan::cluster::CLUSTER_RESTORE);
+    let record = match (interrupted, &prepared.resumed) {
+        (None, None) => new_record(prepared),
+        (Some(mut r), Some(res)) if r.run_id == res.run_id => {
+            set_plan(&mut r, prepared);
+            if let Ok(v) = serde_json::to_value(&prepared.selection) {
+                r.notes.insert(NOTE_SELECTION.to_owned(), v);
+            }
+            r
+        }
+        (Some(r), _) => return Err(crate::ops::interrupted(&r)),
+        (None, Some(res)) => return Err(crate::ops::no_longer_interrupted(&res.run_id)),
+    };
+    Journal::begin(
+        locked.cluster_journal_path(),
+        locked.owner().cloned(),
+        record,
+    )
+}
+
+/// Runs a prepared cluster restore (fresh, continued, or undone; see [`run_cluster_restore`]).
+pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Result<Ended> {
     let remote = prepared.plan.remote_members();
     if !remote.is_empty() {
         return Err(Error::RemoteMember {
@@ -279,26 +404,81 @@ pub fn run_cluster_restore(
         });
     }
     debug_assert_eq!(prepared.plan.restore.kind(), PlanKind::Restore);
-    runner::check_runnable(&prepared.plan.restore)?;
+    let from = match prepared.next {
+        None => Some(0),
+        Some(ClusterNext::From(i)) => Some(i),
+        Some(ClusterNext::Undo) => None,
+    };
+    let restore_at = prepared
+        .plan
+        .steps
+        .iter()
+        .position(|s| s.action == ClusterAction::Restore);
+    if from.zip(restore_at).is_some_and(|(f, r)| f <= r) {
+        runner::check_runnable(&prepared.plan.restore)?;
+    }
     // The restored member's stanza lock, for the whole run: no backup, restore or continuity
     // of this pitr's node runs beside it.
-    let locked = crate::ops::lock_stanza(&prepared.node, "restore --cluster", false, &|_| {})?;
+    let locked =
+        crate::ops::lock_stanza(&prepared.node, crate::ops::CLUSTER_COMMAND, false, &|_| {})?;
+    let journal = if prepared.plan.new_cluster.is_some() {
+        None
+    } else {
+        Some(journal_for(&prepared, &locked)?)
+    };
     log.file_only(&format!("cluster plan: {}", prepared.plan.to_json()));
+    if let Some(r) = &prepared.resumed {
+        log.line(&format!(
+            "continuing interrupted run {} ({}): {}",
+            r.run_id,
+            r.decision.as_str(),
+            r.why
+        ));
+    }
+    let noted = |key: &str| {
+        journal
+            .as_ref()
+            .and_then(|j| j.record().notes.get(key))
+            .and_then(serde_json::Value::as_u64)
+    };
+    let (restored_timeline, new_timeline) = (noted(NOTE_RESTORED_TIMELINE), noted(NOTE_TIMELINE));
     let mut run = ClusterRun {
         plan: &prepared.plan,
         node: &prepared.node,
         log,
         locked: &locked,
+        journal,
         restore: None,
-        restored_timeline: None,
-        new_timeline: None,
+        restored_timeline,
+        new_timeline,
         continuity: None,
         backup: None,
+    };
+    let Some(from) = from else {
+        let (back, message) = run.roll_back();
+        let why = prepared
+            .resumed
+            .as_ref()
+            .filter(|r| r.decision == Decision::Undo)
+            .map_or_else(String::new, |r| r.why.clone());
+        log.line(&message);
+        if !back {
+            return Err(Error::PlanNotRunnable {
+                reason: format!("undoing the interrupted run: {message}"),
+            });
+        }
+        let run_id = prepared
+            .resumed
+            .as_ref()
+            .map(|r| r.run_id.clone())
+            .unwrap_or_default();
+        run.record(|j| j.finish(Phase::Undone, &format!("{why}; {message}")))?;
+        return Ok(Ended::Undone { run_id, message });
     };
     let steps = &prepared.plan.steps;
     let no_return = prepared.plan.point_of_no_return();
     let mut completed = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate().skip(from) {
         log.line(&format!(
             "==> [{}/{}] {:?} {} on {} ({}): {}",
             i + 1,
@@ -309,20 +489,40 @@ pub fn run_cluster_restore(
             step.host,
             step.title
         ));
+        run.record(|j| j.enter(i))?;
+        runner::kill_hook(&step.id);
         if let Err(e) = run.step(step) {
             log.line(&format!("step '{}' failed: {e}", step.id));
-            let back = if i == 0 {
+            let back = if let Some(new) = &prepared.plan.new_cluster {
+                format!(
+                    "the running cluster {} was not touched; the new cluster's data directory {} \
+                     is left as it is: stop the new member's Patroni and PostgreSQL and remove it \
+                     before trying again",
+                    prepared.plan.scope,
+                    new.data.display()
+                )
+            } else if i == 0 {
                 // Pausing failed: nothing was changed, nothing to bring back.
-                "nothing was changed".to_owned()
+                let back = "nothing was changed".to_owned();
+                run.record(|j| j.finish(Phase::Failed, &back))?;
+                back
             } else if i < no_return {
-                run.roll_back(step, &e)
+                let (done, back) = run.roll_back();
+                if done {
+                    run.record(|j| j.finish(Phase::RolledBack, &back))?;
+                }
+                back
             } else {
+                // The record stays interrupted at this step: the same restore, run again
+                // once the cause is fixed, completes the steps from here on.
                 format!(
                     "past the point of no return (the DCS was emptied): nothing was rolled back; \
-                     the chosen member's previous data directory is kept as {}; see \
-                     docs/cluster-pitr.md to finish or go back",
-                    restore_safety_copy(&prepared.plan.restore)
-                        .map_or_else(|| "(none)".to_owned(), |c| c.display().to_string())
+                     the chosen member's previous data directory is kept as {}; run the same \
+                     restore again to complete the steps from '{}' on once the cause is fixed, \
+                     or see docs/cluster-pitr.md to go back",
+                    restore_dirs(&prepared.plan.restore)
+                        .map_or_else(|| "(none)".to_owned(), |(_, c)| c.display().to_string()),
+                    step.id
                 )
             };
             log.line(&back);
@@ -335,6 +535,7 @@ pub fn run_cluster_restore(
         }
         completed.push(step.id.clone());
     }
+    run.record(|j| j.finish(Phase::Done, "every step succeeded"))?;
     log.line("done");
     let ClusterRun {
         restore,
@@ -344,7 +545,7 @@ pub fn run_cluster_restore(
         backup,
         ..
     } = run;
-    Ok(ClusterOutcome {
+    Ok(Ended::Done(Box::new(ClusterOutcome {
         plan: prepared.plan,
         selection: prepared.selection,
         completed,
@@ -354,5 +555,6 @@ pub fn run_cluster_restore(
         continuity,
         backup,
         log_file: log.path().map(|p| p.display().to_string()),
-    })
+        resumed: prepared.resumed,
+    })))
 }

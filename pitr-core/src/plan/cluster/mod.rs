@@ -22,6 +22,9 @@
 //! When a step before `dcs` fails, [`ClusterPlan::on_failure`] brings the cluster back as it
 //! was: the restore plan's own rollback puts the safety copy back, then Patroni starts on the
 //! old leader first, failover is resumed and each member rejoins.
+//!
+//! What a re-run does after pitr was killed mid-way is decided in [`resume`]; a restore into a
+//! new cluster beside the running one is planned by [`plan_new_cluster`].
 
 use std::path::PathBuf;
 
@@ -36,11 +39,13 @@ pub const LEADER_TIMEOUT: u64 = 300;
 pub const REPLICA_TIMEOUT: u64 = 1800;
 
 mod model;
+mod new;
+pub mod resume;
 mod text;
 
 pub use model::{
-    ClusterAction, ClusterInput, ClusterPlan, ClusterStep, ExpectTimeline, MemberSite,
-    MemberSummary, Phase,
+    CLUSTER_RESTORE, ClusterAction, ClusterInput, ClusterPlan, ClusterStep, ExpectTimeline,
+    MemberSite, MemberSummary, NewClusterSummary, Phase,
 };
 
 fn text(p: &std::path::Path) -> String {
@@ -127,6 +132,151 @@ impl On<'_> {
                 timeout_secs: LEADER_TIMEOUT,
             },
         )
+    }
+}
+
+impl On<'_> {
+    /// `ALTER SYSTEM RESET archive_mode` on the restored server (running at `socket_dir` and
+    /// `port`): pgBackRest wrote `archive_mode = 'off'` into `postgresql.auto.conf`.
+    fn archive_on(&self, socket_dir: &std::path::Path, port: u16) -> ClusterStep {
+        let m = self.member;
+        let psql = m.pg_bin_dir.join("psql");
+        self.step(
+            "archive-on",
+            format!("Give archiving back to Patroni's settings on {}", m.name),
+            "pgBackRest wrote archive_mode = 'off' into postgresql.auto.conf, which would \
+             override Patroni's archive_mode for good",
+            false,
+            On::exec(
+                vec![
+                    text(&psql),
+                    "-X".into(),
+                    "-h".into(),
+                    text(socket_dir),
+                    "-p".into(),
+                    port.to_string(),
+                    "-d".into(),
+                    "postgres".into(),
+                    "-v".into(),
+                    "ON_ERROR_STOP=1".into(),
+                    "-c".into(),
+                    "ALTER SYSTEM RESET archive_mode".into(),
+                ],
+                Some(&m.dbsu),
+                Vec::new(),
+            ),
+        )
+    }
+
+    /// Stops the restored server, which Patroni starts again.
+    fn stop_restored(&self) -> ClusterStep {
+        let m = self.member;
+        self.step(
+            "stop-restored",
+            format!("Stop PostgreSQL on {} (fast)", m.name),
+            "Patroni starts it again as the leader of the restored cluster",
+            false,
+            On::exec(
+                pg_ctl::stop(&pg_ctl(m), &m.data, StopMode::Fast),
+                Some(&m.dbsu),
+                Vec::new(),
+            ),
+        )
+    }
+
+    /// Waits until the member leads on the timeline the restore promoted to, or a later one.
+    fn await_new_leader(&self, reason: &str) -> ClusterStep {
+        let m = self.member;
+        self.step(
+            "await-leader",
+            format!(
+                "Wait until Patroni reports {} leader on the new timeline",
+                m.name
+            ),
+            reason,
+            false,
+            ClusterAction::AwaitLeader {
+                api: m.api.clone(),
+                timeline: ExpectTimeline::New,
+                timeout_secs: LEADER_TIMEOUT,
+            },
+        )
+    }
+
+    /// The new timeline's history file and WAL into `stanza`, and a full backup on the leader
+    /// when `backup`.
+    fn archive_and_backup(
+        &self,
+        pgbackrest_bin: &std::path::Path,
+        stanza: &str,
+        backup: bool,
+    ) -> Vec<ClusterStep> {
+        let chosen = self.member;
+        let o = self;
+        let mut steps = Vec::new();
+        steps.push(o.step(
+            "archive-history",
+            "Push the history file of the timeline the restore promoted to".into(),
+            "the promotion happened with archiving off, so PostgreSQL never queued its \
+             history file; restores to targets on that timeline need it",
+            false,
+            ClusterAction::ArchiveHistory {
+                argv: vec![
+                    text(pgbackrest_bin),
+                    format!("--config={}", chosen.pgbackrest_config.display()),
+                    format!("--stanza={stanza}"),
+                    "--no-archive-async".into(),
+                    "archive-push".into(),
+                ],
+                pg_wal: chosen.data.join("pg_wal"),
+                run_as: chosen.dbsu.clone(),
+            },
+        ));
+        steps.push(o.step(
+            "continuity",
+            format!(
+                "Push what {}'s pg_wal holds and the repo lacks (pitr continuity)",
+                chosen.name
+            ),
+            "the leader's own timeline and history reach the repo even if Patroni's \
+             promotion happened before archiving ran",
+            false,
+            ClusterAction::Continuity,
+        ));
+        steps.push(o.step(
+            "archive-check",
+            "Switch WAL and wait until it is archived (pgbackrest check)".into(),
+            "the new timeline's first WAL segment reaches the repo through the leader's \
+             archive_command",
+            false,
+            On::exec(
+                vec![
+                    text(pgbackrest_bin),
+                    format!("--config={}", chosen.pgbackrest_config.display()),
+                    format!("--stanza={stanza}"),
+                    "check".into(),
+                ],
+                Some(&chosen.dbsu),
+                Vec::new(),
+            ),
+        ));
+        if backup {
+            steps.push(
+                On {
+                    member: chosen,
+                    phase: Phase::Backup,
+                }
+                .step(
+                    "backup",
+                    format!("Take a full backup on {}", chosen.name),
+                    "restores to times after this one start from a set on the new timeline",
+                    false,
+                    ClusterAction::Backup,
+                ),
+            );
+        }
+
+        steps
     }
 }
 
@@ -243,46 +393,8 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         true,
         ClusterAction::Restore,
     ));
-    let psql = chosen.pg_bin_dir.join("psql");
-    steps.push(o.step(
-        "archive-on",
-        format!(
-            "Give archiving back to Patroni's settings on {}",
-            chosen.name
-        ),
-        "pgBackRest wrote archive_mode = 'off' into postgresql.auto.conf, which would \
-         override Patroni's archive_mode for good",
-        false,
-        On::exec(
-            vec![
-                text(&psql),
-                "-X".into(),
-                "-h".into(),
-                text(&chosen.socket_dir),
-                "-p".into(),
-                chosen.port.to_string(),
-                "-d".into(),
-                "postgres".into(),
-                "-v".into(),
-                "ON_ERROR_STOP=1".into(),
-                "-c".into(),
-                "ALTER SYSTEM RESET archive_mode".into(),
-            ],
-            Some(&chosen.dbsu),
-            Vec::new(),
-        ),
-    ));
-    steps.push(o.step(
-        "stop-restored",
-        format!("Stop PostgreSQL on {} (fast)", chosen.name),
-        "Patroni starts it again as the leader of the restored cluster",
-        false,
-        On::exec(
-            pg_ctl::stop(&pg_ctl(chosen), &chosen.data, StopMode::Fast),
-            Some(&chosen.dbsu),
-            Vec::new(),
-        ),
-    ));
+    steps.push(o.archive_on(&chosen.socket_dir, chosen.port));
+    steps.push(o.stop_restored());
 
     let o = on(chosen, Phase::Dcs);
     let remove = vec![
@@ -319,20 +431,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         &format!("start-patroni-{}", chosen.name),
         "with no cluster in the DCS, Patroni takes the promoted data directory as the leader",
     ));
-    steps.push(o.step(
-        "await-leader",
-        format!(
-            "Wait until Patroni reports {} leader on the new timeline",
-            chosen.name
-        ),
-        "the replicas are rebuilt only from a verified leader",
-        false,
-        ClusterAction::AwaitLeader {
-            api: chosen.api.clone(),
-            timeline: ExpectTimeline::New,
-            timeout_secs: LEADER_TIMEOUT,
-        },
-    ));
+    steps.push(o.await_new_leader("the replicas are rebuilt only from a verified leader"));
     steps.push(on(chosen, Phase::Resume).pause(
         "resume",
         false,
@@ -363,61 +462,11 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         steps.push(o.await_streaming(&format!("await-streaming-{}", m.name), chosen));
     }
 
-    let o = on(chosen, Phase::Archive);
-    steps.push(o.step(
-        "archive-history",
-        "Push the history file of the timeline the restore promoted to".into(),
-        "the promotion happened with archiving off, so PostgreSQL never queued its history \
-         file; restores to targets on that timeline need it",
-        false,
-        ClusterAction::ArchiveHistory {
-            argv: vec![
-                text(&input.pgbackrest_bin),
-                format!("--config={}", chosen.pgbackrest_config.display()),
-                format!("--stanza={}", input.scope),
-                "--no-archive-async".into(),
-                "archive-push".into(),
-            ],
-            pg_wal: chosen.data.join("pg_wal"),
-            run_as: chosen.dbsu.clone(),
-        },
+    steps.extend(on(chosen, Phase::Archive).archive_and_backup(
+        &input.pgbackrest_bin,
+        input.scope.as_str(),
+        input.backup,
     ));
-    steps.push(o.step(
-        "continuity",
-        format!(
-            "Push what {}'s pg_wal holds and the repo lacks (pitr continuity)",
-            chosen.name
-        ),
-        "the leader's own timeline and history reach the repo even if Patroni's promotion \
-         happened before archiving ran",
-        false,
-        ClusterAction::Continuity,
-    ));
-    steps.push(o.step(
-        "archive-check",
-        "Switch WAL and wait until it is archived (pgbackrest check)".into(),
-        "the new timeline's first WAL segment reaches the repo through the leader's archive_command",
-        false,
-        On::exec(
-            vec![
-                text(&input.pgbackrest_bin),
-                format!("--config={}", chosen.pgbackrest_config.display()),
-                format!("--stanza={}", input.scope),
-                "check".into(),
-            ],
-            Some(&chosen.dbsu),
-            Vec::new(),
-        ),
-    ));
-    if input.backup {
-        steps.push(on(chosen, Phase::Backup).step(
-            "backup",
-            format!("Take a full backup on {}", chosen.name),
-            "restores to times after this one start from a set on the new timeline",
-            false,
-            ClusterAction::Backup,
-        ));
-    }
 
     let mut on_failure = Vec::new();
     let o = on(leader, Phase::Rollback);
@@ -457,7 +506,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
     }
 
     Ok(ClusterPlan {
-        kind: "cluster_restore",
+        kind: model::CLUSTER_RESTORE,
         scope: input.scope.to_string(),
         target: input.target.clone(),
         chosen: chosen.name.clone(),
@@ -479,8 +528,11 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
         steps,
         on_failure,
         restore: input.restore,
+        new_cluster: None,
     })
 }
+
+pub use new::{NewClusterInput, plan_new_cluster};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -270,19 +270,40 @@ pub struct ClusterPlan {
     pub on_failure: Vec<ClusterStep>,
     /// The chosen member's single-node restore plan, run by the `restore` step.
     pub restore: Plan,
+    /// For a restore into a new cluster beside the running one: the new cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_cluster: Option<NewClusterSummary>,
 }
 
-/// A plan read back from JSON is a cluster restore's.
+/// A plan read back from JSON (a document, the run journal) is a cluster restore's.
 fn cluster_restore_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
     let kind = String::deserialize(d)?;
-    if kind == "cluster_restore" {
-        Ok("cluster_restore")
+    if kind == CLUSTER_RESTORE {
+        Ok(CLUSTER_RESTORE)
     } else {
         Err(serde::de::Error::custom(format!(
-            "kind '{kind}' is not a cluster restore plan's ('cluster_restore')"
+            "kind '{kind}' is not a cluster restore plan's ('{CLUSTER_RESTORE}')"
         )))
     }
 }
+
+/// The new cluster of a restore into a new cluster (`pitr restore --cluster --new-cluster`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewClusterSummary {
+    /// Its Patroni scope and stanza.
+    pub scope: String,
+    /// Its member.
+    pub member: String,
+    /// The member's data directory.
+    pub data: PathBuf,
+    /// Its PostgreSQL port.
+    pub port: u16,
+    /// Its Patroni REST API.
+    pub api: String,
+}
+
+/// The kind of a cluster plan, and of its runs in the run journal.
+pub const CLUSTER_RESTORE: &str = "cluster_restore";
 
 impl ClusterPlan {
     /// Members of other hosts, which pitr does not reach from here.

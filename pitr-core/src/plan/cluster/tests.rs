@@ -140,3 +140,56 @@ fn patronis_cluster_document_is_read() {
             .contains("not Patroni's cluster document")
     );
 }
+
+#[test]
+fn a_plan_read_back_from_the_journal_is_the_plan() {
+    let plan = plan_cluster_restore(input("pg-test-2")).unwrap();
+    let back = ClusterPlan::from_json(&plan.to_json()).unwrap();
+    assert_eq!(back, plan);
+}
+
+#[test]
+fn an_interrupted_run_is_undone_before_the_point_of_no_return_and_completed_after() {
+    use super::resume::{ClusterNext, InterruptedCluster, decide};
+    use crate::plan::resume::Decision;
+    let plan = plan_cluster_restore(input("pg-test-2")).unwrap();
+    let at = |id: &str| plan.steps.iter().position(|s| s.id == id).unwrap();
+    let run = |current: Option<usize>, rolling_back| InterruptedCluster {
+        run_id: "r1",
+        plan: &plan,
+        current,
+        rolling_back,
+    };
+    // Before remove-dcs: the cluster goes back, unless the operator asks to continue.
+    let (r, next) = decide(run(Some(at("stop-restored")), false), false, false).unwrap();
+    assert_eq!((r.decision, next), (Decision::Undo, ClusterNext::Undo));
+    assert_eq!(r.interrupted_at, "stop-restored");
+    assert!(r.why.contains("--continue"), "{}", r.why);
+    let (r, next) = decide(run(Some(at("stop-restored")), false), true, false).unwrap();
+    assert_eq!(
+        (r.decision, next),
+        (Decision::Complete, ClusterNext::From(at("stop-restored")))
+    );
+    assert_eq!(
+        decide(run(None, false), false, false).unwrap().1,
+        ClusterNext::Undo
+    );
+    // Inside the restore step there is nothing a re-run can continue.
+    let e = decide(run(Some(at("restore")), false), true, false).unwrap_err();
+    assert_eq!(e.code(), "plan_not_runnable");
+    // From remove-dcs on: completed from the step it was in; not undone.
+    for id in ["remove-dcs", "remove-data-pg-test-1", "backup"] {
+        let (r, next) = decide(run(Some(at(id)), false), false, false).unwrap();
+        assert_eq!(
+            (r.decision, next),
+            (Decision::Complete, ClusterNext::From(at(id)))
+        );
+        assert!(r.why.contains("point of no return"), "{}", r.why);
+        let e = decide(run(Some(at(id)), false), false, true).unwrap_err();
+        assert!(e.to_string().contains("cannot be undone"), "{e}");
+    }
+    // A rollback that was cut short is run again.
+    let (r, next) = decide(run(Some(1), true), true, false).unwrap();
+    assert_eq!((r.decision, next), (Decision::Undo, ClusterNext::Undo));
+    assert_eq!(r.interrupted_at, plan.on_failure[1].id);
+}

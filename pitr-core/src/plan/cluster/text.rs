@@ -18,6 +18,19 @@ impl ClusterPlan {
             self.timeline_before
                 .map_or_else(|| "?".to_owned(), |t| t.to_string())
         );
+        if let Some(new) = &self.new_cluster {
+            let _ = writeln!(
+                out,
+                "# into the new cluster {}: member {}, data {}, port {}, REST API {}; cluster {} \
+                 is only read from",
+                new.scope,
+                new.member,
+                new.data.display(),
+                new.port,
+                new.api,
+                self.scope
+            );
+        }
         for m in &self.members {
             let _ = writeln!(
                 out,
