@@ -46,6 +46,8 @@ const SECTIONS: [&str; 4] = ["overhead", "drill", "replay", "backup"];
 const ROUNDS: usize = 7;
 /// pgbench scale: about 15 MB per unit.
 const SCALE: &str = "24";
+/// How long the server is left alone before each timed restore (see `Bench::settle`).
+const SETTLE: Duration = Duration::from_secs(1);
 /// How often the bare sequence asks the server whether recovery ended (what a person's
 /// `watch`-style loop would do; pitr reads the log every 50 ms).
 const BARE_POLL: Duration = Duration::from_millis(100);
@@ -237,6 +239,15 @@ impl Bench {
         }
     }
 
+    /// Before a timed restore, untimed: the server left paused by the previous one writes its
+    /// dirty pages now (`CHECKPOINT`, a restartpoint) and is left alone for a second, so
+    /// neither side's stop pays for the previous recovery, nor gets a server that had time to
+    /// settle while pitr planned.
+    fn settle(&self) {
+        self.stanza.cluster.psql("CHECKPOINT");
+        std::thread::sleep(SETTLE);
+    }
+
     fn pitr_json(&self, args: &[&str]) -> Value {
         let out = self.stanza.pitr(args);
         assert!(
@@ -260,7 +271,15 @@ impl Bench {
         let log = cluster.path("pgbackrest-log/bench-bare-recovery.log");
         let offset = file_len(&log);
         let t = Instant::now();
-        cluster.stop();
+        timed(&[
+            pg_bin("pg_ctl").display().to_string(),
+            "stop".into(),
+            "-D".into(),
+            cluster.data_dir().display().to_string(),
+            "-m".into(),
+            "fast".into(),
+            "-w".into(),
+        ]);
         let stopped = t.elapsed();
         let mut restore = cmd_as_postgres(pitr_tests::pgbackrest_bin());
         restore
@@ -341,6 +360,7 @@ fn overhead(b: &Bench) {
     for round in 0..ROUNDS {
         let before = load();
         let mut run_pitr = || {
+            b.settle();
             let offset = file_len(Path::new(&recovery_log));
             let (wall, report) = pitr_restore(b, &args, &mut pitr_p);
             let ended = jiff::Timestamp::now();
@@ -356,6 +376,7 @@ fn overhead(b: &Bench) {
             wall
         };
         let mut run_bare = || {
+            b.settle();
             let (d, _) = b.bare_restore(
                 Path::new(&restore_conf),
                 &set_args,

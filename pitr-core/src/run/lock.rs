@@ -152,13 +152,13 @@ impl StanzaLock {
             started: jiff::Timestamp::now().to_string(),
         };
         // Written over the previous holder in one write, then cut to length: a reader never
-        // finds the file empty.
+        // finds the file empty. Not synced: the holder is for people and `stanza_locked`
+        // messages, and a machine crash releases every lock anyway.
         let text = format!("{}\n", serde_json::to_string(&holder).unwrap_or_default());
         locked
             .seek(SeekFrom::Start(0))
             .and_then(|_| locked.write_all(text.as_bytes()))
             .and_then(|()| locked.set_len(text.len() as u64))
-            .and_then(|()| locked.sync_data())
             .map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(StanzaLock {
             _file: locked,

@@ -22,8 +22,9 @@
 //! that directory with `O_CREAT|O_EXCL|O_NOFOLLOW`, owner and mode are set on the descriptor
 //! (`fchown`, `fchmod`), the contents are written and fsynced; if a symbolic link, a directory
 //! or anything but a regular file is at the final name the write is refused, otherwise the
-//! temporary file is renamed into place and the directory fsynced. Run logs are created new
-//! with `O_EXCL` ([`create_new`]) and never reopened by name.
+//! temporary file is renamed into place and the directory fsynced ([`replace_private`] leaves
+//! that last fsync out). Run logs are created new with `O_EXCL` ([`create_new`]) and never
+//! reopened by name.
 //!
 //! Refusals are [`Error::UnsafePath`] (code `unsafe_path`) naming the path and the reason.
 
@@ -663,15 +664,11 @@ pub fn check_writable(path: &Path, owner: Option<&OsUser>) -> Result<()> {
 
 /// Creates a new file for appending (e.g. a run log) with `mode`, owned by `owner`; the
 /// directory is made when missing. `None` when something already is at the name: the caller
-/// picks another name, it never reuses one.
+/// picks another name, it never reuses one. Nothing is fsynced: neither are the lines a log
+/// appends.
 pub fn create_new(path: &Path, mode: u32, owner: Option<&OsUser>) -> Result<Option<File>> {
     let (dir, name) = split(path)?;
-    let dir = TrustedDir::open(dir, owner, Some(0o750))?;
-    let file = dir.create_exclusive(name, mode, OFlag::O_APPEND)?;
-    if file.is_some() {
-        dir.sync()?;
-    }
-    Ok(file)
+    TrustedDir::open(dir, owner, Some(0o750))?.create_exclusive(name, mode, OFlag::O_APPEND)
 }
 
 /// Makes sure `dir` exists (created with `mode`, owned by `owner`, where missing) and passes
