@@ -66,11 +66,38 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// The least and the greatest of `v`.
+fn lo_hi(v: &[f64]) -> (f64, f64) {
+    (
+        v.iter().copied().fold(f64::INFINITY, f64::min),
+        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
+}
+
 /// `median (min-max)`, in seconds.
 fn spread(v: &[f64]) -> String {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = lo_hi(v);
     format!("{:.3} s ({lo:.2}-{hi:.2})", median(v))
+}
+
+/// One A/B round: A first in even rounds, B first in odd ones, so that neither side always
+/// follows the other. Returns A's and B's figures and the higher load average around them.
+fn ab_round(round: usize, mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> [f64; 3] {
+    let before = load();
+    let (x, y) = if round % 2 == 0 {
+        let x = a();
+        (x, b())
+    } else {
+        let y = b();
+        (a(), y)
+    };
+    [x, y, before.max(load())]
+}
+
+/// `load average (1 min) during the rounds: lo-hi`.
+fn print_loads(loads: &[f64]) {
+    let (lo, hi) = lo_hi(loads);
+    println!("load average (1 min) during the rounds: {lo:.2}-{hi:.2}");
 }
 
 fn secs(d: Duration) -> f64 {
@@ -111,6 +138,18 @@ fn replayed_segments(log: &Path, offset: u64) -> usize {
     pitr_tests::server_log_records(log, offset)
         .iter()
         .filter(|r| r.message.starts_with("restored log file"))
+        .count()
+}
+
+/// The same, from the plain-text log `pg_ctl -l` writes for the bare sequence's server.
+fn replayed_segments_text(log: &Path, offset: u64) -> usize {
+    let text = std::fs::read(log).unwrap_or_default();
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(text.len());
+    String::from_utf8_lossy(&text[start..])
+        .lines()
+        .filter(|l| l.contains("LOG:  restored log file"))
         .count()
 }
 
@@ -358,8 +397,7 @@ fn overhead(b: &Bench) {
     let (mut a, mut bare, mut pairs, mut loads) = (vec![], vec![], vec![], vec![]);
     let (mut noticed, mut returned, mut segments) = (vec![], vec![], 0);
     for round in 0..ROUNDS {
-        let before = load();
-        let mut run_pitr = || {
+        let run_pitr = || {
             b.settle();
             let offset = file_len(Path::new(&recovery_log));
             let (wall, report) = pitr_restore(b, &args, &mut pitr_p);
@@ -375,7 +413,7 @@ fn overhead(b: &Bench) {
             segments = replayed_segments(Path::new(&recovery_log), offset);
             wall
         };
-        let mut run_bare = || {
+        let run_bare = || {
             b.settle();
             let (d, _) = b.bare_restore(
                 Path::new(&restore_conf),
@@ -385,34 +423,22 @@ fn overhead(b: &Bench) {
             );
             secs(d)
         };
-        // The order swaps every round: neither side always follows the other.
-        let (p, d) = if round % 2 == 0 {
-            let p = run_pitr();
-            (p, run_bare())
-        } else {
-            let d = run_bare();
-            (run_pitr(), d)
-        };
-        let after = load();
-        loads.push(before.max(after));
-        a.push(p);
-        bare.push(d);
-        pairs.push(p / d);
+        let [ours, theirs, load] = ab_round(round, run_pitr, run_bare);
+        loads.push(load);
+        a.push(ours);
+        bare.push(theirs);
+        pairs.push(ours / theirs);
         eprintln!(
-            "bench: round {round} ({} first): pitr {p:.2} s, bare {d:.2} s, ratio {:.3}, load {before:.2}-{after:.2}",
+            "bench: round {round} ({} first): pitr {ours:.2} s, bare {theirs:.2} s, ratio {:.3}, load {load:.2}",
             if round % 2 == 0 { "pitr" } else { "bare" },
-            p / d
+            ours / theirs
         );
     }
     let (ma, mb) = (median(&a), median(&bare));
     println!(
         "## 1. Orchestration overhead (PITR by time, {segments} WAL segments replayed, set {set})"
     );
-    println!(
-        "load average (1 min) during the rounds: {:.2}-{:.2}",
-        loads.iter().copied().fold(f64::INFINITY, f64::min),
-        loads.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-    );
+    print_loads(&loads);
     println!(
         "pitr restore:      median {} over {ROUNDS} rounds",
         spread(&a)
@@ -421,12 +447,11 @@ fn overhead(b: &Bench) {
         "bare sequence:     median {} over {ROUNDS} rounds (baseline)",
         spread(&bare)
     );
+    let (lo, hi) = lo_hi(&pairs);
     println!(
-        "ratio pitr / bare: {:.3} (medians); per round: median {:.3}, {:.3}-{:.3}",
+        "ratio pitr / bare: {:.3} (medians); per round: median {:.3}, {lo:.3}-{hi:.3}",
         ma / mb,
         median(&pairs),
-        pairs.iter().copied().fold(f64::INFINITY, f64::min),
-        pairs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     );
     println!(
         "end of recovery noticed: median {:.0} ms after PostgreSQL logged it; pitr returned median {:.0} ms after",
@@ -573,8 +598,7 @@ fn drill(b: &Bench) {
         "--no-record",
     ];
     for round in 0..ROUNDS.min(5) {
-        let before = load();
-        let mut run_drill = || {
+        let run_drill = || {
             let t = Instant::now();
             let rec = b.pitr_json(&args);
             let wall = secs(t.elapsed());
@@ -595,19 +619,12 @@ fn drill(b: &Bench) {
             drill_p.add("wall", wall);
             total
         };
-        let mut run_bare = || bare_clone(b, &clone, &data, port, &mut bare_p);
-        let (p, d) = if round % 2 == 0 {
-            let p = run_drill();
-            (p, run_bare())
-        } else {
-            let d = run_bare();
-            (run_drill(), d)
-        };
-        let after = load();
-        loads.push(before.max(after));
+        let run_bare = || bare_clone(b, &clone, &data, port, &mut bare_p);
+        let [p, d, l] = ab_round(round, run_drill, run_bare);
+        loads.push(l);
         ratios.push(p / d);
         eprintln!(
-            "bench: drill round {round}: drill total {p:.2} s, bare {d:.2} s, ratio {:.3}, load {before:.2}-{after:.2}",
+            "bench: drill round {round}: drill total {p:.2} s, bare {d:.2} s, ratio {:.3}, load {l:.2}",
             p / d
         );
     }
@@ -616,11 +633,7 @@ fn drill(b: &Bench) {
         bare_p.median("total").unwrap(),
     );
     println!("\n## 2. Drill (clone restored to a time, set {set}, promoted)");
-    println!(
-        "load average (1 min) during the rounds: {:.2}-{:.2}",
-        loads.iter().copied().fold(f64::INFINITY, f64::min),
-        loads.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-    );
+    print_loads(&loads);
     println!(
         "drill total (restore to verified end): median {md:.3} s over {} rounds",
         ratios.len()
@@ -629,12 +642,11 @@ fn drill(b: &Bench) {
         "bare restore + start + replay:         median {mb:.3} s over {} rounds (baseline)",
         ratios.len()
     );
+    let (lo, hi) = lo_hi(&ratios);
     println!(
-        "ratio drill / bare: {:.3} (medians); per round: median {:.3}, {:.3}-{:.3}",
+        "ratio drill / bare: {:.3} (medians); per round: median {:.3}, {lo:.3}-{hi:.3}",
         md / mb,
         median(&ratios),
-        ratios.iter().copied().fold(f64::INFINITY, f64::min),
-        ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     );
     println!("(both at the drill's priority: nice 10, ionice best-effort 7; no amcheck)\n");
     print_phases(
@@ -691,7 +703,7 @@ fn replay_avoided(b: &Bench) {
             &mut Phases::default(),
         );
         theirs_t.push(secs(d));
-        theirs_seg = replayed_segments(
+        theirs_seg = replayed_segments_text(
             &b.stanza
                 .cluster
                 .path("pgbackrest-log/bench-bare-recovery.log"),
