@@ -143,11 +143,7 @@ fn replayed_segments(log: &Path, offset: u64) -> usize {
 
 /// The same, from the plain-text log `pg_ctl -l` writes for the bare sequence's server.
 fn replayed_segments_text(log: &Path, offset: u64) -> usize {
-    let text = std::fs::read(log).unwrap_or_default();
-    let start = usize::try_from(offset)
-        .unwrap_or(usize::MAX)
-        .min(text.len());
-    String::from_utf8_lossy(&text[start..])
+    pitr_tests::log_since(log, offset)
         .lines()
         .filter(|l| l.contains("LOG:  restored log file"))
         .count()
