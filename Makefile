@@ -82,7 +82,9 @@ fuzz:
 	bash scripts/setup --fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz
 
-## bench: benchmarks, each figure beside a baseline measured in the same run (see docs/benchmarks.md)
+## bench: benchmarks, each figure beside a baseline measured in the same run (see docs/benchmarks.md);
+## the end-to-end part prints where pitr's restore and a drill spend their time, phase by phase,
+## beside the bare pgBackRest sequence's, with the load average
 bench: export PATH := $(VENV)/bin:$(PATH)
 bench: setup
 	$(CARGO) build --release -p pitr-cli

@@ -33,6 +33,8 @@ pub(crate) struct Plan {
     /// plan continues.
     request: serde_json::Value,
     resumed: Option<pitr_core::plan::resume::Resumed>,
+    /// For a restore: milliseconds of each part of the pre-flight that planned it.
+    preflight_ms: Vec<(String, u64)>,
     /// The node it was planned for: its log directory, lock and secrets; `None` from a dict.
     node: Option<Node>,
 }
@@ -44,6 +46,7 @@ impl Plan {
             selection,
             request: serde_json::Value::Null,
             resumed: None,
+            preflight_ms: Vec::new(),
             node,
         }
     }
@@ -54,6 +57,7 @@ impl Plan {
             selection: Some(prepared.selection),
             request: prepared.request,
             resumed: prepared.resumed,
+            preflight_ms: prepared.preflight_ms,
             node: Some(node),
         }
     }
@@ -159,8 +163,10 @@ impl Plan {
     ///     wait: queue behind another pitr holding the stanza's lock instead of failing.
     ///
     /// Returns:
-    ///     For a restore `{"plan", "selection", "report"}` (and `"resumed"` when it continued
-    ///     an interrupted run) — the document `pitr restore --json` prints; for a backup
+    ///     For a restore `{"plan", "selection", "preflight_ms", "report"}` (and `"resumed"`
+    ///     when it continued an interrupted run) — the document `pitr restore --json` prints;
+    ///     `preflight_ms` holds the milliseconds of each part of the pre-flight that planned
+    ///     it (`[part, ms]`: `tools`, `snapshot`, `select`, `walscan`, `plan`). For a backup
     ///     `{"skipped", "plan", "report"}`; for a service plan `{"plan", "report"}`. `report`
     ///     holds the `completed` step ids, the `verified` stop point of a restore, the
     ///     `log_file` and `step_ms` (each completed step's milliseconds).
@@ -192,6 +198,7 @@ impl Plan {
                     selection: selection.clone(),
                     request: self.request.clone(),
                     resumed: self.resumed.clone(),
+                    preflight_ms: self.preflight_ms.clone(),
                 };
                 let outcome = py.detach(|| ops::run_restore(prepared, &log, &locked))?;
                 py_data(py, &outcome)

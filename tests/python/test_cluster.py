@@ -230,9 +230,11 @@ def test_the_cli_and_python_return_the_same_restore_document(history: History) -
         return doc
 
     def settled(doc: dict[str, Any]) -> dict[str, Any]:
-        # What differs from one run to the next: the log file's name, how long each step
-        # took and how soon pitr noticed the end of recovery.
+        # What differs from one run to the next: the log file's name, how long each part of
+        # the pre-flight and each step took and how soon pitr noticed the end of recovery.
         doc = json.loads(json.dumps(doc))
+        assert [part for part, _ in doc.pop("preflight_ms")] == [
+            "tools", "snapshot", "select", "walscan", "plan"]
         assert Path(doc["report"].pop("log_file")).is_file()
         steps = [step for step, _ in doc["report"].pop("step_ms")]
         assert steps == doc["report"]["completed"]
@@ -241,7 +243,7 @@ def test_the_cli_and_python_return_the_same_restore_document(history: History) -
 
     cli = run_cli()
     python = pitr.plan_restore(history.spec, {"time": history.t1}).run(echo=False)
-    assert set(cli) == {"plan", "selection", "report"}
+    assert set(cli) == {"plan", "selection", "preflight_ms", "report"}
     assert settled(python) == settled(cli), "fields that differ:\n" + "\n".join(
         differences(settled(python), settled(cli)))
     assert history.cluster.count() == 100

@@ -81,7 +81,8 @@ pub use cluster::{KEEP_DIRS_ENV, TestCluster, psql_at};
 pub use fingerprint::{dir_fingerprint, files_under};
 pub use ha::{Etcd, Member, PatroniBuilder, PatroniCluster, Role, free_port};
 pub use pitr::{
-    Stanza, create_padded_tables, output_text, pitr, pitr_bin, pitr_ok, server_log_records, tick,
+    Stanza, create_padded_tables, log_since, output_text, pitr, pitr_bin, pitr_ok,
+    server_log_records, tick,
 };
 pub use s3::{S3_REGION, S3Server};
 pub use tools::{pg_bin, pg_bin_dir, pgbackrest, pgbackrest_bin, pgbackrest_ok, venv_python};

@@ -65,14 +65,19 @@ pub fn pitr_ok(args: &[&str]) -> String {
 /// The records of a server's `jsonlog` file (the recovery log a restore plan names in
 /// `summary.recovery_log`) written after byte `offset`.
 pub fn server_log_records(path: &Path, offset: u64) -> Vec<pitr_core::recovery::LogRecord> {
+    log_since(path, offset)
+        .lines()
+        .filter_map(pitr_core::recovery::LogRecord::from_json_line)
+        .collect()
+}
+
+/// What a log file holds after byte `offset` (nothing when it cannot be read).
+pub fn log_since(path: &Path, offset: u64) -> String {
     let text = std::fs::read(path).unwrap_or_default();
     let start = usize::try_from(offset)
         .unwrap_or(usize::MAX)
         .min(text.len());
-    String::from_utf8_lossy(&text[start..])
-        .lines()
-        .filter_map(pitr_core::recovery::LogRecord::from_json_line)
-        .collect()
+    String::from_utf8_lossy(&text[start..]).into_owned()
 }
 
 /// Waits a little over a second: backup stop times are whole seconds, and a target time must

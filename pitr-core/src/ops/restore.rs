@@ -21,7 +21,7 @@ use crate::run::facts;
 use crate::run::journal::{self, Journal, Phase, RunRecord};
 use crate::run::log::RunLog;
 use crate::run::pgbackrest::PgBackRest;
-use crate::run::runner::{self, RunReport};
+use crate::run::runner::{self, Laps, RunReport};
 use crate::run::tools::{self, Tools};
 use crate::run::user::OsUser;
 use crate::run::walscan::{self, Scan};
@@ -57,6 +57,9 @@ pub struct PreparedRestore {
     /// When the plan continues an interrupted run: which, and what it does with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed: Option<Resumed>,
+    /// Milliseconds of each part of the pre-flight that planned it ([`prepare_restore`]).
+    #[serde(skip)]
+    pub preflight_ms: Vec<(String, u64)>,
 }
 
 /// A request as the run journal records it: a re-run with an equal one continues an
@@ -132,12 +135,19 @@ pub fn snapshot(node: &Node) -> Result<RepoSnapshot> {
 }
 
 /// Plans a restore on `node`. `snapshot` is gathered with pgBackRest when `None`.
+///
+/// The time each part takes is kept in `preflight_ms`: `tools` (locating the binaries),
+/// `snapshot` (`pgbackrest info`, each repo's archive listing, the timeline histories, and
+/// beside them pgBackRest's version when the node does not say it; only when asked here),
+/// `select`, `walscan` (reading archived WAL for a time target) and `plan` (facts of the data
+/// directory, the run journal, the plan).
 pub fn prepare_restore(
     node: &Node,
     request: &RestoreRequest,
     options: &RestoreOptions,
     snapshot: Option<RepoSnapshot>,
 ) -> Result<PreparedRestore> {
+    let mut laps = Laps::start();
     let (mut node, repos) = node_for(node, request)?;
     let data = request.data.clone().unwrap_or_else(|| node.data.clone());
     // The binaries must match the data: the node's own directory tells the major version.
@@ -147,15 +157,28 @@ pub fn prepare_restore(
         &node.data
     };
     let tools = Tools::locate(node.pg_bin_dir.as_deref(), Some(version_dir))?;
-    if node.version.is_none() {
-        // The restore config depends on it (`repo-block` needs `beta=y` on 2.45); a node read
-        // from pgbackrest.conf does not know it.
-        node.version = super::pgbackrest_version(&tools.pgbackrest);
+    laps.lap("tools");
+    let asked = snapshot.is_none() || node.version.is_none();
+    // The restore config depends on the version (`repo-block` needs `beta=y` on 2.45), which a
+    // node read from pgbackrest.conf does not know: asked while the snapshot is gathered.
+    let (version, snapshot) = std::thread::scope(|s| {
+        let version = node
+            .version
+            .is_none()
+            .then(|| s.spawn(|| super::pgbackrest_version(&tools.pgbackrest)));
+        let snapshot = match snapshot {
+            Some(s) => Ok(s),
+            None => PgBackRest::of(&node, &tools.pgbackrest).and_then(|p| p.snapshot()),
+        };
+        (version.and_then(|v| v.join().ok().flatten()), snapshot)
+    });
+    let snapshot = snapshot?;
+    if version.is_some() {
+        node.version = version;
     }
-    let snapshot = match snapshot {
-        Some(s) => s,
-        None => PgBackRest::of(&node, &tools.pgbackrest)?.snapshot()?,
-    };
+    if asked {
+        laps.lap("snapshot");
+    }
     let stanza = snapshot.stanza(&node.stanza)?;
     if matches!(
         stanza.status.code,
@@ -174,7 +197,10 @@ pub fn prepare_restore(
         repos.as_deref(),
     )?;
     let mut selection = selection;
-    land_time_target(&node, &tools, &snapshot, request, &mut selection)?;
+    laps.lap("select");
+    if land_time_target(&node, &tools, &snapshot, request, &mut selection)? {
+        laps.lap("walscan");
+    }
     let mut facts = facts::gather(&data);
     if options.under_patroni {
         facts.postmaster_pid = None;
@@ -238,30 +264,32 @@ pub fn prepare_restore(
     // E.g. a repo whose archive could not be listed: holes in it would go unnoticed.
     plan.warnings
         .splice(0..0, snapshot.warnings.iter().cloned());
+    laps.lap("plan");
     Ok(PreparedRestore {
         plan,
         selection,
         request: identity,
         resumed,
+        preflight_ms: laps.into_vec(),
     })
 }
 
 /// For a time target, reads the archive after it (see [`crate::quiet`]): a target after the
 /// last commit lands on the end of that WAL (recorded in `selection.landing`), one the archive
 /// does not reach yet is refused, and when the archive cannot tell, the restore goes ahead as
-/// asked with a warning.
+/// asked with a warning. Returns whether it read the archive.
 fn land_time_target(
     node: &Node,
     tools: &Tools,
     snapshot: &RepoSnapshot,
     request: &RestoreRequest,
     selection: &mut Selection,
-) -> Result<()> {
+) -> Result<bool> {
     let RecoveryTarget::Time(target) = request.target else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(listing) = snapshot.listings.get(&selection.repo) else {
-        return Ok(());
+        return Ok(false);
     };
     // Outside the window is said as such, before any WAL is read.
     crate::plan::restore::check_window(request, selection)?;
@@ -305,7 +333,7 @@ fn land_time_target(
             request.target
         )),
     }
-    Ok(())
+    Ok(true)
 }
 
 /// What a restore did; the document `pitr restore --json` prints and Python's `Plan.run()`
@@ -316,6 +344,9 @@ pub struct RestoreOutcome {
     pub plan: Plan,
     /// The chosen set and why.
     pub selection: Selection,
+    /// Milliseconds of each part of the pre-flight that planned it (`[part, ms]`, see
+    /// [`prepare_restore`]); `report.step_ms` times the steps.
+    pub preflight_ms: Vec<(String, u64)>,
     /// The steps that ran and the verified stop point.
     pub report: RunReport,
     /// When the run continued an interrupted one: which, and what it did with it.
@@ -411,6 +442,7 @@ pub fn run_restore(
     Ok(RestoreOutcome {
         plan: prepared.plan,
         selection: prepared.selection,
+        preflight_ms: prepared.preflight_ms,
         report,
         resumed: prepared.resumed,
     })
@@ -425,6 +457,7 @@ pub(crate) fn run_unjournaled(prepared: PreparedRestore, log: &RunLog) -> Result
     Ok(RestoreOutcome {
         plan: prepared.plan,
         selection: prepared.selection,
+        preflight_ms: prepared.preflight_ms,
         report,
         resumed: None,
     })

@@ -84,15 +84,17 @@ fn read_holder(file: &mut File) -> Option<Holder> {
     serde_json::from_str(text.trim()).ok()
 }
 
+/// Whether process `pid` runs.
+fn alive(pid: u32) -> bool {
+    i32::try_from(pid).is_ok_and(|p| {
+        matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None),
+            Ok(()) | Err(nix::errno::Errno::EPERM)
+        )
+    })
+}
+
 fn describe(holder: Option<&Holder>) -> String {
-    let alive = |pid: u32| {
-        i32::try_from(pid).is_ok_and(|p| {
-            matches!(
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None),
-                Ok(()) | Err(nix::errno::Errno::EPERM)
-            )
-        })
-    };
     match holder {
         None => "another pitr (it has not said who yet)".to_owned(),
         Some(h) if alive(h.pid) => h.to_string(),
@@ -121,10 +123,11 @@ impl StanzaLock {
         let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(l) => l,
             Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
-                // A holder that has just taken the lock writes who it is a moment later.
+                // A holder that has just taken the lock writes who it is a moment later: until
+                // then the file is empty or names an earlier holder, which has ended.
                 let mut holder = read_holder(&mut file);
                 for _ in 0..20 {
-                    if holder.is_some() {
+                    if holder.as_ref().is_some_and(|h| alive(h.pid)) {
                         break;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -152,13 +155,13 @@ impl StanzaLock {
             started: jiff::Timestamp::now().to_string(),
         };
         // Written over the previous holder in one write, then cut to length: a reader never
-        // finds the file empty.
+        // finds the file empty. Not synced: the holder is for people and `stanza_locked`
+        // messages, and a machine crash releases every lock anyway.
         let text = format!("{}\n", serde_json::to_string(&holder).unwrap_or_default());
         locked
             .seek(SeekFrom::Start(0))
             .and_then(|_| locked.write_all(text.as_bytes()))
             .and_then(|()| locked.set_len(text.len() as u64))
-            .and_then(|()| locked.sync_data())
             .map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(StanzaLock {
             _file: locked,

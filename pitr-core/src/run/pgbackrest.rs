@@ -181,7 +181,9 @@ impl PgBackRest {
     }
 
     /// Info, listings, histories and marks for the stanza. Repos whose archive cannot be
-    /// listed are left out of `listings` (selection then trusts `info` for them).
+    /// listed are left out of `listings` (selection then trusts `info` for them). The repos'
+    /// listings are asked for at once, then the history files they name (each from the first
+    /// repo that lists it), at once: a remote repo's round trips overlap.
     pub fn snapshot(&self) -> Result<RepoSnapshot> {
         let info = self.info()?;
         let stanza = info.stanza(self.stanza.as_str())?;
@@ -194,37 +196,39 @@ impl PgBackRest {
                 repo.key, repo.status.code, repo.status.message
             ));
         }
-        for repo in stanza.repo.iter().filter(|r| r.status.code.is_ok()) {
-            let Some(db) = stanza.current_db(repo.key) else {
-                continue;
-            };
-            let Some(archive) = stanza.archive_for(db.id, repo.key) else {
-                continue;
-            };
-            let listing = match self.archive_listing(repo.key, &archive.id) {
+        let archives: Vec<(RepoIndex, String)> = stanza
+            .repo
+            .iter()
+            .filter(|r| r.status.code.is_ok())
+            .filter_map(|repo| {
+                let db = stanza.current_db(repo.key)?;
+                let archive = stanza.archive_for(db.id, repo.key)?;
+                Some((repo.key, archive.id.clone()))
+            })
+            .collect();
+        let listed = all_at_once(&archives, |(repo, id)| self.archive_listing(*repo, id));
+        let mut wanted: Vec<(RepoIndex, String, crate::names::TimelineId)> = Vec::new();
+        for ((repo, id), listing) in archives.iter().zip(listed) {
+            let listing = match listing {
                 Ok(l) => l,
                 Err(e) => {
                     warnings.push(format!(
-                        "repo{}: cannot list the archive, so holes in it go unnoticed: {e}",
-                        repo.key
+                        "repo{repo}: cannot list the archive, so holes in it go unnoticed: {e}"
                     ));
                     continue;
                 }
             };
             for tli in listing.history_timelines() {
-                if histories.get(tli).is_some() {
-                    continue;
+                if !wanted.iter().any(|(_, _, t)| *t == tli) {
+                    let path = format!("archive/{}/{id}/{:08X}.history", self.stanza, tli.get());
+                    wanted.push((*repo, path, tli));
                 }
-                let path = format!(
-                    "archive/{}/{}/{:08X}.history",
-                    self.stanza,
-                    archive.id,
-                    tli.get()
-                );
-                let text = self.repo_get(repo.key, &path)?;
-                histories.insert(history::parse(tli, &text)?);
             }
-            listings.insert(repo.key, listing);
+            listings.insert(*repo, listing);
+        }
+        let texts = all_at_once(&wanted, |(repo, path, _)| self.repo_get(*repo, path));
+        for ((_, _, tli), text) in wanted.iter().zip(texts) {
+            histories.insert(history::parse(*tli, &text?)?);
         }
         let marks = marks::from_info(stanza);
         Ok(RepoSnapshot {
@@ -235,6 +239,25 @@ impl PgBackRest {
             warnings,
         })
     }
+}
+
+/// `ask` for each item, each in a thread of its own (pgBackRest's probes spend their time
+/// waiting: on the process starting, on a repo's round trips); the answers in order.
+fn all_at_once<T: Sync, R: Send>(
+    items: &[T],
+    ask: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
+    if items.len() < 2 {
+        return items.iter().map(&ask).collect();
+    }
+    let ask = &ask;
+    std::thread::scope(|s| {
+        let asked: Vec<_> = items.iter().map(|i| s.spawn(move || ask(i))).collect();
+        asked
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 #[cfg(test)]

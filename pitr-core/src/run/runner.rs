@@ -36,6 +36,39 @@ pub struct RunReport {
     pub step_ms: Vec<(String, u64)>,
 }
 
+/// Milliseconds since `since` (what `step_ms` and a restore's `preflight_ms` count in).
+pub fn elapsed_ms(since: std::time::Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Times the parts of a run one after the other: each [`Laps::lap`] ends a part.
+#[derive(Debug)]
+pub struct Laps {
+    since: std::time::Instant,
+    laps: Vec<(String, u64)>,
+}
+
+impl Laps {
+    /// Starts the first part now.
+    pub fn start() -> Laps {
+        Laps {
+            since: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    /// Ends the current part as `id` and starts the next.
+    pub fn lap(&mut self, id: &str) {
+        self.laps.push((id.to_owned(), elapsed_ms(self.since)));
+        self.since = std::time::Instant::now();
+    }
+
+    /// The parts ended so far, in order: `[id, ms]`.
+    pub fn into_vec(self) -> Vec<(String, u64)> {
+        self.laps
+    }
+}
+
 /// Checks that a plan can run as it is (e.g. it did not lose its secrets through JSON).
 pub fn check_runnable(plan: &Plan) -> Result<()> {
     for step in plan.steps.iter().chain(&plan.on_failure) {
@@ -338,8 +371,7 @@ fn run_moved(
             record(&mut journal, |j| j.moved(from, to))?;
         }
         completed.push(step.id.clone());
-        let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
-        step_ms.push((step.id.clone(), ms));
+        step_ms.push((step.id.clone(), elapsed_ms(began)));
     }
     record(&mut journal, |j| {
         j.finish(Phase::Done, "every step succeeded")

@@ -1,7 +1,7 @@
 //! The recovery watcher's effects: follow the structured log of the server this run started,
 //! and ask that server about its replay, until recovery ends or time runs out.
 //!
-//! The log is read every 50 ms from where it ended before the start step (a record written
+//! The log is read every 20 ms from where it ended before the start step (a record written
 //! earlier is never read), without following a link at its name ([`files::open_read`]). Each
 //! record goes through [`Sources`] — only the postmaster whose pid is in the data directory's
 //! `postmaster.pid`, and its startup process, speak for recovery — and then the
@@ -26,7 +26,7 @@ use crate::recovery::{
 };
 
 /// How often the log is read.
-const LOG_POLL: Duration = Duration::from_millis(50);
+const LOG_POLL: Duration = Duration::from_millis(20);
 /// How often the server is queried while it runs.
 const SQL_POLL: Duration = Duration::from_millis(500);
 /// How long a server may take to appear at all.
