@@ -385,28 +385,6 @@ fn run_moved(
     })
 }
 
-/// Undoes a run of `plan` that completed (`report`), when a step after it fails: its
-/// `on_failure` steps, each behind the [guards](super::guard), which know the directories the
-/// run moved from its completed `MoveDir` steps. Stops at the first that fails and says why.
-pub fn undo(plan: &Plan, report: &RunReport, log: &RunLog) -> std::result::Result<(), String> {
-    let mut moved: Vec<(std::path::PathBuf, std::path::PathBuf)> = plan
-        .steps
-        .iter()
-        .filter(|s| report.completed.contains(&s.id))
-        .filter_map(|s| match &s.action {
-            Action::MoveDir { from, to, .. } => Some((from.clone(), to.clone())),
-            _ => None,
-        })
-        .collect();
-    let mut run = Run {
-        log,
-        outcome: None,
-        verified: None,
-        log_offsets: log_offsets(plan),
-    };
-    rollback(plan, &mut run, &mut moved, &mut None)
-}
-
 /// Runs the plan's `on_failure` steps, each behind the [guards](super::guard); stops at the
 /// first that fails, leaving everything else as it is, and says why.
 fn rollback(

@@ -31,7 +31,7 @@ use crate::ops::continuity::ContinuityOutcome;
 use crate::plan::cluster::{ClusterAction, ClusterPlan, ClusterStep, Phase};
 use crate::run::facts::postmaster_pid;
 use crate::run::log::RunLog;
-use crate::run::runner::{self, RunReport};
+use crate::run::runner::RunReport;
 use crate::spec::ClusterSpec;
 use crate::target::RestoreRequest;
 
@@ -390,14 +390,9 @@ pub fn run_cluster_phase(
         ));
         if let Err(e) = run.step(step) {
             log.line(&format!("step '{}' failed: {e}", step.id));
-            // After the restore completed, its safety copy goes back here, in the run that
-            // knows what the restore moved.
-            let undone = run.restore.as_ref().map(|report| {
-                log.line("==> rollback: put the safety copy back");
-                runner::undo(&plan.restore, report, log)
-                    .inspect_err(|why| log.line(why))
-                    .is_ok()
-            });
+            // After the restore completed, its safety copy goes back here, as a cluster run's
+            // rollback puts it back.
+            let undone = run.restore.is_some().then(|| run.put_data_back());
             let back = left_after(plan, phase, undone);
             log.line(&back);
             return Err(Error::ClusterStep {

@@ -240,7 +240,7 @@ impl ClusterRun<'_> {
     /// aside and the safety copy is still there (whether the restore failed, completed, or was
     /// cut short): a server running in the restored directory stopped, the restored directory
     /// removed, the copy moved back. Whether the data directory is as it was.
-    fn put_data_back(&self) -> bool {
+    pub(super) fn put_data_back(&self) -> bool {
         let restore = &self.plan.restore;
         let Some((data, copy)) = restore_dirs(restore) else {
             // No safety copy: the restore moves nothing aside.
