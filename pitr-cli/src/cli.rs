@@ -259,6 +259,16 @@ pub(crate) struct RestoreArgs {
         help_heading = "Whole Patroni cluster"
     )]
     pub(crate) specs: Vec<PathBuf>,
+    /// User of Patroni's REST API authentication (restapi.authentication), in place of the
+    /// specs' patroni_username; its password is read from the environment variable
+    /// PITR_PATRONI_PASSWORD, never from the command line.
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "cluster",
+        help_heading = "Whole Patroni cluster"
+    )]
+    pub(crate) patroni_username: Option<String>,
     /// The member to restore [default: the current leader].
     #[arg(
         long,

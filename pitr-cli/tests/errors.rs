@@ -14,6 +14,7 @@ fn pitr(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_pitr"))
         .args(args)
         .env_remove("PGHOST")
+        .env_remove("PITR_PATRONI_PASSWORD")
         .output()
         .unwrap();
     assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
@@ -99,6 +100,19 @@ fn bad_input_is_named_with_its_code() {
                 "-i",
                 "-D",
                 "/pg/clone",
+            ],
+        ),
+        (
+            "patroni_username_without_password",
+            vec![
+                conf,
+                "restore",
+                "--cluster",
+                "--spec",
+                seq,
+                "--patroni-username",
+                "postgres",
+                "-i",
             ],
         ),
         (

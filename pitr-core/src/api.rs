@@ -202,8 +202,8 @@ pub fn select_backup(
     )
 }
 
-/// The secret values of a spec (every repo definition, used or not) and of a request's inline
-/// repo, for masking them wherever output may show them. Never print the result.
+/// The secret values of a spec (every repo definition, used or not; the Patroni password) and
+/// of a request's inline repo, for masking them wherever output may show them. Never print the result.
 pub fn secret_values(spec: &ClusterSpec, request: Option<&RestoreRequest>) -> Vec<String> {
     let inline = request.and_then(|r| match &r.repo {
         Some(RepoChoice::Definition(def)) => Some(def.as_ref()),
@@ -216,6 +216,13 @@ pub fn secret_values(spec: &ClusterSpec, request: Option<&RestoreRequest>) -> Ve
         .flat_map(|def| def.options.iter())
         .filter(|o| o.value.is_secret() && o.value.expose() != REDACTED)
         .map(|o| o.value.expose().to_owned())
+        .chain(
+            spec.patroni
+                .as_ref()
+                .and_then(|api| api.auth.as_ref())
+                .filter(|auth| !auth.is_placeholder())
+                .map(|auth| auth.password.expose().to_owned()),
+        )
         .filter(|s| !s.is_empty())
         .collect();
     out.sort();

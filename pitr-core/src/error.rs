@@ -394,6 +394,19 @@ pub enum Error {
     )]
     ClusterNotReady { what: String, hint: String },
 
+    /// Patroni's REST API refused a request that changes it (`PATCH /config`, ...): HTTP 401,
+    /// its `restapi.authentication` wants credentials pitr was not given or does not take
+    /// those given; or HTTP 403, its `restapi.allowlist` or a required client certificate.
+    /// `said` is what Patroni answered; the password is never part of the message.
+    #[error("Patroni's REST API at {url} refused {request}: HTTP {status} ({said}); {hint}")]
+    PatroniAuth {
+        url: String,
+        request: String,
+        status: u16,
+        said: String,
+        hint: String,
+    },
+
     /// A cluster restore would act on members of other hosts, which pitr does not reach:
     /// it runs the steps of this host's members only (those whose spec was given).
     #[error(
@@ -535,6 +548,7 @@ impl Error {
             Error::RunUndone { .. } => "run_undone",
             Error::CheckFailed { code, .. } => code,
             Error::ClusterNotReady { .. } => "cluster_not_ready",
+            Error::PatroniAuth { .. } => "patroni_auth",
             Error::RemoteMember { .. } => "remote_member",
             Error::ArchiveNotDrained { .. } => "archive_not_drained",
             Error::ClusterWait { .. } => "cluster_wait_timeout",

@@ -61,16 +61,25 @@ pub struct Node {
     pub patroni: Option<PatroniApi>,
 }
 
-/// The secret values of repo definitions, without duplicates or placeholders.
-fn secrets<'a>(defs: impl Iterator<Item = &'a RepoDef>) -> Vec<Secret> {
+/// The secret values of repo definitions and the Patroni password, without duplicates or
+/// placeholders.
+fn secrets<'a>(
+    defs: impl Iterator<Item = &'a RepoDef>,
+    patroni: Option<&PatroniApi>,
+) -> Vec<Secret> {
+    let repo_secrets = defs
+        .flat_map(|def| def.options.iter())
+        .filter_map(|o| match &o.value {
+            crate::spec::OptionValue::Secret(s) => Some(s),
+            crate::spec::OptionValue::Plain(_) => None,
+        });
+    let patroni_password = patroni
+        .and_then(|api| api.auth.as_ref())
+        .map(|a| &a.password);
     let mut out: Vec<Secret> = Vec::new();
-    for def in defs {
-        for o in &def.options {
-            if let crate::spec::OptionValue::Secret(s) = &o.value {
-                if !s.is_placeholder() && !s.expose().is_empty() && !out.contains(s) {
-                    out.push(s.clone());
-                }
-            }
+    for s in repo_secrets.chain(patroni_password) {
+        if !s.is_placeholder() && !s.expose().is_empty() && !out.contains(s) {
+            out.push(s.clone());
         }
     }
     out
@@ -107,7 +116,7 @@ impl Node {
             lock_dir: spec.lock_dir.clone(),
             processes: ProcessMax::for_cpus(spec.node_cpu),
             version: spec.pgbackrest_version,
-            secrets: secrets(spec.repo_defs.values()),
+            secrets: secrets(spec.repo_defs.values(), spec.patroni.as_ref()),
             pg_version_force: spec.pg_version_force(),
             patroni: spec.patroni.clone(),
         }
@@ -151,7 +160,7 @@ impl Node {
                 .map(|value| SafePath::parse(key, &context, value))
                 .transpose()
         };
-        let secrets = secrets(repos.iter().map(|r| &r.def));
+        let secrets = secrets(repos.iter().map(|r| &r.def), None);
         Ok(Node {
             stanza: s.name.clone(),
             data: path("pg1-path")?.ok_or_else(|| Error::InvalidSetting {

@@ -24,19 +24,117 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, one_line};
-use crate::names::{DEFAULT_PATRONI_PORT, HostName, PatroniUrl, SafePath};
+use crate::names::{DEFAULT_PATRONI_PORT, HostName, PatroniUrl, SafePath, Secret};
 
 /// Pigsty's CA certificate, installed on every node: the CA of `patroni_ssl_enabled: true`
 /// unless `patroni_ca_file` says otherwise.
 pub const PIGSTY_CA_FILE: &str = "/etc/pki/ca.crt";
 
-/// Where a member's Patroni REST API is, and the CA that signs its certificate for HTTPS.
+/// The environment variable holding the password of `--patroni-username`.
+pub const PATRONI_PASSWORD_ENV: &str = "PITR_PATRONI_PASSWORD";
+
+/// Where a member's Patroni REST API is, the CA that signs its certificate for HTTPS, and the
+/// credentials of its `restapi.authentication`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatroniApi {
     /// `http[s]://HOST:PORT`.
     pub url: PatroniUrl,
     /// The CA certificate(s) (PEM) that verify an HTTPS API; `None` for HTTP.
     pub ca_file: Option<SafePath>,
+    /// HTTP Basic credentials for the requests that change Patroni (`PATCH /config`, ...);
+    /// `None` when its REST API asks for none. Serialized with the password redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<PatroniAuth>,
+}
+
+/// The credentials of Patroni's `restapi.authentication` (Pigsty's `patroni_username`,
+/// `postgres` there, and `patroni_password`). `Debug` and serialization show the password as
+/// `<redacted>`; a plan read back from JSON holds that placeholder, which
+/// [`PatroniAuth::is_placeholder`] tells and which is never sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatroniAuth {
+    /// `restapi.authentication.username`.
+    pub username: String,
+    /// `restapi.authentication.password`.
+    pub password: Secret,
+}
+
+impl PatroniAuth {
+    /// The credentials of `username` and `password`, both given or neither (`None`). `keys`
+    /// names them (`patroni_username`, `patroni_password`; `--patroni-username`,
+    /// `PITR_PATRONI_PASSWORD`) and `context` where they came from, for errors; an error
+    /// never holds the password.
+    pub fn from_parts(
+        username: Option<&str>,
+        password: Option<&Secret>,
+        keys: (&str, &str),
+        context: &str,
+    ) -> Result<Option<PatroniAuth>> {
+        let (user_key, password_key) = keys;
+        let invalid = |key: &str, message: String| Error::InvalidSetting {
+            key: key.into(),
+            context: context.into(),
+            message,
+        };
+        let missing = |key: &str, given: &str| {
+            invalid(
+                key,
+                format!(
+                    "missing: {given} is given; Patroni's restapi.authentication takes a \
+                     username and a password"
+                ),
+            )
+        };
+        let (username, password) = match (username, password) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => return Err(missing(password_key, user_key)),
+            (None, Some(_)) => return Err(missing(user_key, password_key)),
+            (Some(u), Some(p)) => (u, p),
+        };
+        if username.is_empty() || username.contains(':') || username.chars().any(char::is_control) {
+            return Err(invalid(
+                user_key,
+                format!(
+                    "'{}' cannot be sent: a username is non-empty, without ':' or control \
+                     characters (HTTP Basic auth)",
+                    one_line(username)
+                ),
+            ));
+        }
+        let exposed = password.expose();
+        if exposed.is_empty() || exposed.chars().any(char::is_control) || password.is_placeholder()
+        {
+            return Err(invalid(
+                password_key,
+                "a password is non-empty, without control characters".into(),
+            ));
+        }
+        Ok(Some(PatroniAuth {
+            username: username.to_owned(),
+            password: password.clone(),
+        }))
+    }
+
+    /// The credentials of pitr's arguments: `--patroni-username` and the password in the
+    /// environment variable [`PATRONI_PASSWORD_ENV`] (never on the command line, where `ps`
+    /// shows it; an empty one counts as unset).
+    pub fn from_arguments(
+        username: Option<&str>,
+        password: Option<String>,
+    ) -> Result<Option<PatroniAuth>> {
+        let password = password.filter(|p| !p.is_empty()).map(Secret::new);
+        PatroniAuth::from_parts(
+            username,
+            password.as_ref(),
+            ("--patroni-username", PATRONI_PASSWORD_ENV),
+            "pitr's arguments",
+        )
+    }
+
+    /// Whether the password is the placeholder of a plan read back from JSON, not the real one.
+    pub fn is_placeholder(&self) -> bool {
+        self.password.is_placeholder()
+    }
 }
 
 impl PatroniApi {
@@ -63,8 +161,18 @@ impl PatroniApi {
                 "'{ca}' would be ignored: {url} is plain HTTP; make Patroni's URL HTTPS \
                  (patroni_ssl_enabled: true, or https:// in --patroni) or leave the CA file out"
             ))),
-            _ => Ok(PatroniApi { url, ca_file }),
+            _ => Ok(PatroniApi {
+                url,
+                ca_file,
+                auth: None,
+            }),
         }
+    }
+
+    /// The same API with these credentials.
+    #[must_use]
+    pub fn with_auth(self, auth: Option<PatroniAuth>) -> PatroniApi {
+        PatroniApi { auth, ..self }
     }
 
     /// The API on `127.0.0.1:port` over HTTP, as on a Pigsty node without `patroni_ssl_enabled`.
@@ -72,6 +180,7 @@ impl PatroniApi {
         Ok(PatroniApi {
             url: PatroniUrl::new(false, HostName::loopback(), port)?,
             ca_file: None,
+            auth: None,
         })
     }
 }
@@ -89,24 +198,36 @@ pub struct PatroniKeys<'a> {
     pub host: Option<&'a str>,
     /// `patroni_ca_file`.
     pub ca_file: Option<&'a str>,
+    /// `patroni_username`.
+    pub username: Option<&'a str>,
+    /// `patroni_password`.
+    pub password: Option<&'a Secret>,
 }
 
 impl PatroniApi {
     /// The API a spec's keys describe, when Patroni is configured: `patroni_enabled: true`, or
     /// `patroni_port` given and `patroni_enabled` not `false`. Then the URL is
     /// `http[s]://<patroni_host, 127.0.0.1>:<patroni_port, 8008>`, HTTPS when
-    /// `patroni_ssl_enabled`, verified with `patroni_ca_file` (Pigsty's `/etc/pki/ca.crt`).
+    /// `patroni_ssl_enabled`, verified with `patroni_ca_file` (Pigsty's `/etc/pki/ca.crt`),
+    /// authenticated with `patroni_username` and `patroni_password` (both or neither).
     ///
-    /// Without Patroni configured, `patroni_ssl_enabled: true`, `patroni_host` or
-    /// `patroni_ca_file` is refused rather than ignored, unless `patroni_enabled: false` says
-    /// so on purpose.
+    /// Without Patroni configured, `patroni_ssl_enabled: true`, `patroni_host`,
+    /// `patroni_ca_file`, `patroni_username` or `patroni_password` is refused rather than
+    /// ignored, unless `patroni_enabled: false` says so on purpose.
     pub fn from_spec(keys: &PatroniKeys<'_>) -> Result<Option<PatroniApi>> {
         let context = "cluster spec";
+        let auth = PatroniAuth::from_parts(
+            keys.username,
+            keys.password,
+            ("patroni_username", "patroni_password"),
+            context,
+        )?;
         if !keys.enabled.unwrap_or(keys.port.is_some()) {
             let stray = [
                 ("patroni_ssl_enabled", keys.ssl_enabled == Some(true)),
                 ("patroni_host", keys.host.is_some()),
                 ("patroni_ca_file", keys.ca_file.is_some()),
+                ("patroni_username", keys.username.is_some()),
             ];
             return match stray.iter().find(|(_, given)| *given) {
                 Some((key, _)) if keys.enabled.is_none() => Err(Error::InvalidSetting {
@@ -142,7 +263,7 @@ impl PatroniApi {
             "patroni_ca_file",
             context,
         )
-        .map(Some)
+        .map(|api| Some(api.with_auth(auth)))
     }
 }
 
@@ -539,6 +660,82 @@ mod tests {
             assert_eq!(e.code(), code, "{yaml}: {e}");
             assert!(e.to_string().contains(needle), "{yaml}: {e}");
         }
+    }
+
+    #[test]
+    fn credentials_come_in_pairs_and_never_show_the_password() {
+        let a =
+            api("patroni_port: 8008\npatroni_username: postgres\npatroni_password: Patroni.API")
+                .unwrap()
+                .unwrap();
+        let auth = a.auth.as_ref().unwrap();
+        assert_eq!(auth.username, "postgres");
+        assert_eq!(auth.password.expose(), "Patroni.API");
+        for shown in [
+            format!("{a:?}"),
+            serde_json::to_string(&a).unwrap(),
+            format!(
+                "{:?}",
+                crate::spec::ClusterSpec::from_yaml_str(
+                    "pg_cluster: pg-meta\npatroni_port: 8008\npatroni_username: postgres\n\
+                 patroni_password: Patroni.API"
+                )
+                .unwrap()
+            ),
+        ] {
+            assert!(!shown.contains("Patroni.API"), "{shown}");
+            assert!(shown.contains("postgres"), "{shown}");
+        }
+        // Read back from JSON: the placeholder, which is never sent.
+        let back: PatroniApi = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert!(back.auth.unwrap().is_placeholder());
+        assert_eq!(api("patroni_port: 8008").unwrap().unwrap().auth, None);
+        for (yaml, key) in [
+            (
+                "patroni_port: 8008\npatroni_password: Patroni.API",
+                "'patroni_username'",
+            ),
+            (
+                "patroni_port: 8008\npatroni_username: postgres",
+                "'patroni_password'",
+            ),
+            (
+                "patroni_username: postgres\npatroni_password: x",
+                "'patroni_username'",
+            ),
+            (
+                "patroni_port: 8008\npatroni_username: 'a:b'\npatroni_password: x",
+                "'patroni_username'",
+            ),
+            (
+                "patroni_port: 8008\npatroni_username: u\npatroni_password: ''",
+                "'patroni_password'",
+            ),
+        ] {
+            let e = api(yaml).unwrap_err();
+            assert_eq!(e.code(), "invalid_setting", "{yaml}: {e}");
+            assert!(e.to_string().contains(key), "{yaml}: {e}");
+            assert!(!e.to_string().contains("Patroni.API"), "{yaml}: {e}");
+        }
+        // pitr's arguments: the username and the environment's password, both or neither.
+        assert_eq!(PatroniAuth::from_arguments(None, None).unwrap(), None);
+        assert_eq!(
+            PatroniAuth::from_arguments(None, Some(String::new())).unwrap(),
+            None
+        );
+        let e = PatroniAuth::from_arguments(Some("postgres"), None).unwrap_err();
+        assert!(e.to_string().contains("'PITR_PATRONI_PASSWORD'"), "{e}");
+        let e = PatroniAuth::from_arguments(None, Some("Patroni.API".into())).unwrap_err();
+        assert!(e.to_string().contains("'--patroni-username'"), "{e}");
+        assert!(!e.to_string().contains("Patroni.API"), "{e}");
+        let given = PatroniAuth::from_arguments(Some("admin"), Some("s".into())).unwrap();
+        let spec = crate::spec::ClusterSpec::from_yaml_str(
+            "pg_cluster: pg-meta\npatroni_port: 8008\npatroni_username: postgres\n\
+             patroni_password: Patroni.API",
+        )
+        .unwrap()
+        .with_patroni_auth(given.as_ref());
+        assert_eq!(spec.patroni.unwrap().auth, given);
     }
 
     #[test]

@@ -106,6 +106,12 @@ pub struct RawSpec {
     pub patroni_host: Option<String>,
     /// CA certificate that verifies Patroni's HTTPS certificate (Pigsty's `/etc/pki/ca.crt`).
     pub patroni_ca_file: Option<String>,
+    /// User of Patroni's REST API authentication, `restapi.authentication.username` (Pigsty's
+    /// variable; `postgres` there).
+    pub patroni_username: Option<String>,
+    /// Its password (Pigsty's variable; `Patroni.API` there): sent with the requests that
+    /// change Patroni (pause, resume), redacted everywhere else.
+    pub patroni_password: Option<Secret>,
     /// The instance's number in the cluster (Pigsty's variable): Patroni's member name is
     /// `<pg_cluster>-<pg_seq>`.
     pub pg_seq: Option<u32>,
@@ -233,6 +239,8 @@ pub const SPEC_KEYS: &[&str] = &[
     "patroni_ssl_enabled",
     "patroni_host",
     "patroni_ca_file",
+    "patroni_username",
+    "patroni_password",
     "pg_seq",
     "patroni_config",
     "patroni_start_command",
@@ -387,6 +395,18 @@ impl RepoDef {
     /// The value of an option (pgBackRest name without prefix, e.g. `path`).
     pub fn get(&self, key: &str) -> Option<&OptionValue> {
         self.options.iter().find(|o| o.key == key).map(|o| &o.value)
+    }
+}
+
+impl ClusterSpec {
+    /// The spec with the Patroni credentials `auth` (pitr's arguments), when given, in place of
+    /// its own `patroni_username`/`patroni_password`; a spec without Patroni is left as it is.
+    #[must_use]
+    pub fn with_patroni_auth(mut self, auth: Option<&crate::patroni::PatroniAuth>) -> ClusterSpec {
+        if let Some(auth) = auth {
+            self.patroni = self.patroni.map(|api| api.with_auth(Some(auth.clone())));
+        }
+        self
     }
 }
 
@@ -622,6 +642,8 @@ impl RawSpec {
             ssl_enabled: self.patroni_ssl_enabled,
             host: self.patroni_host.as_deref(),
             ca_file: self.patroni_ca_file.as_deref(),
+            username: self.patroni_username.as_deref(),
+            password: self.patroni_password.as_ref(),
         })?;
         let patroni_control = PatroniControl::from_spec(
             self.patroni_config.as_deref(),

@@ -434,7 +434,9 @@ fn plan_restore_cluster(
 ///
 /// Raises:
 ///     PitrError: `remote_member` when a member is on another host (use the playbook),
-///         `cluster_not_ready`, `archive_not_drained`, `recovery_failed`, ...;
+///         `cluster_not_ready`, `patroni_auth` (a member's REST API refuses the specs'
+///         `patroni_username`/`patroni_password`), `archive_not_drained`, `recovery_failed`,
+///         ...;
 ///         `run_undone` when it brought the cluster of an interrupted run back as it was,
 ///         `run_interrupted` when another restore of the cluster is interrupted.
 #[pyfunction]
@@ -769,7 +771,8 @@ fn check_spec(py: Python<'_>, spec: &Bound<'_, PyAny>) -> Result<Py<PyAny>> {
     py_data(py, &self::spec(spec)?)
 }
 
-/// The secret values in a spec (every repo definition) and a request's inline repo, for
+/// The secret values in a spec (every repo definition, the Patroni password) and a request's
+/// inline repo, for
 /// masking them in output (Ansible's `no_log_values`). Never print the result.
 #[pyfunction]
 #[pyo3(signature = (spec, request = None))]
@@ -795,13 +798,14 @@ fn redact_config(text: &str) -> String {
 }
 
 /// The keys of pgBackRest's secure options as Pigsty writes them in a repo dict (`cipher_pass`,
-/// `s3_key_secret`, ...), from pitr's option catalogue: the Ansible modules mask the values
-/// under these keys before the spec is validated.
+/// `s3_key_secret`, ...), from pitr's option catalogue, and the spec's `patroni_password`: the
+/// Ansible modules mask the values under these keys before the spec is validated.
 fn secret_keys() -> Vec<String> {
     let mut keys: Vec<String> = pitr_core::catalog::all()
         .iter()
         .filter(|def| def.secure)
         .map(pitr_core::catalog::OptionDef::snake_name)
+        .chain(std::iter::once("patroni_password".to_owned()))
         .collect();
     keys.sort();
     keys.dedup();

@@ -311,7 +311,8 @@ ARGUMENTS: dict[str, Any] = {"spec": {"type": "dict"}, "pg_pitr": {"type": "dict
 def test_secret_keys_by_name_and_near_misses() -> None:
     for key in ("cipher_pass", "repo1-cipher-pass", "--repo2-s3-key-secret", "S3_KEY",
                 "repo_s3_token", "cipher_pas", "s3_key_secert", "cipherpass",
-                "sftp_private_key_passphrase", "cipher_passphrase", "db_password"):
+                "sftp_private_key_passphrase", "cipher_passphrase", "db_password",
+                "patroni_password"):
         assert pitr_module.is_secret_key(key), key
 
 
@@ -322,7 +323,8 @@ def test_other_keys_are_not_secret() -> None:
                 "s3_bucket", "s3_region", "s3_role", "s3_endpoint", "s3_uri_style",
                 "s3_sts_host", "sftp_private_key_file", "sftp_public_key_file", "host_key_file",
                 "path", "type", "retention_full", "storage_port", "storage_verify_tls", "block",
-                "bundle", "host_user", *pitr.SPEC_KEYS, *pitr.REQUEST_KEYS, "spec", "pg_pitr",
+                "bundle", "host_user", *(k for k in pitr.SPEC_KEYS if k != "patroni_password"),
+                *pitr.REQUEST_KEYS, "spec", "pg_pitr",
                 "dest", "mode", "owner", "group", "state", "timeout", "role", "repo", "zone",
                 "what", "templates", "restore_config"):
         assert not pitr_module.is_secret_key(key), key

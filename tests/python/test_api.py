@@ -353,6 +353,13 @@ def test_secret_values_for_masking() -> None:
     assert "Inline.Pass-7" in pitr.secret_values(samples.spec(), inline)
     # A request that does not validate adds nothing (its error comes where it is used).
     assert pitr.secret_values(samples.spec(), {"lsn": "bad"}) == []
+    # Patroni's REST API password, a secret of the spec too (masked by key name before that).
+    patroni = {**samples.spec(), "patroni_port": 8008, "patroni_username": "postgres",
+               "patroni_password": "Patroni.API-Tests-3"}
+    assert pitr.secret_values(patroni) == ["Patroni.API-Tests-3"]
+    assert "patroni_password" in pitr.SECRET_KEYS
+    checked = json.dumps(pitr.check_spec(patroni))
+    assert "Patroni.API-Tests-3" not in checked and '"username": "postgres"' in checked
 
 
 def test_redact_config_keeps_everything_but_secure_values() -> None:

@@ -8,6 +8,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use pitr_core::names::SafePath;
 use pitr_core::ops::{self, RestoreOptions};
+use pitr_core::patroni::{PATRONI_PASSWORD_ENV, PatroniAuth};
 use pitr_core::plan::Summary;
 use pitr_core::target::{RawRequest, time_zone};
 
@@ -151,13 +152,27 @@ fn open_log(
     log
 }
 
-/// The `--spec` files of a cluster restore.
+/// The `--spec` files of a cluster restore, with the Patroni credentials of the arguments
+/// (`--patroni-username`, `PITR_PATRONI_PASSWORD`) when given.
 fn cluster_specs(args: &RestoreArgs) -> anyhow::Result<Vec<pitr_core::spec::ClusterSpec>> {
+    let auth = patroni_auth(args)?;
     Ok(args
         .specs
         .iter()
-        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
+        .map(|p| {
+            pitr_core::spec::ClusterSpec::from_file(p)
+                .map(|s| ops::complete_spec(s).with_patroni_auth(auth.as_ref()))
+        })
         .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The Patroni credentials of the arguments: both `--patroni-username` and
+/// `PITR_PATRONI_PASSWORD`, or neither.
+fn patroni_auth(args: &RestoreArgs) -> anyhow::Result<Option<PatroniAuth>> {
+    Ok(PatroniAuth::from_arguments(
+        args.patroni_username.as_deref(),
+        std::env::var(PATRONI_PASSWORD_ENV).ok(),
+    )?)
 }
 
 /// `pitr restore --cluster`: the whole Patroni cluster of the `--spec` members.
@@ -168,6 +183,7 @@ fn run_cluster(
     restore: RestoreOptions,
 ) -> anyhow::Result<ExitCode> {
     let specs = cluster_specs(args)?;
+    let auth = patroni_auth(args)?;
     let options = ops::ClusterOptions {
         member: args.member.clone(),
         force: args.force,
@@ -179,7 +195,10 @@ fn run_cluster(
     let new_spec = args
         .new_cluster
         .as_deref()
-        .map(|p| pitr_core::spec::ClusterSpec::from_file(p).map(ops::complete_spec))
+        .map(|p| {
+            pitr_core::spec::ClusterSpec::from_file(p)
+                .map(|s| ops::complete_spec(s).with_patroni_auth(auth.as_ref()))
+        })
         .transpose()?;
     let prepared = ops::prepare_cluster_or_new(&specs, new_spec.as_ref(), request, &options)?;
     if args.dry_run {

@@ -65,13 +65,14 @@ pub fn exec(
 }
 
 /// Pauses or resumes automatic failover through `api` (retrying until the REST API answers),
-/// then waits until the member reports it.
+/// then waits until the member reports it. A refusal of pitr's credentials ends the wait at
+/// once ([`Error::PatroniAuth`]).
 pub fn set_pause(api: &PatroniApi, pause: bool, timeout_secs: u64) -> Result<()> {
     let what = format!("Patroni at {} reporting pause = {pause}", api.url);
     let mut sent = false;
     poll(&what, timeout_secs, |last| {
         if !sent {
-            match patroni::set_pause(api, pause) {
+            match patroni::set_pause(api, pause)? {
                 Ok(()) => sent = true,
                 Err(e) => {
                     *last = e;

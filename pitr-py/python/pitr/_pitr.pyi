@@ -54,7 +54,8 @@ __version__: Final[str]
 SPEC_KEYS: Final[tuple[str, ...]]
 REQUEST_KEYS: Final[tuple[str, ...]]
 # The keys of pgBackRest's secure options in a repo dict, Pigsty's snake form (`cipher_pass`,
-# `s3_key`, `s3_key_secret`, ...), from pitr's option catalogue.
+# `s3_key`, `s3_key_secret`, ...), from pitr's option catalogue, and the spec's
+# `patroni_password`.
 SECRET_KEYS: Final[frozenset[str]]
 
 class PitrError(Exception):

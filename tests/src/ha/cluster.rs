@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use pitr_core::patroni::PatroniAuth;
+
 use super::config::Shared;
 use super::member::{Member, Role};
 use super::{
@@ -35,6 +37,7 @@ pub struct PatroniBuilder {
     repos: Option<(String, String)>,
     failsafe_mode: bool,
     role_change_callback: bool,
+    rest_auth: Option<PatroniAuth>,
 }
 
 impl PatroniBuilder {
@@ -83,6 +86,18 @@ impl PatroniBuilder {
     /// cluster.
     pub fn role_change_callback(mut self, on: bool) -> Self {
         self.role_change_callback = on;
+        self
+    }
+
+    /// Patroni's REST API authentication (`restapi.authentication`) on every member, and the
+    /// same `patroni_username`/`patroni_password` in every member's spec: Patroni then refuses
+    /// `PATCH`, `POST` and `DELETE` without these credentials, which the harness's own requests
+    /// carry. Off by default.
+    pub fn rest_authentication(mut self, username: &str, password: &str) -> Self {
+        self.rest_auth = Some(PatroniAuth {
+            username: username.to_owned(),
+            password: pitr_core::names::Secret::new(password),
+        });
         self
     }
 
@@ -143,9 +158,10 @@ impl PatroniBuilder {
             archive_mode: self.archive_mode.clone(),
             failsafe_mode: self.failsafe_mode,
             role_change_callback: self.role_change_callback,
+            rest_auth: self.rest_auth.clone(),
         };
         let members = (1..=self.members)
-            .map(|seq| Member::new(&root, &scope, seq))
+            .map(|seq| Member::new(&root, &scope, seq, shared.rest_auth.clone()))
             .collect();
         let mut cluster = PatroniCluster {
             scope,
@@ -197,6 +213,7 @@ impl PatroniCluster {
             repos: None,
             failsafe_mode: true,
             role_change_callback: false,
+            rest_auth: None,
         }
     }
 
@@ -602,7 +619,7 @@ impl PatroniCluster {
     /// written and nothing started: what a restore into a new cluster brings up. It lives in
     /// this cluster's directory, and whatever runs there is killed with the cluster.
     pub fn new_cluster_member(&self, scope: &str) -> Member {
-        let member = Member::new(&self.root, scope, 1);
+        let member = Member::new(&self.root, scope, 1, self.shared.rest_auth.clone());
         member.configure(&Shared {
             scope: scope.to_owned(),
             ..self.shared.clone()

@@ -6,6 +6,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use pitr_core::patroni::PatroniAuth;
 use pitr_core::render::patroni::{PatroniMember, PatroniTiming};
 use serde_json::Value;
 
@@ -34,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) failsafe_mode: bool,
     /// Whether `postgresql.callbacks.on_role_change` runs `pitr patroni-callback`.
     pub(crate) role_change_callback: bool,
+    /// Patroni's `restapi.authentication`, and the spec's `patroni_username`/`patroni_password`.
+    pub(crate) rest_auth: Option<PatroniAuth>,
 }
 
 impl Member {
@@ -107,6 +110,11 @@ impl Member {
         ] {
             writeln!(spec, "{key}: {value}").expect("write to String");
         }
+        if let Some(auth) = &shared.rest_auth {
+            writeln!(spec, "patroni_username: {}", auth.username).expect("write to String");
+            writeln!(spec, "patroni_password: {}", auth.password.expose())
+                .expect("write to String");
+        }
         spec.push_str("pgbackrest_repo:\n");
         spec.push_str(shared.repos_yaml.trim_end());
         spec.push('\n');
@@ -129,7 +137,7 @@ impl Member {
             self.socket_dir(),
             self.log_dir(),
         );
-        PatroniMember {
+        let mut config = PatroniMember {
             scope: &shared.scope,
             name: self.name(),
             rest_port: self.rest_port(),
@@ -151,7 +159,14 @@ impl Member {
                 retry_timeout: RETRY_TIMEOUT,
             },
         }
-        .config()
+        .config();
+        if let Some(auth) = &shared.rest_auth {
+            config["restapi"]["authentication"] = serde_json::json!({
+                "username": auth.username,
+                "password": auth.password.expose(),
+            });
+        }
+        config
     }
 
     /// Writes `bin/pgbackrest-gate`, owned by the test's user (root: `postgres` can run it but not

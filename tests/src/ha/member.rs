@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use pitr_core::patroni::PatroniAuth;
 use serde_json::Value;
 
 use super::{TAIL_LINES, free_port, ha_tool, kill_processes_of, rest, tail};
@@ -51,11 +52,19 @@ pub struct Member {
     pg_port: u16,
     rest_port: u16,
     patroni: Option<Child>,
+    /// Credentials of Patroni's REST API authentication, sent with requests that change it.
+    rest_auth: Option<PatroniAuth>,
 }
 
 impl Member {
-    /// A member named `<scope>-<seq>` in `cluster_root`, with fresh ports; nothing is written.
-    pub(crate) fn new(cluster_root: &Path, scope: &str, seq: usize) -> Member {
+    /// A member named `<scope>-<seq>` in `cluster_root`, with fresh ports and the credentials
+    /// of its REST API's authentication, if any; nothing is written.
+    pub(crate) fn new(
+        cluster_root: &Path,
+        scope: &str,
+        seq: usize,
+        rest_auth: Option<PatroniAuth>,
+    ) -> Member {
         let name = format!("{scope}-{seq}");
         let root = cluster_root.join(&name);
         let probe = root.join("sock").join(".s.PGSQL.65535.lock");
@@ -72,6 +81,7 @@ impl Member {
             pg_port: free_port(),
             rest_port: free_port(),
             patroni: None,
+            rest_auth,
         }
     }
 
@@ -186,7 +196,15 @@ impl Member {
         json_body: Option<&str>,
         timeout: Duration,
     ) -> Option<(u16, String)> {
-        rest::request(self.rest_port, method, path, json_body, timeout).ok()
+        rest::request(
+            self.rest_port,
+            method,
+            path,
+            json_body,
+            self.rest_auth.as_ref(),
+            timeout,
+        )
+        .ok()
     }
 
     /// The status of `GET <path>` (`/primary`, `/replica`, `/leader`, `/health`, ...), or `None`

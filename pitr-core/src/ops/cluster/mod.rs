@@ -213,7 +213,7 @@ fn cluster_request(request: &RestoreRequest) -> Result<RestoreRequest> {
 }
 
 /// The REST API of a member Patroni lists: its `api_url` (`http://HOST:PORT/patroni`), with
-/// the CA of `like` for HTTPS.
+/// the CA of `like` for HTTPS and its credentials (Pigsty's are the cluster's).
 fn member_api(member: &ClusterMember, like: &PatroniApi) -> Result<PatroniApi> {
     let url = member.api_url.as_deref().unwrap_or_default();
     let base = url.strip_suffix("/patroni").unwrap_or(url);
@@ -228,10 +228,12 @@ fn member_api(member: &ClusterMember, like: &PatroniApi) -> Result<PatroniApi> {
     })?;
     let ca = parsed.is_tls().then(|| like.ca_file.clone()).flatten();
     PatroniApi::new(parsed, ca, "patroni_ca_file", "cluster restore")
+        .map(|api| api.with_auth(like.auth.clone()))
 }
 
-/// Checks one member's own answer: reachable, the stanza's scope, PostgreSQL running, the
-/// DCS reached lately; returns a line for the pre-flight record.
+/// Checks one member's own answer: reachable, the stanza's scope, PostgreSQL running, pitr's
+/// credentials taken (or none wanted) for the requests that change Patroni, the DCS reached
+/// lately; returns a line for the pre-flight record.
 fn check_member(member: &ClusterMember, api: &PatroniApi, scope: &str, now: i64) -> Result<String> {
     let answer = patroni::ask_state(api).map_err(|e| {
         not_ready(
@@ -260,6 +262,16 @@ fn check_member(member: &ClusterMember, api: &PatroniApi, scope: &str, now: i64)
             "every member must run PostgreSQL before the restore (their WAL must be archived)",
         ));
     }
+    // The pause comes first: credentials Patroni will refuse are refused here, before it.
+    patroni::check_auth(api)?.map_err(|e| {
+        not_ready(
+            format!(
+                "member {} ({}): its REST API {} does not answer PATCH /config: {e}",
+                member.name, member.host, api.url
+            ),
+            "check the network and patroni_port",
+        )
+    })?;
     let seen = doc.dcs_last_seen.unwrap_or(0);
     if doc.failsafe_mode_is_active || doc.cluster_unlocked || now - seen > DCS_FRESH_SECS {
         return Err(not_ready(

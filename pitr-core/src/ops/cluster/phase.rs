@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::named_specs;
 use super::run::{ClusterRun, restore_safety_copy};
-use super::secrets::with_secrets;
+use super::secrets::{with_patroni_auth, with_secrets};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::ops::backup::BackupOutcome;
@@ -326,13 +326,20 @@ pub fn run_cluster_phase(
         ));
     }
     check_steps(plan, &steps, &node)?;
-    let mut restoring = None;
+    // The plan as it runs on this host: the secrets redacted in it, from this member's spec.
+    let mut own = plan.clone();
+    with_patroni_auth(
+        &mut own,
+        node.patroni.as_ref().and_then(|a| a.auth.as_ref()),
+    );
     if steps.iter().any(|s| s.action == ClusterAction::Restore) {
-        let mut own = plan.clone();
         own.restore = with_secrets(&plan.restore, &node, request)?;
-        restoring = Some(own);
     }
-    let plan = restoring.as_ref().unwrap_or(plan);
+    let plan = &own;
+    let steps: Vec<&ClusterStep> = plan
+        .phase_steps(phase)
+        .filter(|s| steps.iter().any(|chosen| chosen.id == s.id))
+        .collect();
     if phase == Phase::Rollback && member == plan.chosen {
         if let Some(copy) = restore_safety_copy(&plan.restore).filter(|c| c.exists()) {
             return Err(Error::PlanNotRunnable {

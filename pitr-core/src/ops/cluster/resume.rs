@@ -92,6 +92,11 @@ fn continue_run(
             ),
         });
     };
+    // The Patroni password was redacted in the journal: back from the chosen member's spec.
+    super::secrets::with_patroni_auth(
+        &mut plan,
+        spec.patroni.as_ref().and_then(|a| a.auth.as_ref()),
+    );
     let (resumed, next) = decide(
         InterruptedCluster {
             run_id: &record.run_id,

@@ -5,6 +5,11 @@
 //! redacted), and the runner refuses to write such a file. On the restored member's host the
 //! spec holds them: the restore config is rendered again from that spec and the request, and
 //! put in the plan only when its redacted text is the plan's, so what runs is what was planned.
+//!
+//! The Patroni password of the steps that pause and resume Patroni is redacted in the plan as
+//! well; it comes back from the spec of the member whose host runs the steps, where the plan's
+//! username is the spec's ([`with_patroni_auth`]). Where it does not come back, the request is
+//! refused before anything is sent.
 
 use std::path::Path;
 
@@ -12,6 +17,8 @@ use super::cluster_request;
 use crate::error::{Error, Result};
 use crate::names::SafePath;
 use crate::node::Node;
+use crate::patroni::PatroniAuth;
+use crate::plan::cluster::{ClusterAction, ClusterPlan};
 use crate::plan::{Action, FileContents, Plan, Summary};
 use crate::render::Renderer;
 use crate::run::runner;
@@ -47,6 +54,25 @@ pub(super) fn with_secrets(
     let config = crate::plan::restore::restore_config_for(&site, &request)?;
     let file = Renderer::new().restore_conf(&config)?;
     put_back(restore, &summary.restore_config, &FileContents::from(file))
+}
+
+/// `plan` with the Patroni password of `auth` (a member's spec's) in every step whose REST API
+/// has the redacted password of the same user.
+pub(super) fn with_patroni_auth(plan: &mut ClusterPlan, auth: Option<&PatroniAuth>) {
+    let Some(auth) = auth else {
+        return;
+    };
+    for step in plan.steps.iter_mut().chain(plan.on_failure.iter_mut()) {
+        if let ClusterAction::Pause { api, .. } | ClusterAction::AwaitLeader { api, .. } =
+            &mut step.action
+        {
+            if let Some(planned) = api.auth.as_mut() {
+                if planned.is_placeholder() && planned.username == auth.username {
+                    planned.password = auth.password.clone();
+                }
+            }
+        }
+    }
 }
 
 /// `restore` with the file it writes at `path` holding `file`, whose redacted text must be the
@@ -91,6 +117,65 @@ mod tests {
                 "mode": 384, "owner": "postgres", "contents": "repo1-cipher-pass=<redacted>"}}]}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_patroni_password_goes_back_only_where_the_plan_redacted_it_for_the_same_user() {
+        use crate::patroni::PatroniApi;
+        use crate::plan::cluster::plan_cluster_restore;
+        use crate::plan::cluster::tests::input;
+        let auth = |user: &str, password: &str| PatroniAuth {
+            username: user.into(),
+            password: crate::names::Secret::new(password),
+        };
+        let mut input = input("pg-test-2");
+        for m in &mut input.members {
+            m.api = m
+                .api
+                .clone()
+                .with_auth(Some(auth("postgres", "Patroni.API-9x")));
+        }
+        let planned = plan_cluster_restore(input).unwrap();
+        let json = planned.to_json();
+        assert!(!json.contains("Patroni.API-9x"), "{json}");
+        assert!(!format!("{planned:?}").contains("Patroni.API-9x"));
+        assert!(json.contains(r#""username": "postgres""#), "{json}");
+        let apis = |plan: &ClusterPlan| -> Vec<PatroniApi> {
+            plan.steps
+                .iter()
+                .chain(&plan.on_failure)
+                .filter_map(|s| match &s.action {
+                    ClusterAction::Pause { api, .. } => Some(api.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let read_back = || ClusterPlan::from_json(&json).unwrap();
+        let mut plan = read_back();
+        assert!(
+            apis(&plan)
+                .iter()
+                .all(|a| a.auth.as_ref().is_some_and(PatroniAuth::is_placeholder))
+        );
+        // Another user's password does not go in; the spec's own does, everywhere.
+        with_patroni_auth(&mut plan, Some(&auth("admin", "other")));
+        assert!(
+            apis(&plan)
+                .iter()
+                .all(|a| a.auth.as_ref().is_some_and(PatroniAuth::is_placeholder))
+        );
+        with_patroni_auth(&mut plan, Some(&auth("postgres", "Patroni.API-9x")));
+        assert_eq!(plan, planned);
+        assert!(
+            apis(&plan).len() >= 2,
+            "pause, resume and the rollback's resume"
+        );
+        // A plan without credentials gets none.
+        let mut bare =
+            plan_cluster_restore(crate::plan::cluster::tests::input("pg-test-2")).unwrap();
+        let before = bare.clone();
+        with_patroni_auth(&mut bare, Some(&auth("postgres", "Patroni.API-9x")));
+        assert_eq!(bare, before);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Tests of the cluster pre-flight over a stand-in REST API, and of the requests it refuses.
 
 use super::*;
-use crate::run::patroni::tests::serve_once;
+use crate::run::patroni::tests::serve_in_turn;
 
 const NOW: i64 = 1_796_230_000;
 
@@ -17,10 +17,30 @@ fn member() -> ClusterMember {
     }
 }
 
-/// `check_member` against a REST API answering `GET /patroni` with `response`.
+/// `check_member` against a REST API answering `GET /patroni` with `response`, and the
+/// credentials probe (`PATCH /config {}`) as Patroni does when it takes them: 400.
 fn check(response: &'static str) -> Result<String> {
-    let api = PatroniApi::local(serve_once(response)).unwrap();
+    check_with(response, "HTTP/1.0 400 Bad Request\r\n\r\n")
+}
+
+fn check_with(response: &'static str, to_patch: &'static str) -> Result<String> {
+    let api = PatroniApi::local(serve_in_turn(vec![response, to_patch])).unwrap();
     check_member(&member(), &api, "pg-test", NOW)
+}
+
+#[test]
+fn credentials_patroni_refuses_are_refused_before_anything_stops() {
+    let running = "HTTP/1.0 200 OK\r\n\r\n{\"state\": \"running\", \"role\": \"replica\", \
+         \"timeline\": 2, \"dcs_last_seen\": 1796229995, \"patroni\": {\"scope\": \"pg-test\"}}";
+    let e = check_with(
+        running,
+        "HTTP/1.0 401 Unauthorized\r\n\r\nno auth header received",
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "patroni_auth", "{e}");
+    assert!(e.to_string().contains("patroni_username"), "{e}");
+    // Anything but 401 and 403 is no refusal of credentials.
+    check_with(running, "HTTP/1.0 500 Oops\r\n\r\n").unwrap();
 }
 
 #[test]

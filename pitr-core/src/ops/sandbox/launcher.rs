@@ -270,7 +270,14 @@ impl<'a> HaStack<'a> {
         if leader == index {
             return Err(format!("{} leads", member.name));
         }
-        let (status, _) = request(member.rest_port, "GET", "/replica", None, REST_TIMEOUT)?;
+        let (status, _) = request(
+            member.rest_port,
+            "GET",
+            "/replica",
+            None,
+            None,
+            REST_TIMEOUT,
+        )?;
         if status != 200 {
             return Err(format!("GET /replica answers {status}"));
         }
@@ -321,6 +328,7 @@ impl<'a> HaStack<'a> {
             "POST",
             "/switchover",
             Some(&body),
+            None,
             SWITCHOVER_TIMEOUT,
         );
         match answer {

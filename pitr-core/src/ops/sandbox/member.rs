@@ -155,7 +155,7 @@ impl HaMember {
     /// `GET /primary`, parsed: whether it holds the leader lock, its role and timeline; `Err`
     /// when the REST API does not answer usefully.
     pub fn state(&self) -> std::result::Result<PatroniAnswer, String> {
-        let (status, body) = request(self.rest_port, "GET", "/primary", None, REST_TIMEOUT)?;
+        let (status, body) = request(self.rest_port, "GET", "/primary", None, None, REST_TIMEOUT)?;
         PatroniAnswer::parse(status, &body)
     }
 
