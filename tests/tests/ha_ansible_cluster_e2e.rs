@@ -9,6 +9,8 @@
 //! switchover a -> b      timeline 2; batch 3
 //! --check                the cluster plan printed; data directories, DCS, Patroni untouched
 //! -l b (the leader only) refused before anything stops: a is no host of the play
+//! no credentials         an inventory without patroni_username/patroni_password: refused by
+//!                        the pre-flight (patroni_auth, HTTP 401) before anything stops
 //! unreachable target     --name no-such-point: recovery misses it; the rescue rolls every
 //!                        host back (b leads again, a streams, same rows, unpaused); the play
 //!                        fails with error[recovery_target_not_reached]
@@ -17,9 +19,13 @@
 //!                        identifier, a new write reaches a, the history file in the archive
 //! ```
 //!
-//! The repo's passphrase is in every host's variables and never in the playbook's output; the
-//! plan handed from task to task has it redacted, and the restore renders it again from the
-//! restored member's spec. The playbook runs from `.venv` (`make wheel` installs the `pitr` module there); Patroni is
+//! Patroni's REST API wants credentials (`restapi.authentication`, as Pigsty renders it from
+//! `patroni_username`/`patroni_password`, which are in every host's variables).
+//!
+//! The repo's passphrase and the Patroni password are in every host's variables and never in
+//! the playbook's output; the plan handed from task to task has them redacted, and each phase
+//! takes them again from its member's spec (the restore renders its config from the restored
+//! member's). The playbook runs from `.venv` (`make wheel` installs the `pitr` module there); Patroni is
 //! stopped and started by `patroni-control` (`tests/src/bin`), the spec's stand-in for
 //! `systemctl stop|start patroni`.
 
@@ -43,6 +49,14 @@ const CONTROL: &str = env!("CARGO_BIN_EXE_patroni-control");
 /// The repo's cipher passphrase.
 const PASSPHRASE: &str = "ansible-Cluster-Cipher-7Qx2";
 
+/// The password of Patroni's REST API authentication (user `postgres`, as in Pigsty).
+const PATRONI_PASSWORD: &str = "Patroni.API-Ansible-4Kd9";
+
+/// Whether `text` holds a secret of the inventory.
+fn leaks(text: &str) -> bool {
+    text.contains(PASSPHRASE) || text.contains(PATRONI_PASSWORD)
+}
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -53,8 +67,9 @@ fn rows(member: &Member) -> String {
 }
 
 /// An inventory with one host per member (named after it), each with a local connection, the
-/// `.venv` Python and the Pigsty variables of its cluster spec.
-fn write_inventory(ha: &PatroniCluster) -> PathBuf {
+/// `.venv` Python and the Pigsty variables of its cluster spec but those starting with one of
+/// `without`; written as `<name>.yml`.
+fn write_inventory(ha: &PatroniCluster, name: &str, without: &[&str]) -> PathBuf {
     let python = pitr_tests::venv_python();
     let mut text = String::from("all:\n  hosts:\n");
     for member in ha.members() {
@@ -67,11 +82,11 @@ fn write_inventory(ha: &PatroniCluster) -> PathBuf {
             python.display()
         )
         .unwrap();
-        for line in spec.lines() {
+        for line in spec.lines().filter(|l| !without.iter().any(|w| l.starts_with(w))) {
             writeln!(text, "      {line}").unwrap();
         }
     }
-    let path = ha.root().join("inventory.yml");
+    let path = ha.root().join(format!("{name}.yml"));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -206,9 +221,10 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
                 repo.display()
             ),
         )
+        .rest_authentication("postgres", PATRONI_PASSWORD)
         .start();
     let (a, b) = (ha.name_of(0), ha.name_of(1));
-    let inventory = write_inventory(&ha);
+    let inventory = write_inventory(&ha, "inventory", &[]);
     let t_before_switchover = ha.history_with_switchover();
     let wal = ha.member(&b).switch_wal();
     ha.member(&b).wait_postgres_archived(&wal);
@@ -220,10 +236,17 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let before = cluster_snapshot(&ha);
     let checked = playbook(&inventory, &["--check", "-e", &time(&t_before_switchover)]);
     assert_eq!(checked.status, Some(0), "{}", checked.text);
-    assert!(!checked.text.contains(PASSPHRASE), "{}", checked.text);
+    assert!(!leaks(&checked.text), "{}", checked.text);
     let document = &checked.result("cluster | plan | pre-flight")["plan"];
     assert_eq!(document["kind"], "cluster_restore");
     assert_eq!(document["chosen"], b.as_str(), "the leader is restored");
+    let pause = &document["steps"][0]["action"];
+    assert_eq!(pause["kind"], "pause", "{pause}");
+    assert_eq!(
+        pause["api"]["auth"],
+        serde_json::json!({"username": "postgres", "password": "<redacted>"}),
+        "{pause}"
+    );
     // The plan handed from task to task holds no secret: the restore renders it again.
     let write = document["restore"]["steps"]
         .as_array()
@@ -263,6 +286,23 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let refused = one.result("cluster | plan | pre-flight");
     assert_eq!(refused["error_code"], "remote_member", "{refused}");
     assert!(refused["msg"].as_str().unwrap().contains(&a), "{refused}");
+    // Without Patroni's credentials: refused by the pre-flight, naming the API and the keys.
+    let since_auth = Instant::now();
+    let bare = write_inventory(&ha, "no-credentials", &["patroni_username", "patroni_password"]);
+    let play = playbook(&bare, &["-e", &time(&t_before_switchover)]);
+    assert_eq!(play.status, Some(2), "{}", play.text);
+    let refused = play.result("cluster | plan | pre-flight");
+    assert_eq!(refused["error_code"], "patroni_auth", "{refused}");
+    let msg = refused["msg"].as_str().unwrap();
+    for needle in [
+        "http://127.0.0.1:",
+        "HTTP 401",
+        "set patroni_username and patroni_password",
+    ] {
+        assert!(msg.contains(needle), "{needle}: {refused}");
+    }
+    assert!(!leaks(&play.text), "{}", play.text);
+    eprintln!("no credentials, refused: {:.0?}", since_auth.elapsed());
     assert_eq!(
         cluster_snapshot(&ha),
         before,
@@ -277,6 +317,7 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
         &["-e", r#"{"pg_pitr": {"name": "no-such-point"}}"#],
     );
     assert_eq!(play.status, Some(2), "{}", play.text);
+    assert!(!leaks(&play.text), "{}", play.text);
     let failed = play.result("cluster | restore");
     let item = &failed["results"][0];
     assert_eq!(
@@ -313,7 +354,7 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let sysid = "SELECT system_identifier FROM pg_control_system()";
     let play = playbook(&inventory, &["-e", &time(&t_before_switchover)]);
     assert_eq!(play.status, Some(0), "{}", play.text);
-    assert!(!play.text.contains(PASSPHRASE), "{}", play.text);
+    assert!(!leaks(&play.text), "{}", play.text);
     let restored = &play.result("cluster | restore")["results"][0];
     assert_eq!(restored["member"], b.as_str());
     assert_eq!(
