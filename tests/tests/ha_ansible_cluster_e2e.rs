@@ -40,7 +40,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use pitr_tests::ha::control::{patroni_pids, write_cluster_spec};
-use pitr_tests::{Member, PatroniCluster, mkdir_as_postgres, output_text};
+use pitr_tests::{
+    Member, PatroniCluster, mkdir_as_postgres, output_text, pitr_bin, write_file_as_postgres,
+};
 use serde_json::Value;
 
 /// The harness's stand-in for a systemd unit.
@@ -82,7 +84,10 @@ fn write_inventory(ha: &PatroniCluster, name: &str, without: &[&str]) -> PathBuf
             python.display()
         )
         .unwrap();
-        for line in spec.lines().filter(|l| !without.iter().any(|w| l.starts_with(w))) {
+        for line in spec
+            .lines()
+            .filter(|l| !without.iter().any(|w| l.starts_with(w)))
+        {
             writeln!(text, "      {line}").unwrap();
         }
     }
@@ -288,7 +293,11 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     assert!(refused["msg"].as_str().unwrap().contains(&a), "{refused}");
     // Without Patroni's credentials: refused by the pre-flight, naming the API and the keys.
     let since_auth = Instant::now();
-    let bare = write_inventory(&ha, "no-credentials", &["patroni_username", "patroni_password"]);
+    let bare = write_inventory(
+        &ha,
+        "no-credentials",
+        &["patroni_username", "patroni_password"],
+    );
     let play = playbook(&bare, &["-e", &time(&t_before_switchover)]);
     assert_eq!(play.status, Some(2), "{}", play.text);
     let refused = play.result("cluster | plan | pre-flight");
@@ -302,6 +311,57 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
         assert!(msg.contains(needle), "{needle}: {refused}");
     }
     assert!(!leaks(&play.text), "{}", play.text);
+    // The CLI's own credentials (--patroni-username, PITR_PATRONI_PASSWORD) in place of the
+    // specs': the pre-flight of a dry run takes the right password and refuses another.
+    let bare_specs: Vec<String> = ha
+        .members()
+        .iter()
+        .map(|m| {
+            let spec = std::fs::read_to_string(write_cluster_spec(m, CONTROL.as_ref())).unwrap();
+            let kept: String = spec
+                .lines()
+                .filter(|l| {
+                    !l.starts_with("patroni_username") && !l.starts_with("patroni_password")
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let path = m.root().join("spec-without-credentials.yml");
+            write_file_as_postgres(&path, kept, 0o600);
+            path.display().to_string()
+        })
+        .collect();
+    let dry_run = |password: &str| {
+        let mut cmd = Command::new(pitr_bin());
+        cmd.arg("--config")
+            .arg(ha.member(&b).pgbackrest_conf())
+            .env_remove("PGHOST")
+            .env_remove("PGPORT");
+        cmd.args([
+            "restore",
+            "--cluster",
+            "--dry-run",
+            "--json",
+            "-t",
+            &t_before_switchover,
+        ])
+        .args(["--patroni-username", "postgres"])
+        .env("PITR_PATRONI_PASSWORD", password);
+        for spec in &bare_specs {
+            cmd.args(["--spec", spec]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = dry_run(PATRONI_PASSWORD);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!leaks(&text), "{text}");
+    assert!(text.contains(r#""username": "postgres""#), "{text}");
+    let out = dry_run("Wrong.Password-1");
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error[patroni_auth]"), "{text}");
+    assert!(text.contains("patroni_username 'postgres'"), "{text}");
+    assert!(!text.contains("Wrong.Password-1"), "{text}");
     eprintln!("no credentials, refused: {:.0?}", since_auth.elapsed());
     assert_eq!(
         cluster_snapshot(&ha),
