@@ -68,6 +68,19 @@ fn rows(member: &Member) -> String {
     member.psql("SELECT count(*) || ' ' || string_agg(DISTINCT batch::text, ',') FROM t")
 }
 
+/// The lines of each member's cluster spec (`write_cluster_spec`) but those starting with one of
+/// `without`.
+fn spec_lines(member: &Member, without: &[&str]) -> Vec<String> {
+    let spec = std::fs::read_to_string(write_cluster_spec(member, CONTROL.as_ref())).unwrap();
+    spec.lines()
+        .filter(|l| !without.iter().any(|w| l.starts_with(w)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The Patroni credentials in a spec.
+const CREDENTIALS: [&str; 2] = ["patroni_username", "patroni_password"];
+
 /// An inventory with one host per member (named after it), each with a local connection, the
 /// `.venv` Python and the Pigsty variables of its cluster spec but those starting with one of
 /// `without`; written as `<name>.yml`.
@@ -75,7 +88,6 @@ fn write_inventory(ha: &PatroniCluster, name: &str, without: &[&str]) -> PathBuf
     let python = pitr_tests::venv_python();
     let mut text = String::from("all:\n  hosts:\n");
     for member in ha.members() {
-        let spec = std::fs::read_to_string(write_cluster_spec(member, CONTROL.as_ref())).unwrap();
         writeln!(text, "    {}:", member.name()).unwrap();
         writeln!(text, "      ansible_connection: local").unwrap();
         writeln!(
@@ -84,10 +96,7 @@ fn write_inventory(ha: &PatroniCluster, name: &str, without: &[&str]) -> PathBuf
             python.display()
         )
         .unwrap();
-        for line in spec
-            .lines()
-            .filter(|l| !without.iter().any(|w| l.starts_with(w)))
-        {
+        for line in spec_lines(member, without) {
             writeln!(text, "      {line}").unwrap();
         }
     }
@@ -293,11 +302,7 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     assert!(refused["msg"].as_str().unwrap().contains(&a), "{refused}");
     // Without Patroni's credentials: refused by the pre-flight, naming the API and the keys.
     let since_auth = Instant::now();
-    let bare = write_inventory(
-        &ha,
-        "no-credentials",
-        &["patroni_username", "patroni_password"],
-    );
+    let bare = write_inventory(&ha, "no-credentials", &CREDENTIALS);
     let play = playbook(&bare, &["-e", &time(&t_before_switchover)]);
     assert_eq!(play.status, Some(2), "{}", play.text);
     let refused = play.result("cluster | plan | pre-flight");
@@ -317,14 +322,7 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
         .members()
         .iter()
         .map(|m| {
-            let spec = std::fs::read_to_string(write_cluster_spec(m, CONTROL.as_ref())).unwrap();
-            let kept: String = spec
-                .lines()
-                .filter(|l| {
-                    !l.starts_with("patroni_username") && !l.starts_with("patroni_password")
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
+            let kept = spec_lines(m, &CREDENTIALS).join("\n") + "\n";
             let path = m.root().join("spec-without-credentials.yml");
             write_file_as_postgres(&path, kept, 0o600);
             path.display().to_string()

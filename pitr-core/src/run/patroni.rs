@@ -182,21 +182,15 @@ fn send(
         Some(a) => Some(basic(a)),
         None => None,
     };
-    let with_auth = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| match &authorization {
-        Some(value) => r.header("Authorization", value),
-        None => r,
-    };
+    let authorization = authorization.as_deref();
     let body = json_body.unwrap_or("");
     let sent = match method {
         "GET" => agent.get(url).header("Accept", "application/json").call(),
-        "DELETE" => match &authorization {
-            Some(value) => agent.delete(url).header("Authorization", value).call(),
-            None => agent.delete(url).call(),
-        },
-        "POST" => with_auth(agent.post(url))
+        "DELETE" => authorized(agent.delete(url), authorization).call(),
+        "POST" => authorized(agent.post(url), authorization)
             .header("Content-Type", "application/json")
             .send(body),
-        "PATCH" => with_auth(agent.patch(url))
+        "PATCH" => authorized(agent.patch(url), authorization)
             .header("Content-Type", "application/json")
             .send(body),
         other => return Err(format!("unsupported HTTP method {other}")),
@@ -210,6 +204,17 @@ fn send(
         .read_to_string()
         .map_err(|e| one_line(&format!("reading the answer: {e}")))?;
     Ok((status, text))
+}
+
+/// `request` with the `Authorization` header, when there is one.
+fn authorized<B>(
+    request: ureq::RequestBuilder<B>,
+    authorization: Option<&str>,
+) -> ureq::RequestBuilder<B> {
+    match authorization {
+        Some(value) => request.header("Authorization", value),
+        None => request,
+    }
 }
 
 /// The `Authorization` header's value: `Basic base64(username:password)`.

@@ -3,7 +3,9 @@
 //!
 //! The pre-flight runs before anything stops: Patroni's `GET /cluster` (the source of truth
 //! for members, roles, hosts and ports) answers and names a leader; every member's REST API
-//! answers, for the stanza's scope, with PostgreSQL running and the DCS reached; the target is
+//! answers, for the stanza's scope, with PostgreSQL running and the DCS reached, and takes
+//! pitr's credentials for the requests that change Patroni ([`patroni::check_auth`]; a refusal
+//! is [`Error::PatroniAuth`]); the target is
 //! in the recoverable window of the chosen member (the single-node restore's selection and
 //! checks, [`prepare_restore`]). Members are mapped onto the specs given by Patroni's name
 //! `<pg_cluster>-<pg_seq>`; a member without a spec is on another host.
