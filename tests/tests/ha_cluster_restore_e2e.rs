@@ -26,7 +26,10 @@
 //! ```
 //!
 //! Patroni is stopped and started on each member by `patroni-control` (`tests/src/bin`), the
-//! harness's stand-in for `systemctl stop|start patroni`, named in each member's spec.
+//! harness's stand-in for `systemctl stop|start patroni`, named in each member's spec. Its REST
+//! API wants credentials (`restapi.authentication`, `patroni_username`/`patroni_password` in
+//! each spec, as Pigsty has them), also in the re-runs after pitr was killed, which take the
+//! password again from the specs; no run log or journal holds it.
 
 // Helpers of tests: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -40,12 +43,16 @@ use std::time::{Duration, Instant};
 
 use pitr_tests::ha::control::write_cluster_spec;
 use pitr_tests::{
-    CloneServer, Member, PatroniCluster, free_port, ha::poll_until, output_text, pitr_bin, tick,
+    CloneServer, Member, PatroniCluster, files_under, free_port, ha::poll_until, output_text,
+    pitr_bin, tick,
 };
 use serde_json::Value;
 
 /// The harness's stand-in for a systemd unit.
 const CONTROL: &str = env!("CARGO_BIN_EXE_patroni-control");
+
+/// The password of Patroni's REST API authentication (user `postgres`).
+const PATRONI_PASSWORD: &str = "Patroni.API-Cluster-8Wr3";
 
 /// `count batches`: the rows and the batches in `t`.
 fn rows(member: &Member) -> String {
@@ -304,7 +311,10 @@ fn check_restored(ha: &PatroniCluster, leader: &str, replica: &str, timeline: u3
 #[allow(clippy::too_many_lines)] // one cluster, one story
 fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     let started = Instant::now();
-    let ha = PatroniCluster::builder("ha-cluster").members(2).start();
+    let ha = PatroniCluster::builder("ha-cluster")
+        .members(2)
+        .rest_authentication("postgres", PATRONI_PASSWORD)
+        .start();
     let (a, b) = (ha.name_of(0), ha.name_of(1));
     let specs = [
         write_cluster_spec(ha.member(&a), CONTROL.as_ref()),
@@ -577,6 +587,21 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
         "restore into a new cluster beside the running one: {:.0?}",
         since.elapsed()
     );
+    // The run logs and journals of every run (the killed ones too) hold no Patroni password.
+    let mut files = Vec::new();
+    for m in ha.members() {
+        files_under(&m.root().join("pgbackrest-log"), &mut files);
+    }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("journal")),
+        "no run journal in {files:?}"
+    );
+    for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        assert!(!text.contains(PATRONI_PASSWORD), "{} holds it", f.display());
+    }
     eprintln!("whole test: {:.0?}", started.elapsed());
 }
 
