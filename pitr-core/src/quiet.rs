@@ -83,11 +83,13 @@ impl DumpLine {
 }
 
 /// The record lines of one `pg_waldump` run (unfiltered), checked as a chain: every line has
-/// the exact form and each record's `prev` is the line before it. `Err` says what broke.
+/// the exact form and each record's `prev` is the line before it. `Err` says what broke. A run
+/// started inside a segment (`-s`) first says where the first record is (`first record is
+/// after 0/59A0000, at 0/59A0080, skipping over 128 bytes`): that line, first only, is skipped.
 pub fn parse_dump(text: &str) -> Result<Vec<DumpLine>, String> {
     let mut out: Vec<DumpLine> = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        if line.is_empty() {
+        if line.is_empty() || (n == 0 && line.starts_with("first record is after ")) {
             continue;
         }
         let Some(rec) = DumpLine::parse(line) else {
@@ -159,6 +161,26 @@ const SHORT_HEADER: u64 = 24;
 const LONG_HEADER: u64 = 40;
 /// Seconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH: i64 = 946_684_800;
+
+/// Where to read the end of a segment's WAL from: `tail` bytes before its last page written
+/// (the last whose header carries the first page's magic number and its own address; what
+/// follows a WAL switch is zeros), or `None` when that is within `tail` of the segment's start
+/// (`start`, the segment's first LSN) and the whole segment is as cheap.
+pub fn tail_start(segment: &[u8], start: Lsn, tail: u64) -> Option<Lsn> {
+    let magic = segment.get(0..2)?;
+    let pages = u64::try_from(segment.len()).ok()? / PAGE;
+    let last = (0..pages).rev().find(|p| {
+        let at = usize::try_from(p * PAGE).unwrap_or(usize::MAX);
+        segment.get(at..at + 2) == Some(magic)
+            && segment
+                .get(at + 8..at + 16)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+                == Some(start.as_u64() + p * PAGE)
+    })?;
+    let from = (last * PAGE).checked_sub(tail)?;
+    (from > 0).then(|| Lsn(start.as_u64() + from))
+}
 
 /// `n` bytes of the record at `lsn` from the bytes of the segment holding it (page headers
 /// skipped); `None` when they run past the segment.

@@ -149,6 +149,44 @@ fn replayed_segments_text(log: &Path, offset: u64) -> usize {
         .count()
 }
 
+/// PostgreSQL's own time (from its log since `offset`) from its start (the last `starting
+/// PostgreSQL` before redo: pitr's log also holds the previous server's shutdown) to "redo
+/// starts", and from there to the pause at the target: what neither side's orchestration
+/// changes.
+fn server_spans(records: &[(jiff::civil::DateTime, String)]) -> Option<(f64, f64)> {
+    let at = |needle: &str| records.iter().position(|(_, m)| m.starts_with(needle));
+    let redo = at("redo starts at")?;
+    let start = records[..redo]
+        .iter()
+        .rposition(|(_, m)| m.starts_with("starting PostgreSQL"))?;
+    let paused = at("pausing at the end of recovery")?;
+    let s = |a: usize, b: usize| records[b].0.duration_since(records[a].0).as_secs_f64();
+    Some((s(start, redo), s(redo, paused)))
+}
+
+/// [`server_spans`] of pitr's structured log.
+fn server_spans_json(log: &Path, offset: u64) -> Option<(f64, f64)> {
+    let records: Vec<_> = pitr_tests::server_log_records(log, offset)
+        .into_iter()
+        .filter_map(|r| Some((jiff::tz::TimeZone::UTC.to_datetime(r.time?), r.message)))
+        .collect();
+    server_spans(&records)
+}
+
+/// [`server_spans`] of the plain-text log `pg_ctl -l` writes (`2026-12-03 02:30:00.123 UTC
+/// [pid] LOG:  message`).
+fn server_spans_text(log: &Path, offset: u64) -> Option<(f64, f64)> {
+    let records: Vec<_> = pitr_tests::log_since(log, offset)
+        .lines()
+        .filter_map(|l| {
+            let time: jiff::civil::DateTime = l.get(..23)?.parse().ok()?;
+            let (_, message) = l.split_once("LOG:  ")?;
+            Some((time, message.to_owned()))
+        })
+        .collect();
+    server_spans(&records)
+}
+
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
@@ -407,16 +445,28 @@ fn overhead(b: &Bench) {
                 returned.push((ended.as_millisecond() - logged.as_millisecond()) as f64);
             }
             segments = replayed_segments(Path::new(&recovery_log), offset);
+            if let Some((startup, redo)) = server_spans_json(Path::new(&recovery_log), offset) {
+                pitr_p.add("pg-startup", startup);
+                pitr_p.add("pg-redo", redo);
+            }
             wall
         };
         let run_bare = || {
             b.settle();
-            let (d, _) = b.bare_restore(
+            let (d, offset) = b.bare_restore(
                 Path::new(&restore_conf),
                 &set_args,
                 &target_args,
                 &mut bare_p,
             );
+            let log = b
+                .stanza
+                .cluster
+                .path("pgbackrest-log/bench-bare-recovery.log");
+            if let Some((startup, redo)) = server_spans_text(&log, offset) {
+                bare_p.add("pg-startup", startup);
+                bare_p.add("pg-redo", redo);
+            }
             secs(d)
         };
         let [ours, theirs, load] = ab_round(round, run_pitr, run_bare);
@@ -476,6 +526,16 @@ fn overhead(b: &Bench) {
             ("pgbackrest restore", &["restore"], &["restore"]),
             ("pg_ctl start", &["start"], &["start"]),
             ("replay until paused", &["await-recovery"], &["replay"]),
+            (
+                "  in it, PostgreSQL's log: start to redo",
+                &["pg-startup"],
+                &["pg-startup"],
+            ),
+            (
+                "  in it, PostgreSQL's log: redo to pause",
+                &["pg-redo"],
+                &["pg-redo"],
+            ),
             ("verify, notes", &["verify", "paused", "archiving"], &[]),
             ("process, lock, journal, log, output", &["other"], &[]),
             ("total", &["total"], &["total"]),
@@ -593,7 +653,11 @@ fn drill(b: &Bench) {
         "--no-amcheck",
         "--no-record",
     ];
-    for round in 0..ROUNDS.min(5) {
+    // Warm-up, not counted: the first clone restore after the writes above reads the set into
+    // the page cache, which every later restore of either side finds there.
+    eprintln!("bench: warm-up drill (not counted)");
+    b.pitr_json(&args);
+    for round in 0..ROUNDS {
         let run_drill = || {
             let t = Instant::now();
             let rec = b.pitr_json(&args);

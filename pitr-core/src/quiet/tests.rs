@@ -153,3 +153,61 @@ fn a_record_across_a_page_boundary_is_read_around_the_page_header() {
     // Cut off at the end of what is at hand: no time.
     assert!(raw_time(&seg[..2 * 8192 + 30], SEG, &line).is_none());
 }
+
+/// A segment at `start` whose first `written` pages carry PostgreSQL 15's page headers (magic
+/// 0xD110, their own address) and whose rest is zeros, as after a WAL switch.
+fn written_pages(start: u64, written: u64) -> Vec<u8> {
+    let mut seg = vec![0u8; usize::try_from(SEG).unwrap()];
+    for p in 0..written {
+        let at = usize::try_from(p * PAGE).unwrap();
+        seg[at..at + 2].copy_from_slice(&0xD110u16.to_le_bytes());
+        seg[at + 8..at + 16].copy_from_slice(&(start + p * PAGE).to_le_bytes());
+    }
+    seg
+}
+
+#[test]
+fn the_tail_of_a_segment_starts_before_its_last_page_written() {
+    let start = 0x0500_0000;
+    // Switched after 2 MiB: the tail is the MiB before its last page.
+    let seg = written_pages(start, 256);
+    assert_eq!(
+        tail_start(&seg, Lsn(start), 1 << 20),
+        Some(Lsn(start + 255 * PAGE - (1 << 20)))
+    );
+    // A full segment.
+    let full = written_pages(start, SEG / PAGE);
+    assert_eq!(
+        tail_start(&full, Lsn(start), 1 << 20),
+        Some(Lsn(start + SEG - PAGE - (1 << 20)))
+    );
+    // Little written: read it whole.
+    assert_eq!(
+        tail_start(&written_pages(start, 100), Lsn(start), 1 << 20),
+        None
+    );
+    // Pages of another segment (a recycled file's old addresses) do not count.
+    let recycled = written_pages(0x0300_0000, SEG / PAGE);
+    assert_eq!(tail_start(&recycled, Lsn(start), 1 << 20), None);
+    assert_eq!(tail_start(&[], Lsn(start), 1 << 20), None);
+}
+
+#[test]
+fn a_dump_started_inside_a_segment_says_where_its_first_record_is_first_only() {
+    let started = format!(
+        "first record is after 0/1527B00, at 0/1527B10, skipping over 16 bytes\n{}",
+        DUMP.lines()
+            .skip_while(|l| !l.contains("RESTORE_POINT"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let lines = parse_dump(&started).unwrap();
+    assert_eq!(lines[0].kind(), "RESTORE_POINT");
+    // Anywhere else it is not a record.
+    let later = DUMP.replacen(
+        "desc: RESTORE_POINT rp\n",
+        "desc: RESTORE_POINT rp\nfirst record is after 0/0, at 0/0, skipping over 0 bytes\n",
+        1,
+    );
+    assert!(parse_dump(&later).is_err());
+}

@@ -5,8 +5,9 @@
 //!
 //! Only segments archived at or after the target (less a margin for clocks, plus one before
 //! them, for the last commit) can hold a record written after it. The newest of them is read
-//! first: on a busy cluster it holds a transaction that ends after the target, and that one
-//! segment settles it. Otherwise they are read in small batches along the lineage of the
+//! first, its last MiB before the rest (where its records end is where its pages stop naming
+//! their own address: zeros follow a WAL switch): on a busy cluster that holds a transaction
+//! that ends after the target, and settles it. Otherwise they are read in small batches along the lineage of the
 //! timeline recovery follows, stopping at the first transaction that ends after the target.
 //! `archive-get` runs with `--no-archive-async`, so it never queues into the node's spool.
 
@@ -27,6 +28,8 @@ use crate::quiet::{self, Landing, Stamp};
 
 /// Segments fetched and read at a time.
 const BATCH: usize = 2;
+/// How much of the newest segment's end is read first (a busy cluster's latest commits).
+const TAIL_BYTES: u64 = 1 << 20;
 /// At most this many segments are read; past them the landing is unknown (restore as asked).
 const MAX_SEGMENTS: usize = 64;
 /// How long a scan waits for another pitr reading WAL of the stanza into the same directory.
@@ -125,18 +128,24 @@ fn read(scan: &Scan<'_>, work: &files::WorkDir) -> Result<Landing> {
     let size = scan.first_segment.size().bytes();
     // On a busy cluster the newest archived segment holds a commit after the target: one
     // segment read, and recovery stops at that commit or an earlier one after the target.
+    // Its last stretch holds the latest commits: read that first, the whole segment only when
+    // no commit there ends after the target.
     if let Some((newest, _)) = todo.last() {
         fetch(scan, dir, *newest)?;
-        let lines = dump(scan, dir, &[*newest])?;
-        let judged = quiet::decide(
-            &quiet::stamps(&lines, size, |_| None),
-            scan.target,
-            scan.exclusive,
-            false,
-            scan.set_stop_lsn,
-        );
-        if matches!(judged, Landing::CommitAfter(_)) {
-            return Ok(judged);
+        let bytes = read_segment(scan, &dir.join(newest.name()))?;
+        let tail = quiet::tail_start(&bytes, newest.start_lsn(), TAIL_BYTES);
+        for from in tail.into_iter().map(Some).chain([None]) {
+            let lines = dump(scan, dir, &[*newest], from)?;
+            let judged = quiet::decide(
+                &quiet::stamps(&lines, size, |_| None),
+                scan.target,
+                scan.exclusive,
+                false,
+                scan.set_stop_lsn,
+            );
+            if matches!(judged, Landing::CommitAfter(_)) {
+                return Ok(judged);
+            }
         }
     }
     if todo.len() > MAX_SEGMENTS {
@@ -160,7 +169,7 @@ fn read(scan: &Scan<'_>, work: &files::WorkDir) -> Result<Landing> {
             fetch(scan, dir, *s)?;
             names.push(*s);
         }
-        let lines = dump(scan, dir, &names)?;
+        let lines = dump(scan, dir, &names, None)?;
         let last = *batch.last().unwrap_or(&batch[0]);
         if !lines.iter().any(|l| l.lsn >= last.start_lsn()) {
             return Ok(Landing::Unknown(format!(
@@ -244,17 +253,24 @@ fn fetch(scan: &Scan<'_>, dir: &Path, segment: WalSegment) -> Result<()> {
     super::exec::run_capture(cmd, "pgbackrest archive-get").map(drop)
 }
 
-/// `pg_waldump` over `names` (consecutive, one timeline), its records checked as a chain.
-fn dump(scan: &Scan<'_>, dir: &Path, names: &[WalSegment]) -> Result<Vec<quiet::DumpLine>> {
+/// `pg_waldump` over `names` (consecutive, one timeline), from the first record at or after
+/// `from` (inside the first) when given, its records checked as a chain.
+fn dump(
+    scan: &Scan<'_>,
+    dir: &Path,
+    names: &[WalSegment],
+    from: Option<Lsn>,
+) -> Result<Vec<quiet::DumpLine>> {
     let (Some(first), Some(last)) = (names.first(), names.last()) else {
         return Ok(Vec::new());
     };
     let bin = scan.pg_bin_dir.join("pg_waldump");
     let mut cmd = scan.pgbackrest.user.command(&bin)?;
-    cmd.arg(format!("--path={}", dir.display()))
-        .arg(first.name())
-        .arg(last.name())
-        .stdin(Stdio::null());
+    cmd.arg(format!("--path={}", dir.display()));
+    if let Some(lsn) = from {
+        cmd.arg(format!("--start={lsn}"));
+    }
+    cmd.arg(first.name()).arg(last.name()).stdin(Stdio::null());
     // pg_waldump exits 1 where the WAL it was given ends; its records up to there count.
     let out = cmd.output().map_err(|source| Error::Spawn {
         program: bin.display().to_string(),
