@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! timeline 1 (a leads)   full backup; batch 1; t_before_switchover; batch 2
-//! switchover a -> b      timeline 2; batch 3
+//! switchover a -> b      timeline 2; batch 3; restore point after-switchover; batch 4
 //! --check                the cluster plan printed; data directories, DCS, Patroni untouched
 //! -l b (the leader only) refused before anything stops: a is no host of the play
 //! no credentials         an inventory without patroni_username/patroni_password: refused by
@@ -17,6 +17,8 @@
 //! cluster PITR           time t_before_switchover: b restored alone onto a new timeline,
 //!                        a rebuilt from it; the rows of batch 1 on both, one system
 //!                        identifier, a new write reaches a, the history file in the archive
+//! cluster PITR 2         name after-switchover (timeline 2, which the cluster left): batches
+//!                        1-3 on both members on a newer timeline
 //! ```
 //!
 //! Patroni's REST API wants credentials (`restapi.authentication`, as Pigsty renders it from
@@ -240,6 +242,9 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     let (a, b) = (ha.name_of(0), ha.name_of(1));
     let inventory = write_inventory(&ha, "inventory", &[]);
     let t_before_switchover = ha.history_with_switchover();
+    let out = ha.member(&b).pitr(&["mark", "after-switchover"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    ha.member(&b).insert_batch(4);
     let wal = ha.member(&b).switch_wal();
     ha.member(&b).wait_postgres_archived(&wal);
     let time = |t: &str| format!(r#"{{"pg_pitr": {{"time": "{t}"}}}}"#);
@@ -399,8 +404,8 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
     assert!(!reason.contains("consistent recovery state"), "{reason}");
     assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
     ha.wait_streaming(&a);
-    assert_eq!(rows(ha.member(&b)), "30 1,2,3");
-    assert_eq!(rows(ha.member(&a)), "30 1,2,3");
+    assert_eq!(rows(ha.member(&b)), "40 1,2,3,4");
+    assert_eq!(rows(ha.member(&a)), "40 1,2,3,4");
     let state = ha.cluster_state().unwrap();
     assert!(!state["pause"].as_bool().unwrap_or(false), "{state}");
     assert!(!ha.member(&b).root().join("data-backup").exists());
@@ -474,5 +479,38 @@ fn the_playbook_restores_a_patroni_cluster_across_hosts() {
         ha.archived_wal()
     );
     assert!(l.root().join("data-backup").join("PG_VERSION").is_file());
+
+    // Cluster PITR 2: the restore point on timeline 2, which the first PITR left behind.
+    let since = Instant::now();
+    std::fs::remove_dir_all(l.root().join("data-backup")).unwrap();
+    let play = playbook(
+        &inventory,
+        &["-e", r#"{"pg_pitr": {"name": "after-switchover"}}"#],
+    );
+    assert_eq!(play.status, Some(0), "{}", play.text);
+    assert!(!leaks(&play.text), "{}", play.text);
+    let timeline2 = u32::try_from(
+        play.result("cluster | start")["results"][0]["timeline"]
+            .as_u64()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        timeline2 > timeline,
+        "timeline {timeline2} after {timeline}"
+    );
+    assert_eq!(ha.leader().as_deref(), Some(b.as_str()));
+    ha.wait_timeline(timeline2);
+    ha.wait_streaming(&a);
+    assert_eq!(rows(l), "30 1,2,3");
+    assert_eq!(rows(r), "30 1,2,3");
+    assert_eq!(l.psql(sysid), r.psql(sysid));
+    l.psql("INSERT INTO t VALUES (0, 5)");
+    ha.wait_streaming(&a);
+    assert_eq!(rows(r), "31 1,2,3,5");
+    eprintln!(
+        "cluster PITR 2 (restore point after the switchover): {:.0?}",
+        since.elapsed()
+    );
     eprintln!("whole test: {:.0?}", started.elapsed());
 }
