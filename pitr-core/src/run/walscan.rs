@@ -126,6 +126,17 @@ fn read(scan: &Scan<'_>, work: &files::WorkDir) -> Result<Landing> {
     };
     let todo = &segments[first.saturating_sub(1)..];
     let size = scan.first_segment.size().bytes();
+    // A transaction in `stamps` that ends after the target settles it; WAL read so far only.
+    let commit_after = |stamps: &[Stamp]| match quiet::decide(
+        stamps,
+        scan.target,
+        scan.exclusive,
+        false,
+        scan.set_stop_lsn,
+    ) {
+        judged @ Landing::CommitAfter(_) => Some(judged),
+        _ => None,
+    };
     // On a busy cluster the newest archived segment holds a commit after the target: one
     // segment read, and recovery stops at that commit or an earlier one after the target.
     // Its last stretch holds the latest commits: read that first, the whole segment only when
@@ -136,14 +147,7 @@ fn read(scan: &Scan<'_>, work: &files::WorkDir) -> Result<Landing> {
         let tail = quiet::tail_start(&bytes, newest.start_lsn(), TAIL_BYTES);
         for from in tail.into_iter().map(Some).chain([None]) {
             let lines = dump(scan, dir, &[*newest], from)?;
-            let judged = quiet::decide(
-                &quiet::stamps(&lines, size, |_| None),
-                scan.target,
-                scan.exclusive,
-                false,
-                scan.set_stop_lsn,
-            );
-            if matches!(judged, Landing::CommitAfter(_)) {
+            if let Some(judged) = commit_after(&quiet::stamps(&lines, size, |_| None)) {
                 return Ok(judged);
             }
         }
@@ -198,14 +202,7 @@ fn read(scan: &Scan<'_>, work: &files::WorkDir) -> Result<Landing> {
             work.remove(&s.name())?;
         }
         prev = Some(last);
-        let judged = quiet::decide(
-            &stamps,
-            scan.target,
-            scan.exclusive,
-            false,
-            scan.set_stop_lsn,
-        );
-        if matches!(judged, Landing::CommitAfter(_)) {
+        if let Some(judged) = commit_after(&stamps) {
             return Ok(judged);
         }
     }
