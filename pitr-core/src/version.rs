@@ -67,6 +67,8 @@ impl Version {
     pub const V2_46: Version = Version::new(2, 46, 0);
     /// Time options accept units (`1m`, `500ms`) and no longer accept fractions.
     pub const V2_53: Version = Version::new(2, 53, 0);
+    /// Async `archive-get` no longer starts two prefetch processes at once during recovery.
+    pub const V2_59: Version = Version::new(2, 59, 0);
     /// The development version of the newest snapshot the catalogue was checked against.
     pub const V2_60_DEV: Version = Version::dev(2, 60, 0);
 

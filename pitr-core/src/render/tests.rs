@@ -201,6 +201,26 @@ fn restore_conf_default() {
 }
 
 #[test]
+fn recovery_fetches_wal_ahead_only_where_pgbackrest_does_it_safely() {
+    let conf = |extra: &str| {
+        Renderer::new()
+            .restore_conf(&RestoreConfig::from_spec(&spec(extra)))
+            .unwrap()
+            .contents()
+            .to_owned()
+    };
+    // pgBackRest 2.59 no longer starts two async archive-get processes at once.
+    assert!(conf("pgbackrest_version: '2.59'").contains("\narchive-async=y\n"));
+    for older in [
+        "pgbackrest_version: '2.45'",
+        "pgbackrest_version: '2.58'",
+        "",
+    ] {
+        assert!(conf(older).contains("\narchive-async=n\n"), "{older}");
+    }
+}
+
+#[test]
 fn restore_conf_refuses_values_that_would_add_lines() {
     let spec = spec("");
     let mut config = RestoreConfig::from_spec(&spec);

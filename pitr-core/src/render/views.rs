@@ -334,6 +334,7 @@ pub(super) struct RestoreConfView {
     lock_path: Option<String>,
     log_path: String,
     beta: bool,
+    archive_async: bool,
     archive_off: bool,
     db_include: Vec<String>,
     db_exclude: Vec<String>,
@@ -356,6 +357,10 @@ impl RestoreConfView {
             lock_path: c.lock_path.as_deref().map(path_text),
             log_path: path_text(&c.log_path),
             beta,
+            // pgBackRest before 2.59 can fork two async archive-get processes at once during
+            // recovery (the archive lock is released before the forked one takes it); one
+            // clears the other's queue, and recovery can be handed a segment of the wrong size.
+            archive_async: c.version.as_ref().is_some_and(|v| *v >= Version::V2_59),
             archive_off: c.archive_mode == ArchiveMode::Off,
             db_include: c.db_include.clone(),
             db_exclude: c.db_exclude.clone(),
