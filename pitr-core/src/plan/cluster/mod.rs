@@ -532,7 +532,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
     })
 }
 
-pub use new::{NewClusterInput, plan_new_cluster};
+pub use new::{Created, NewClusterInput, decide_new, plan_new_cluster, undo_steps};
 
 #[cfg(test)]
 pub(crate) mod tests;
