@@ -20,7 +20,9 @@
 //!                        the DCS untouched): the re-run with --continue completes it; onto
 //!                        T1+1 (or T1+2), a rebuilt
 //! batch 9; t_after; 10   a scratch restore to t_after lands on 1, 2, 3, 9
-//! new cluster            --new-cluster to t_after while b takes writes: a member of scope
+//! new cluster            --new-cluster to t_after while b takes writes: pitr killed entering
+//!                        the new cluster's backup (its member leading, archiving); the re-run
+//!                        removes what it created and restores again: a member of scope
 //!                        <scope>-new leads on 1, 2, 3, 9 and archives into stanza <scope>-new;
 //!                        the running cluster keeps its leader, timeline, DCS keys and archive
 //! ```

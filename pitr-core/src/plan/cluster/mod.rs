@@ -24,7 +24,8 @@
 //! old leader first, failover is resumed and each member rejoins.
 //!
 //! What a re-run does after pitr was killed mid-way is decided in [`resume`]; a restore into a
-//! new cluster beside the running one is planned by [`plan_new_cluster`].
+//! new cluster beside the running one is planned by [`plan_new_cluster`], with the steps that
+//! undo it as its `on_failure` ([`undo_steps`], [`decide_new`]).
 
 use std::path::PathBuf;
 
