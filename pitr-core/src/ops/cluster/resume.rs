@@ -52,7 +52,8 @@ pub(super) fn unreadable(record: &RunRecord, e: &dyn std::fmt::Display) -> Error
     Error::Parse {
         what: format!("the cluster run journal of run {}", record.run_id),
         message: format!(
-            "{e}; `pitr restore --cluster --abandon` forgets the run, leaving everything as it is"
+            "{e}; `pitr restore --cluster --abandon` (with --new-cluster for a restore into a \
+             new cluster) forgets the run, leaving everything as it is"
         ),
     }
 }
