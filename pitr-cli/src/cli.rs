@@ -296,11 +296,12 @@ pub(crate) struct RestoreArgs {
     /// Restore into a new Patroni cluster beside the running one, which is not touched: the
     /// cluster spec of the new cluster's member (its pg_cluster is the new scope and stanza;
     /// pg_data, pg_port, patroni_port, patroni_config of the new scope, start/stop commands).
+    /// Run again after it was interrupted, it removes what that run created and restores again.
     #[arg(
         long,
         value_name = "SPEC",
         requires = "cluster",
-        conflicts_with_all = ["member", "go_on", "undo", "abandon"],
+        conflicts_with_all = ["member", "go_on"],
         help_heading = "Whole Patroni cluster"
     )]
     pub(crate) new_cluster: Option<PathBuf>,
@@ -335,11 +336,12 @@ pub(crate) struct RestoreArgs {
     pub(crate) wait: bool,
     /// Put back the safety copy of an interrupted restore (pitr was killed, the machine
     /// stopped) and end that run; no target is needed. With --cluster: bring the cluster of an
-    /// interrupted cluster restore back as it was (before the DCS was emptied).
+    /// interrupted cluster restore back as it was (before the DCS was emptied); with
+    /// --new-cluster: remove what an interrupted restore into that new cluster created.
     #[arg(long, conflicts_with_all = ["abandon", "dry_run"])]
     pub(crate) undo: bool,
     /// Forget an interrupted restore and leave everything as it is (the safety copy too; with
-    /// --cluster, the members and the DCS).
+    /// --cluster, the members and the DCS; with --new-cluster, what it created).
     #[arg(long, conflicts_with = "dry_run")]
     pub(crate) abandon: bool,
     #[command(flatten)]

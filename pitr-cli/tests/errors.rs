@@ -37,6 +37,16 @@ fn bad_input_is_named_with_its_code() {
     let seq = dir.path().join("seq.yml");
     std::fs::write(&seq, "pg_cluster: pg-meta\npatroni_port: 8008\npg_seq: 1\n").unwrap();
     let seq = seq.to_str().unwrap();
+    let new = dir.path().join("new.yml");
+    std::fs::write(
+        &new,
+        format!(
+            "pg_cluster: pg-new\npatroni_port: 8009\npg_seq: 1\npgbackrest_log_dir: {}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let new = new.to_str().unwrap();
     let conf = "--config=/nonexistent/pgbackrest.conf";
     for (name, args) in [
         ("unknown_spec_key", vec!["render", "--spec", spec]),
@@ -113,6 +123,19 @@ fn bad_input_is_named_with_its_code() {
                 "--patroni-username",
                 "postgres",
                 "-i",
+            ],
+        ),
+        (
+            "new_cluster_abandon_without_an_interrupted_run",
+            vec![
+                conf,
+                "restore",
+                "--cluster",
+                "--spec",
+                seq,
+                "--new-cluster",
+                new,
+                "--abandon",
             ],
         ),
         (

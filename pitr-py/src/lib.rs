@@ -390,7 +390,9 @@ fn cluster_options(
 ///         emptied, continue it instead of bringing the cluster back as it was (`--continue`).
 ///     new_cluster: restore into a new cluster beside the running one, which is not touched:
 ///         the spec of the new cluster's member (`--new-cluster`; its `pg_cluster` is the new
-///         scope and stanza).
+///         scope and stanza). After an interrupted (or failed) run of the same restore, the
+///         plan is that run's, its `warnings` saying what the re-run does (`redo`), and its
+///         `on_failure` the steps that remove what the run created.
 ///
 /// Returns:
 ///     The plan document: `kind` (`cluster_restore`), `members`, `preflight`, `steps` (each
@@ -430,7 +432,8 @@ fn plan_restore_cluster(
 /// Returns:
 ///     `{"plan", "selection", "completed", "restore", "timeline", "continuity", "backup",
 ///     "log_file"}`, and `"resumed"` (`run_id`, `interrupted_at`, `decision`, `why`) when it
-///     completed an interrupted run of the same restore.
+///     completed an interrupted run of the same restore, or (`new_cluster`, `decision`
+///     `redo`) removed what an interrupted run into the new cluster created and restored again.
 ///
 /// Raises:
 ///     PitrError: `remote_member` when a member is on another host (use the playbook),

@@ -20,7 +20,9 @@
 //!                        the DCS untouched): the re-run with --continue completes it; onto
 //!                        T1+1 (or T1+2), a rebuilt
 //! batch 9; t_after; 10   a scratch restore to t_after lands on 1, 2, 3, 9
-//! new cluster            --new-cluster to t_after while b takes writes: a member of scope
+//! new cluster            --new-cluster to t_after while b takes writes: pitr killed entering
+//!                        the new cluster's backup (its member leading, archiving); the re-run
+//!                        removes what it created and restores again: a member of scope
 //!                        <scope>-new leads on 1, 2, 3, 9 and archives into stanza <scope>-new;
 //!                        the running cluster keeps its leader, timeline, DCS keys and archive
 //! ```
@@ -70,14 +72,16 @@ fn cluster_restore(ha: &PatroniCluster, on: &str, specs: &[PathBuf], args: &[&st
 }
 
 /// [`cluster_restore`] killed with `SIGKILL` on entering step `kill_at` (the runner's
-/// `PITR_TEST_KILL_AT` hook).
+/// `PITR_TEST_KILL_AT` hook); returns the record of its cluster run journal (`journal_of`'s,
+/// of stanza `stanza`: the restored member's, or the new member's), interrupted at `kill_at`.
 fn cluster_restore_killed(
     ha: &PatroniCluster,
     on: &str,
     specs: &[PathBuf],
     args: &[&str],
     kill_at: &str,
-) {
+    (journal_of, stanza): (&Member, &str),
+) -> Value {
     let member = ha.member(on);
     let mut cmd = std::process::Command::new(pitr_bin());
     cmd.arg("--config").arg(member.pgbackrest_conf()).args([
@@ -97,15 +101,15 @@ fn cluster_restore_killed(
         .output()
         .expect("pitr runs");
     assert_eq!(out.status.signal(), Some(9), "{}", output_text(&out));
-    let journal = member.root().join(format!(
-        "pgbackrest-log/{}-pitr-cluster-journal.json",
-        ha.scope()
-    ));
+    let journal = journal_of
+        .root()
+        .join(format!("pgbackrest-log/{stanza}-pitr-cluster-journal.json"));
     let record: Value = serde_json::from_slice(&std::fs::read(&journal).unwrap()).unwrap();
     assert_eq!(record["phase"], "running", "{record}");
     assert_eq!(record["kind"], "cluster_restore", "{record}");
     let current = usize::try_from(record["current"].as_u64().unwrap()).unwrap();
     assert_eq!(record["steps"][current], kill_at, "{record}");
+    record
 }
 
 /// A cluster restore that failed with `error[code]` and brought the cluster back as it was:
@@ -452,7 +456,8 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     // new timeline: the re-run of the same command brings the cluster back as it was.
     let since = Instant::now();
     let pitr1 = ["-t", t_before_switchover.as_str()];
-    cluster_restore_killed(&ha, &b, &specs, &pitr1, "stop-restored");
+    let journal_of = (ha.member(&b), ha.scope());
+    cluster_restore_killed(&ha, &b, &specs, &pitr1, "stop-restored", journal_of);
     // Nothing else runs against the cluster meanwhile.
     let out = ha.member(&b).pitr(&["backup"]);
     assert!(
@@ -482,7 +487,14 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     assert_no_orphans(&ha);
     // Killed while the members stop (a stopped, b paused with Patroni stopped): `--undo`
     // brings the cluster back without a target.
-    cluster_restore_killed(&ha, &b, &specs, &pitr1, &format!("stop-postgres-{b}"));
+    cluster_restore_killed(
+        &ha,
+        &b,
+        &specs,
+        &pitr1,
+        &format!("stop-postgres-{b}"),
+        journal_of,
+    );
     let out = cluster_restore(&ha, &b, &specs, &["--undo"]);
     assert!(out.status.success(), "{}", output_text(&out));
     let undone: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -512,7 +524,14 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     // Cluster PITR 1: before the switchover. pitr is killed past the point of no return (b
     // leads the restored cluster, a is not rebuilt yet); the re-run completes it.
     let since = Instant::now();
-    cluster_restore_killed(&ha, &b, &specs, &pitr1, &format!("remove-data-{a}"));
+    cluster_restore_killed(
+        &ha,
+        &b,
+        &specs,
+        &pitr1,
+        &format!("remove-data-{a}"),
+        journal_of,
+    );
     let out = cluster_restore(&ha, &b, &specs, &["--undo"]);
     assert!(
         output_text(&out).contains("cannot be undone"),
@@ -545,7 +564,7 @@ fn cluster_restores_before_a_switchover_and_to_a_restore_point_after_it() {
     // pitr is killed before the point of no return, b restored; the operator continues.
     let since = Instant::now();
     let pitr2 = ["--name", "after-switchover"];
-    cluster_restore_killed(&ha, &b, &specs, &pitr2, "archive-on");
+    cluster_restore_killed(&ha, &b, &specs, &pitr2, "archive-on", journal_of);
     let out = cluster_restore(&ha, &b, &specs, &[&pitr2[..], &["--continue"]].concat());
     assert!(out.status.success(), "{}", output_text(&out));
     let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -623,6 +642,97 @@ fn dcs_keys(ha: &PatroniCluster, scope: &str) -> Vec<String> {
     keys
 }
 
+/// The etcd store's revision now, and the create revisions of the keys of `scope`.
+fn dcs_revisions(ha: &PatroniCluster, scope: &str) -> (i64, Vec<i64>) {
+    let out = ha.etcd().etcdctl(&[
+        "get",
+        "--prefix",
+        &format!("/service/{scope}/"),
+        "-w",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let created = doc["kvs"]
+        .as_array()
+        .map(|kvs| {
+            kvs.iter()
+                .map(|kv| kv["create_revision"].as_i64().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    (doc["header"]["revision"].as_i64().unwrap(), created)
+}
+
+/// What a killed restore into a new cluster left running.
+struct Killed {
+    postmaster: i32,
+    patroni: Vec<i32>,
+    /// The etcd store's revision after it was killed.
+    dcs_revision: i64,
+}
+
+/// The restore into the new cluster of `new` (scope `scope`) with `args`, pitr killed as late
+/// as practical (entering the backup: the new member leads and archives into the new stanza);
+/// what it left running. While it is interrupted, nothing else runs against the new stanza,
+/// a restore with another target is refused, and the dry run of the re-run says what it does.
+fn killed_new_cluster(
+    ha: &PatroniCluster,
+    leader: &str,
+    specs: &[PathBuf],
+    args: &[&str],
+    new: &Member,
+    scope: &str,
+) -> Killed {
+    let since = Instant::now();
+    let record = cluster_restore_killed(ha, leader, specs, args, "backup", (new, scope));
+    eprintln!(
+        "restore into a new cluster, killed entering its backup: {:.0?}",
+        since.elapsed()
+    );
+    assert_eq!(
+        record["notes"]["created"],
+        serde_json::json!(["data", "stanza", "patroni"]),
+        "{record}"
+    );
+    let postmaster = new
+        .postmaster_pid()
+        .expect("the killed run's postmaster runs");
+    let patroni = pitr_tests::ha::control::patroni_pids(new.root());
+    assert!(!patroni.is_empty());
+    assert_eq!(new.rest_status("/primary"), Some(200));
+
+    let out = new.pitr(&["backup"]);
+    assert!(
+        output_text(&out).contains("error[run_interrupted]"),
+        "{}",
+        output_text(&out)
+    );
+    let new_spec = args[1];
+    let out = cluster_restore(
+        ha,
+        leader,
+        specs,
+        &["--new-cluster", new_spec, "--name", "after-switchover"],
+    );
+    let text = output_text(&out);
+    assert!(text.contains("error[run_interrupted]"), "{text}");
+    assert!(text.contains("--new-cluster"), "{text}");
+    let out = cluster_restore(ha, leader, specs, &[&["--dry-run"], args].concat());
+    assert!(out.status.success(), "{}", output_text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let said = plan["warnings"][0].as_str().unwrap();
+    assert!(
+        said.contains("(redo)") && said.contains("'backup'"),
+        "{said}"
+    );
+    Killed {
+        postmaster,
+        patroni,
+        dcs_revision: dcs_revisions(ha, scope).0,
+    }
+}
+
 /// `pitr restore --cluster --new-cluster` to `t_after` while `leader` takes writes: the new
 /// cluster leads on the expected rows and archives into its own stanza; the running cluster
 /// (on `timeline`) keeps its leader, timeline, DCS keys and archive, and every write.
@@ -682,8 +792,9 @@ fn restore_into_a_new_cluster(
     let listing = ha.archived_wal();
     let keys = dcs_keys(ha, ha.scope());
     ha.member(leader).psql("CREATE TABLE during (n int)");
+    let args = ["--new-cluster", new_spec, "-t", t_after];
     let done = std::sync::atomic::AtomicBool::new(false);
-    let (out, written) = std::thread::scope(|s| {
+    let (out, written, killed) = std::thread::scope(|s| {
         let writer = s.spawn(|| {
             let mut n = 0;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
@@ -694,17 +805,57 @@ fn restore_into_a_new_cluster(
             }
             n
         });
-        let out = cluster_restore(
-            ha,
-            leader,
-            specs,
-            &["--new-cluster", new_spec, "-t", t_after],
+        let killed = killed_new_cluster(ha, leader, specs, &args, &new, &scope);
+        let since = Instant::now();
+        let out = cluster_restore(ha, leader, specs, &args);
+        eprintln!(
+            "the re-run, undoing the killed run and restoring again: {:.0?}",
+            since.elapsed()
         );
         done.store(true, std::sync::atomic::Ordering::Relaxed);
-        (out, writer.join().unwrap())
+        (out, writer.join().unwrap(), killed)
     });
     assert!(out.status.success(), "{}", output_text(&out));
     let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The re-run said what it found and undid it before restoring again.
+    assert_eq!(
+        outcome["resumed"]["decision"], "redo",
+        "{}",
+        outcome["resumed"]
+    );
+    assert_eq!(outcome["resumed"]["interrupted_at"], "backup");
+    let text = output_text(&out);
+    assert!(
+        text.contains(&format!("undo-remove-data-{}", new.name()))
+            && text.contains("undone: what the interrupted run created"),
+        "{text}"
+    );
+    // Nothing of the killed run runs: its postmaster and Patroni are gone, the new run's
+    // are the only ones in the new member's directory; every key of the new scope in the DCS
+    // was written after the re-run began.
+    assert!(!Path::new(&format!("/proc/{}", killed.postmaster)).exists());
+    for pid in &killed.patroni {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "Patroni {pid}"
+        );
+    }
+    let patroni = pitr_tests::ha::control::patroni_pids(new.root());
+    assert_eq!(patroni.len(), 1, "{patroni:?}");
+    assert!(!killed.patroni.contains(&patroni[0]));
+    let want = format!("-D {}", new.data_dir().display());
+    let settled = poll_until(Duration::from_secs(30), || {
+        let found = processes_under(new.root());
+        (found.len() == 1 && found[0].contains(&want)).then_some(())
+    });
+    assert!(settled.is_some(), "{:#?}", processes_under(new.root()));
+    let (_, created) = dcs_revisions(ha, &scope);
+    assert!(!created.is_empty());
+    assert!(
+        created.iter().all(|r| *r > killed.dcs_revision),
+        "{created:?} vs {}",
+        killed.dcs_revision
+    );
     assert_eq!(outcome["plan"]["new_cluster"]["scope"], scope.as_str());
     let restored = outcome["restored_timeline"].as_u64().unwrap();
     assert!(

@@ -99,7 +99,21 @@ fn countdown(data: &str) {
 
 /// `--undo` and `--abandon`: what to do with an interrupted restore.
 fn interrupted(global: &GlobalArgs, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
-    let outcome = if args.cluster {
+    let outcome = if let Some(new_spec) = new_cluster_spec(args)? {
+        let specs = cluster_specs(args)?;
+        if args.undo {
+            let node = pitr_core::node::Node::from_spec(&new_spec);
+            let log = open_log(
+                &node,
+                "cluster-restore-undo",
+                "pitr restore --cluster --new-cluster --undo",
+                args.verbose,
+            );
+            ops::undo_new_cluster(&specs, &new_spec, &log)?
+        } else {
+            ops::abandon_new_cluster(&specs, &new_spec)?
+        }
+    } else if args.cluster {
         let specs = cluster_specs(args)?;
         if args.undo {
             let node = pitr_core::node::Node::from_spec(&specs[0]);
@@ -155,15 +169,27 @@ fn open_log(
 /// The `--spec` files of a cluster restore, with the Patroni credentials of the arguments
 /// (`--patroni-username`, `PITR_PATRONI_PASSWORD`) when given.
 fn cluster_specs(args: &RestoreArgs) -> anyhow::Result<Vec<pitr_core::spec::ClusterSpec>> {
+    args.specs.iter().map(|p| cluster_spec(args, p)).collect()
+}
+
+/// The `--new-cluster` spec, likewise.
+fn new_cluster_spec(args: &RestoreArgs) -> anyhow::Result<Option<pitr_core::spec::ClusterSpec>> {
+    args.new_cluster
+        .as_deref()
+        .map(|p| cluster_spec(args, p))
+        .transpose()
+}
+
+/// The cluster spec at `path`, with the Patroni credentials of the arguments when given.
+fn cluster_spec(
+    args: &RestoreArgs,
+    path: &std::path::Path,
+) -> anyhow::Result<pitr_core::spec::ClusterSpec> {
     let auth = patroni_auth(args)?;
-    Ok(args
-        .specs
-        .iter()
-        .map(|p| {
-            pitr_core::spec::ClusterSpec::from_file(p)
-                .map(|s| ops::complete_spec(s).with_patroni_auth(auth.as_ref()))
-        })
-        .collect::<Result<Vec<_>, _>>()?)
+    Ok(
+        ops::complete_spec(pitr_core::spec::ClusterSpec::from_file(path)?)
+            .with_patroni_auth(auth.as_ref()),
+    )
 }
 
 /// The Patroni credentials of the arguments: both `--patroni-username` and
@@ -183,7 +209,6 @@ fn run_cluster(
     restore: RestoreOptions,
 ) -> anyhow::Result<ExitCode> {
     let specs = cluster_specs(args)?;
-    let auth = patroni_auth(args)?;
     let options = ops::ClusterOptions {
         member: args.member.clone(),
         force: args.force,
@@ -192,14 +217,7 @@ fn run_cluster(
         go_on: args.go_on,
         restore,
     };
-    let new_spec = args
-        .new_cluster
-        .as_deref()
-        .map(|p| {
-            pitr_core::spec::ClusterSpec::from_file(p)
-                .map(|s| ops::complete_spec(s).with_patroni_auth(auth.as_ref()))
-        })
-        .transpose()?;
+    let new_spec = new_cluster_spec(args)?;
     let prepared = ops::prepare_cluster_or_new(&specs, new_spec.as_ref(), request, &options)?;
     if args.dry_run {
         if global.json {

@@ -47,9 +47,9 @@ pub mod service;
 pub use backup::{BackupOutcome, prepare_backup, run_backup};
 pub use cluster::{
     ClusterOptions, ClusterOutcome, PHASES, PhaseArgs, PhaseOutcome, PhaseRun,
-    PreparedClusterRestore, abandon_cluster_restore, prepare_cluster_or_new,
+    PreparedClusterRestore, abandon_cluster_restore, abandon_new_cluster, prepare_cluster_or_new,
     prepare_cluster_restore, prepare_new_cluster, run_cluster_phase, run_cluster_restore,
-    undo_cluster_restore,
+    undo_cluster_restore, undo_new_cluster,
 };
 pub use continuity::{ContinuityOutcome, continuity, patroni_callback};
 pub use info::{InfoDoc, info};
@@ -182,7 +182,14 @@ pub fn interrupted(r: &RunRecord) -> Error {
             .current_step()
             .unwrap_or("before its first step")
             .to_owned(),
-        hint: if r.kind == crate::plan::cluster::CLUSTER_RESTORE {
+        hint: if r.kind == crate::plan::cluster::CLUSTER_RESTORE
+            && r.plan.as_ref().is_some_and(|p| !p["new_cluster"].is_null())
+        {
+            "nothing was done. Re-run the same `pitr restore --cluster --new-cluster` to remove \
+             what the run created of the new cluster and restore again, or add --undo to only \
+             remove it, or --abandon to leave everything as it is and forget the run (see \
+             docs/cluster-pitr.md)"
+        } else if r.kind == crate::plan::cluster::CLUSTER_RESTORE {
             "nothing was done. Re-run the same `pitr restore --cluster` to bring the cluster back \
              as it was (or, past the point of no return, to complete it), or `pitr restore \
              --cluster --abandon` to leave everything as it is and forget the run (see \

@@ -20,7 +20,9 @@
 //! ([`crate::plan::cluster::resume`]).
 //!
 //! [`prepare_new_cluster`] plans a restore into a new cluster beside the running one instead
-//! (a new scope and stanza; the running cluster only read from), run the same way.
+//! (a new scope and stanza; the running cluster only read from), run and journaled the same
+//! way (in the new stanza's cluster run journal); a re-run after it was interrupted removes
+//! what it created and restores again ([`undo_new_cluster`] only removes it).
 
 use std::path::{Path, PathBuf};
 
@@ -83,6 +85,19 @@ pub struct PreparedClusterRestore {
     /// For a re-run: where in the plan it goes on.
     #[serde(skip)]
     next: Option<ClusterNext>,
+    /// For a re-run of a restore into a new cluster that undoes the interrupted run: what the
+    /// restore is prepared from again once that is done.
+    #[serde(skip)]
+    redo: Option<Box<Redo>>,
+}
+
+/// What a restore into a new cluster was prepared from.
+#[derive(Debug, Clone)]
+struct Redo {
+    specs: Vec<ClusterSpec>,
+    new_spec: ClusterSpec,
+    request: RestoreRequest,
+    options: ClusterOptions,
 }
 
 /// What a cluster restore did; the document `pitr restore --cluster --json` prints and
@@ -480,6 +495,7 @@ pub fn prepare_cluster_restore(
         node: chosen_node,
         request: identity,
         next: None,
+        redo: None,
     })
 }
 
@@ -512,12 +528,14 @@ fn unreachable_api() -> PatroniApi {
 }
 
 mod new;
+mod new_resume;
 mod phase;
 mod resume;
 mod run;
 mod secrets;
 
 pub use new::{prepare_cluster_or_new, prepare_new_cluster};
+pub use new_resume::{abandon_new_cluster, undo_new_cluster};
 pub use phase::{PHASES, PhaseArgs, PhaseOutcome, PhaseRun, run_cluster_phase};
 pub use resume::{abandon_cluster_restore, undo_cluster_restore};
 pub use run::run_cluster_restore;

@@ -2,13 +2,14 @@
 //! with [`super::run_cluster_restore`]): the plan of [`crate::plan::cluster::plan_new_cluster`]
 //! after a pre-flight that checks, before anything is touched, that nothing of the new cluster
 //! collides with the running one: its scope and stanza, its data directory, its ports, the
-//! `archive_command` of its Patroni configuration.
+//! `archive_command` of its Patroni configuration. Before that pre-flight, an interrupted run
+//! of the same restore is looked for ([`super::new_resume`]): the re-run undoes it first.
 
 use std::path::Path;
 
 use super::{
-    ClusterOptions, PreparedClusterRestore, cluster_request, invalid, member_api, named_specs,
-    not_ready,
+    ClusterOptions, PreparedClusterRestore, Redo, cluster_request, invalid, member_api,
+    named_specs, new_resume, not_ready,
 };
 use crate::error::{Error, Result};
 use crate::info::StatusCode;
@@ -145,8 +146,25 @@ pub fn prepare_new_cluster(
             ),
         ));
     }
+    let asked = request;
     let mut request = cluster_request(request)?;
     let new_node = Node::from_spec(new_spec);
+    let identity = new_resume::identity(&request, source.as_str(), new_spec, &new_node);
+    let redo = Redo {
+        specs: specs.to_vec(),
+        new_spec: new_spec.clone(),
+        request: asked.clone(),
+        options: options.clone(),
+    };
+    if let Some(rerun) = new_resume::prepare_rerun(
+        &new_node,
+        new_spec,
+        Some(&identity),
+        source.as_str(),
+        Some(redo),
+    )? {
+        return Ok(rerun);
+    }
     request.data = Some(new_node.data.clone());
     request.port = Some(new_node.port);
     request.safety_copy = false;
@@ -337,6 +355,8 @@ pub fn prepare_new_cluster(
         restore: plan,
         target: request.target.to_string(),
         pgbackrest_bin: tools.pgbackrest.clone(),
+        patronictl: super::patronictl()?,
+        repos: new_node.repos.iter().map(|r| r.index.get()).collect(),
         backup: !options.no_backup,
         preflight,
         warnings,
@@ -346,8 +366,9 @@ pub fn prepare_new_cluster(
         selection,
         resumed: None,
         node: new_node,
-        request: serde_json::Value::Null,
+        request: identity,
         next: None,
+        redo: None,
     })
 }
 

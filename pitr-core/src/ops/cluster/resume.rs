@@ -48,11 +48,12 @@ fn find_interrupted(named: &[(String, &ClusterSpec)]) -> Result<Option<RunRecord
     Ok(None)
 }
 
-fn unreadable(record: &RunRecord, e: &dyn std::fmt::Display) -> Error {
+pub(super) fn unreadable(record: &RunRecord, e: &dyn std::fmt::Display) -> Error {
     Error::Parse {
         what: format!("the cluster run journal of run {}", record.run_id),
         message: format!(
-            "{e}; `pitr restore --cluster --abandon` forgets the run, leaving everything as it is"
+            "{e}; `pitr restore --cluster --abandon` (with --new-cluster for a restore into a \
+             new cluster) forgets the run, leaving everything as it is"
         ),
     }
 }
@@ -123,6 +124,7 @@ fn continue_run(
         node: Node::from_spec(spec),
         request: record.request.clone(),
         next: Some(next),
+        redo: None,
     })
 }
 
@@ -204,22 +206,34 @@ pub fn abandon_cluster_restore(specs: &[ClusterSpec]) -> Result<InterruptedOutco
     let chosen = continue_run(&named, &record, false, false)
         .map(|p| p.node)
         .or_else(|_| Ok::<_, Error>(Node::from_spec(named[0].1)))?;
-    let locked = crate::ops::lock_stanza(&chosen, crate::ops::CLUSTER_COMMAND, false, &|_| {})?;
+    abandon(&chosen, &record.run_id, |at| {
+        format!(
+            "the cluster is left as run {} left it at step '{at}': see docs/cluster-pitr.md to \
+             finish or go back by hand",
+            record.run_id
+        )
+    })
+}
+
+/// Forgets run `run_id` of the cluster run journal of `node`'s stanza under its lock, when it
+/// is still interrupted; `message` says, from the step it was in, where things are left.
+pub(super) fn abandon(
+    node: &Node,
+    run_id: &str,
+    message: impl FnOnce(&str) -> String,
+) -> Result<InterruptedOutcome> {
+    let locked = crate::ops::lock_stanza(node, crate::ops::CLUSTER_COMMAND, false, &|_| {})?;
     let record = locked
         .last_cluster_run()?
-        .filter(|r| r.is_interrupted() && r.run_id == record.run_id)
+        .filter(|r| r.is_interrupted() && r.run_id == run_id)
         .ok_or_else(|| Error::PlanNotRunnable {
-            reason: format!("run {} is no longer interrupted", record.run_id),
+            reason: format!("run {run_id} is no longer interrupted"),
         })?;
     let at = record
         .current_step()
         .unwrap_or("before its first step")
         .to_owned();
-    let message = format!(
-        "the cluster is left as run {} left it at step '{at}': see docs/cluster-pitr.md to \
-         finish or go back by hand",
-        record.run_id
-    );
+    let message = message(&at);
     let run_id = record.run_id.clone();
     let mut journal = Journal::begin(
         locked.cluster_journal_path(),

@@ -2,7 +2,9 @@
 //! before it runs (with what later steps need: the safety copy moved, the restored timeline);
 //! before the DCS is emptied, a failure brings the cluster back as it was. A re-run of an
 //! interrupted run goes on from the step it was in, or brings the cluster back
-//! ([`super::resume`]).
+//! ([`super::resume`]). A restore into a new cluster records, before each step that creates
+//! something, what it creates; a re-run of an interrupted one removes that and restores again
+//! ([`super::new_resume`]).
 
 use std::path::PathBuf;
 
@@ -13,7 +15,9 @@ use crate::ops::backup::BackupOutcome;
 use crate::ops::continuity::ContinuityOutcome;
 use crate::plan::Plan;
 use crate::plan::cluster::resume::ClusterNext;
-use crate::plan::cluster::{ClusterAction, ClusterPlan, ClusterStep, ExpectTimeline};
+use crate::plan::cluster::{
+    ClusterAction, ClusterPlan, ClusterStep, Created, ExpectTimeline, undo_steps,
+};
 use crate::plan::resume::{Decision, Interrupted, Next};
 use crate::plan::summary::PlanKind;
 use crate::run::journal::{Journal, Phase};
@@ -23,6 +27,7 @@ use crate::run::runner::{self, RunReport};
 use crate::run::user::OsUser;
 use crate::run::{cluster as wait, facts, files};
 
+use super::new_resume::{NOTE_CREATED, created};
 use super::resume::{NOTE_RESTORED_TIMELINE, NOTE_SELECTION, NOTE_TIMELINE, new_record, set_plan};
 
 /// Where a run stands, for the steps that depend on earlier ones.
@@ -32,8 +37,7 @@ pub(super) struct ClusterRun<'a> {
     pub(super) node: &'a Node,
     pub(super) log: &'a RunLog,
     pub(super) locked: &'a crate::ops::Locked,
-    /// The cluster run journal; none for a restore into a new cluster (the source is not
-    /// touched: after a crash, the new member is removed and the restore run again) and for
+    /// The cluster run journal (of the new stanza for a restore into a new cluster); none for
     /// a phase run by the playbook.
     pub(super) journal: Option<Journal>,
     pub(super) restore: Option<RunReport>,
@@ -53,6 +57,37 @@ impl ClusterRun<'_> {
     fn record_quietly(&mut self, change: impl FnOnce(&mut Journal) -> Result<()>) {
         if let Err(e) = self.record(change) {
             self.log.line(&format!("warning: the run journal: {e}"));
+        }
+    }
+
+    /// What a restore into a new cluster created, as the journal says.
+    fn created(&self) -> Vec<Created> {
+        self.journal
+            .as_ref()
+            .map_or_else(Vec::new, |j| created(&j.record().notes))
+    }
+
+    /// Records, before `step` of a restore into a new cluster runs, what it creates.
+    fn record_created(&mut self, step: &ClusterStep) -> Result<()> {
+        let Some(c) = Created::by(step).filter(|_| self.plan.new_cluster.is_some()) else {
+            return Ok(());
+        };
+        let mut all = self.created();
+        if all.contains(&c) {
+            return Ok(());
+        }
+        all.push(c);
+        let value = serde_json::to_value(all).unwrap_or_default();
+        self.record(|j| j.note(NOTE_CREATED, value))
+    }
+
+    /// The steps that bring things back: for a restore into a new cluster, the undo steps of
+    /// what it created.
+    fn rollback_steps(&self) -> Vec<ClusterStep> {
+        if self.plan.new_cluster.is_some() {
+            undo_steps(self.plan, &self.created())
+        } else {
+            self.plan.on_failure.clone()
         }
     }
 
@@ -281,7 +316,8 @@ impl ClusterRun<'_> {
     /// and a sentence on the outcome.
     fn roll_back(&mut self) -> (bool, String) {
         let plan = self.plan;
-        let ids: Vec<String> = plan.on_failure.iter().map(|s| s.id.clone()).collect();
+        let steps = self.rollback_steps();
+        let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
         self.record_quietly(|j| j.rolling_back(&ids));
         if !self.put_data_back() {
             return (
@@ -295,7 +331,7 @@ impl ClusterRun<'_> {
                 ),
             );
         }
-        for (i, step) in plan.on_failure.iter().enumerate() {
+        for (i, step) in steps.iter().enumerate() {
             self.log.line(&format!(
                 "==> rollback {} on {}: {}",
                 step.id, step.member, step.title
@@ -305,6 +341,18 @@ impl ClusterRun<'_> {
             if let Err(e) = self.step(step) {
                 self.log
                     .line(&format!("rollback step '{}' failed: {e}", step.id));
+                if let Some(new) = &plan.new_cluster {
+                    return (
+                        false,
+                        format!(
+                            "undoing failed at '{}' ({e}); cluster {} was not touched; fix the \
+                             cause and run the same command again (or with --undo), or \
+                             --abandon and remove the new cluster {} by hand \
+                             (docs/cluster-pitr.md)",
+                            step.id, plan.scope, new.scope
+                        ),
+                    );
+                }
                 return (
                     false,
                     format!(
@@ -315,6 +363,22 @@ impl ClusterRun<'_> {
                     ),
                 );
             }
+        }
+        if let Some(new) = &plan.new_cluster {
+            return (
+                true,
+                format!(
+                    "undone: what the interrupted run created of the new cluster {} is removed \
+                     ({}); cluster {} was not touched",
+                    new.scope,
+                    if ids.is_empty() {
+                        "it had created nothing".to_owned()
+                    } else {
+                        ids.join(", ")
+                    },
+                    plan.scope
+                ),
+            );
         }
         (
             true,
@@ -357,15 +421,40 @@ pub(super) enum Ended {
 /// when a member is on another host. The first failing step stops the run; before the DCS is
 /// emptied, the cluster is brought back as it was. A re-run that undoes an interrupted run
 /// ends with `run_undone`.
+///
+/// A re-run of an interrupted restore into a new cluster removes what that run created, then
+/// (under the same lock) prepares the restore again, pre-flight included, and runs it; the
+/// outcome's `resumed` says so.
 pub fn run_cluster_restore(
-    prepared: PreparedClusterRestore,
+    mut prepared: PreparedClusterRestore,
     log: &RunLog,
 ) -> Result<ClusterOutcome> {
-    match run_prepared(prepared, log)? {
-        Ended::Done(outcome) => Ok(*outcome),
-        Ended::Undone { run_id, message } => Err(Error::RunUndone {
+    let redo = prepared.redo.take();
+    let resumed = prepared.resumed.clone();
+    let locked = check_and_lock(&prepared)?;
+    let undone = match run_locked(prepared, log, &locked)? {
+        Ended::Done(outcome) => return Ok(*outcome),
+        Ended::Undone { run_id, message } => (run_id, message),
+    };
+    let Some(redo) = redo else {
+        let (run_id, message) = undone;
+        return Err(Error::RunUndone {
             run_id,
             reason: format!("{message}. Restore again when the cause is fixed"),
+        });
+    };
+    log.line("==> restoring into the new cluster again, from the start");
+    let fresh =
+        super::new::prepare_new_cluster(&redo.specs, &redo.new_spec, &redo.request, &redo.options)?;
+    check(&fresh)?;
+    match run_locked(fresh, log, &locked)? {
+        Ended::Done(mut outcome) => {
+            outcome.resumed = resumed;
+            Ok(*outcome)
+        }
+        Ended::Undone { run_id, message } => Err(Error::RunUndone {
+            run_id,
+            reason: message,
         }),
     }
 }
@@ -397,6 +486,30 @@ fn journal_for(prepared: &PreparedClusterRestore, locked: &crate::ops::Locked) -
 
 /// Runs a prepared cluster restore (fresh, continued, or undone; see [`run_cluster_restore`]).
 pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Result<Ended> {
+    let locked = check_and_lock(&prepared)?;
+    run_locked(prepared, log, &locked)
+}
+
+/// [`check`], then the restored member's stanza lock (the new member's for a restore into a
+/// new cluster), for the whole run: no backup, restore or continuity of this pitr's node runs
+/// beside it.
+fn check_and_lock(prepared: &PreparedClusterRestore) -> Result<crate::ops::Locked> {
+    check(prepared)?;
+    crate::ops::lock_stanza(&prepared.node, crate::ops::CLUSTER_COMMAND, false, &|_| {})
+}
+
+/// The index of the plan's step a run starts from; `None` when it undoes.
+fn start_at(prepared: &PreparedClusterRestore) -> Option<usize> {
+    match prepared.next {
+        None => Some(0),
+        Some(ClusterNext::From(i)) => Some(i),
+        Some(ClusterNext::Undo) => None,
+    }
+}
+
+/// Refuses a plan with a member on another host, or whose restore step would run with a plan
+/// that cannot run.
+fn check(prepared: &PreparedClusterRestore) -> Result<()> {
     let remote = prepared.plan.remote_members();
     if !remote.is_empty() {
         return Err(Error::RemoteMember {
@@ -404,11 +517,7 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
         });
     }
     debug_assert_eq!(prepared.plan.restore.kind(), PlanKind::Restore);
-    let from = match prepared.next {
-        None => Some(0),
-        Some(ClusterNext::From(i)) => Some(i),
-        Some(ClusterNext::Undo) => None,
-    };
+    let from = start_at(prepared);
     let restore_at = prepared
         .plan
         .steps
@@ -417,15 +526,17 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
     if from.zip(restore_at).is_some_and(|(f, r)| f <= r) {
         runner::check_runnable(&prepared.plan.restore)?;
     }
-    // The restored member's stanza lock, for the whole run: no backup, restore or continuity
-    // of this pitr's node runs beside it.
-    let locked =
-        crate::ops::lock_stanza(&prepared.node, crate::ops::CLUSTER_COMMAND, false, &|_| {})?;
-    let journal = if prepared.plan.new_cluster.is_some() {
-        None
-    } else {
-        Some(journal_for(&prepared, &locked)?)
-    };
+    Ok(())
+}
+
+/// Runs a prepared cluster restore under `locked`.
+fn run_locked(
+    prepared: PreparedClusterRestore,
+    log: &RunLog,
+    locked: &crate::ops::Locked,
+) -> Result<Ended> {
+    let from = start_at(&prepared);
+    let journal = Some(journal_for(&prepared, locked)?);
     log.file_only(&format!("cluster plan: {}", prepared.plan.to_json()));
     if let Some(r) = &prepared.resumed {
         log.line(&format!(
@@ -446,7 +557,7 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
         plan: &prepared.plan,
         node: &prepared.node,
         log,
-        locked: &locked,
+        locked,
         journal,
         restore: None,
         restored_timeline,
@@ -489,16 +600,21 @@ pub(super) fn run_prepared(prepared: PreparedClusterRestore, log: &RunLog) -> Re
             step.host,
             step.title
         ));
+        run.record_created(step)?;
         run.record(|j| j.enter(i))?;
         runner::kill_hook(&step.id);
         if let Err(e) = run.step(step) {
             log.line(&format!("step '{}' failed: {e}", step.id));
             let back = if let Some(new) = &prepared.plan.new_cluster {
+                // The record stays interrupted at this step: the same restore, run again,
+                // removes what this run created and restores again.
                 format!(
-                    "the running cluster {} was not touched; the new cluster's data directory {} \
-                     is left as it is: stop the new member's Patroni and PostgreSQL and remove it \
-                     before trying again",
+                    "the running cluster {} was not touched; what this run created of the new \
+                     cluster {} (its data directory {}, stanza, Patroni, as far as it got) is \
+                     left as it is for inspection: run the same command again to remove it and \
+                     restore again, or with --undo to only remove it",
                     prepared.plan.scope,
+                    new.scope,
                     new.data.display()
                 )
             } else if i == 0 {

@@ -124,3 +124,69 @@ fn requests_a_cluster_restore_cannot_honour_are_refused() {
         );
     }
 }
+
+/// A source spec and a new-cluster spec whose logs are in `dir`, and the request.
+fn new_cluster_specs(dir: &std::path::Path) -> (ClusterSpec, ClusterSpec, RestoreRequest) {
+    let spec = |yaml: &str| {
+        ClusterSpec::from_yaml_str(&format!(
+            "{yaml}\npgbackrest_log_dir: {}\npatroni_port: 1\n",
+            dir.display()
+        ))
+        .unwrap()
+    };
+    let request = crate::target::RawRequest {
+        time: Some("2026-12-01 10:00:00+00".into()),
+        ..Default::default()
+    }
+    .validate(None)
+    .unwrap();
+    (
+        spec("pg_cluster: pg-test\npg_seq: 1"),
+        spec("pg_cluster: pg-new\npg_seq: 1\npg_data: /nonexistent/pg-new/data"),
+        request,
+    )
+}
+
+#[test]
+fn an_interrupted_restore_into_a_new_cluster_of_another_request_is_refused_before_the_preflight() {
+    use crate::run::journal::{Journal, Phase, RunRecord, cluster_journal_path};
+    let dir = tempfile::tempdir().unwrap();
+    let (source, new, request) = new_cluster_specs(dir.path());
+    let options = ClusterOptions::default();
+    let node = Node::from_spec(&new);
+    let identity =
+        new_resume::identity(&cluster_request(&request).unwrap(), "pg-test", &new, &node);
+    // A record of a restore into pg-new from pg-test, killed (no pitr holds the lock).
+    let record = RunRecord::new(crate::plan::cluster::CLUSTER_RESTORE, "pg-new", identity);
+    let path = cluster_journal_path(dir.path(), "pg-new");
+    let mut journal = Journal::begin(&path, None, record).unwrap();
+    // Another target: refused (no Patroni is asked: its port 1 answers nothing), naming the
+    // ways out of a restore into a new cluster.
+    let other = crate::target::RawRequest {
+        time: Some("2026-12-01 11:00:00+00".into()),
+        ..Default::default()
+    }
+    .validate(None)
+    .unwrap();
+    let e = prepare_new_cluster(std::slice::from_ref(&source), &new, &other, &options).unwrap_err();
+    assert_eq!(e.code(), "run_interrupted", "{e}");
+    // (The record holds no plan: the hint is the cluster restore's.)
+    assert!(e.to_string().contains("pitr restore --cluster"), "{e}");
+    // The same request finds it, and cannot read a record without a plan: it says how to
+    // forget it.
+    let e =
+        prepare_new_cluster(std::slice::from_ref(&source), &new, &request, &options).unwrap_err();
+    assert_eq!(e.code(), "parse_error", "{e}");
+    assert!(e.to_string().contains("--abandon"), "{e}");
+    // --undo of another source: refused.
+    let mut other_source = source.clone();
+    other_source.cluster = "pg-other".parse().unwrap();
+    let log = crate::run::log::RunLog::terminal(false);
+    let e = undo_new_cluster(&[other_source], &new, &log).unwrap_err();
+    assert_eq!(e.code(), "run_interrupted", "{e}");
+    // Once the run ended, nothing is interrupted: --undo says so.
+    journal.finish(Phase::Abandoned, "test").unwrap();
+    let e = undo_new_cluster(&[source], &new, &log).unwrap_err();
+    assert_eq!(e.code(), "plan_not_runnable", "{e}");
+    assert!(e.to_string().contains("new cluster pg-new"), "{e}");
+}

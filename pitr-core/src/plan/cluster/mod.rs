@@ -24,7 +24,8 @@
 //! old leader first, failover is resumed and each member rejoins.
 //!
 //! What a re-run does after pitr was killed mid-way is decided in [`resume`]; a restore into a
-//! new cluster beside the running one is planned by [`plan_new_cluster`].
+//! new cluster beside the running one is planned by [`plan_new_cluster`], with the steps that
+//! undo it as its `on_failure` ([`undo_steps`], [`decide_new`]).
 
 use std::path::PathBuf;
 
@@ -532,7 +533,7 @@ pub fn plan_cluster_restore(input: ClusterInput) -> Result<ClusterPlan> {
     })
 }
 
-pub use new::{NewClusterInput, plan_new_cluster};
+pub use new::{Created, NewClusterInput, decide_new, plan_new_cluster, undo_steps};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -266,7 +266,9 @@ pub struct ClusterPlan {
     pub warnings: Vec<String>,
     /// Steps, in order.
     pub steps: Vec<ClusterStep>,
-    /// Steps that bring the cluster back as it was when a step before `dcs` fails.
+    /// Steps that bring the cluster back as it was when a step before `dcs` fails; for a
+    /// restore into a new cluster, the steps that remove what an interrupted run created
+    /// (see [`super::undo_steps`]).
     pub on_failure: Vec<ClusterStep>,
     /// The chosen member's single-node restore plan, run by the `restore` step.
     pub restore: Plan,

@@ -10,16 +10,25 @@
 //! | `archive` | the new timeline's history file; `pgbackrest check` (a WAL switch, archived: the archiver has pushed its backlog); `pitr continuity` | the new stanza holds the new timeline's history and WAL |
 //! | `backup` | a full backup into the new stanza (unless declined) | restores of the new cluster start there |
 //!
-//! Nothing is rolled back on failure: the source was not touched, and the new member's data
-//! directory is left for inspection (stop the new member and remove it to try again).
+//! Nothing is rolled back when a step fails: the source was not touched, and what the run
+//! created is left for inspection. The plan's `on_failure` steps are its undo: stop the new
+//! member's Patroni and PostgreSQL, remove the new scope from the DCS, delete the new stanza,
+//! remove the new data directory — each run only when the run journal says the run created
+//! what it undoes ([`Created`], recorded before the step that creates it). A re-run of the same
+//! restore after an interrupted one undoes it and restores again ([`decide_new`]);
+//! `--undo` only undoes.
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use super::{
-    ClusterAction, ClusterPlan, MemberSite, MemberSummary, NewClusterSummary, On, Phase,
-    model::CLUSTER_RESTORE, text,
+    ClusterAction, ClusterPlan, ClusterStep, MemberSite, MemberSummary, NewClusterSummary, On,
+    Phase, model::CLUSTER_RESTORE, text,
 };
 use crate::plan::Plan;
+use crate::plan::pg_ctl::{self, StopMode};
+use crate::plan::resume::{Decision, Resumed};
 
 /// Everything a restore into a new cluster is planned from.
 #[derive(Debug, Clone)]
@@ -45,6 +54,10 @@ pub struct NewClusterInput {
     pub target: String,
     /// pgBackRest.
     pub pgbackrest_bin: PathBuf,
+    /// `patronictl` (the undo removes the new scope from the DCS with it).
+    pub patronictl: PathBuf,
+    /// The indexes of the new member's repos (the undo deletes the new stanza from each).
+    pub repos: Vec<u16>,
     /// Take a full backup at the end.
     pub backup: bool,
     /// What the pre-flight checked.
@@ -139,6 +152,7 @@ pub fn plan_new_cluster(input: NewClusterInput) -> ClusterPlan {
         archive.swap(c, k);
     }
     steps.extend(archive);
+    let on_failure = undo(&input);
 
     ClusterPlan {
         kind: CLUSTER_RESTORE,
@@ -151,7 +165,7 @@ pub fn plan_new_cluster(input: NewClusterInput) -> ClusterPlan {
         preflight: input.preflight,
         warnings: input.warnings,
         steps,
-        on_failure: Vec::new(),
+        on_failure,
         restore: input.restore,
         new_cluster: Some(NewClusterSummary {
             scope: input.scope,
@@ -161,4 +175,224 @@ pub fn plan_new_cluster(input: NewClusterInput) -> ClusterPlan {
             api: m.api.url.to_string(),
         }),
     }
+}
+
+/// What a restore into a new cluster creates, recorded in its run journal before the step that
+/// creates it runs (the pre-flight made sure none was there before the run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Created {
+    /// The new data directory (the `restore` step).
+    Data,
+    /// The new stanza (`stanza-create`).
+    Stanza,
+    /// The new member's Patroni, and with it the new scope in the DCS (`start-patroni-*`).
+    Patroni,
+}
+
+impl Created {
+    /// `data`, `stanza` or `patroni`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Created::Data => "data",
+            Created::Stanza => "stanza",
+            Created::Patroni => "patroni",
+        }
+    }
+
+    /// What a step of a new-cluster plan creates.
+    pub fn by(step: &ClusterStep) -> Option<Created> {
+        match step.id.as_str() {
+            "restore" => Some(Created::Data),
+            "stanza-create" => Some(Created::Stanza),
+            id if id.starts_with("start-patroni-") => Some(Created::Patroni),
+            _ => None,
+        }
+    }
+
+    /// What an undo step (of `on_failure`) undoes.
+    fn undone_by(step: &ClusterStep) -> Option<Created> {
+        let id = step.id.as_str();
+        if id.starts_with("undo-stop-patroni-") || id == "undo-remove-dcs" {
+            Some(Created::Patroni)
+        } else if id.starts_with("undo-stanza-") {
+            Some(Created::Stanza)
+        } else if ["undo-stop-postgres-", "undo-stopped-", "undo-remove-data-"]
+            .iter()
+            .any(|p| id.starts_with(p))
+        {
+            Some(Created::Data)
+        } else {
+            None
+        }
+    }
+}
+
+/// The undo steps of a new-cluster plan that undo what a run `created`, in the plan's order.
+pub fn undo_steps(plan: &ClusterPlan, created: &[Created]) -> Vec<ClusterStep> {
+    plan.on_failure
+        .iter()
+        .filter(|s| Created::undone_by(s).is_some_and(|c| created.contains(&c)))
+        .cloned()
+        .collect()
+}
+
+/// The steps that remove what a run created (each filtered by [`undo_steps`]): Patroni stopped
+/// first (it would start PostgreSQL again), PostgreSQL stopped, the new scope removed from the
+/// DCS, the new stanza stopped, deleted from each repo and started again (`stanza-delete` wants
+/// the stop file, which would keep the next `stanza-create` out), the data directory removed.
+fn undo(input: &NewClusterInput) -> Vec<ClusterStep> {
+    let m = &input.member;
+    let o = On {
+        member: m,
+        phase: Phase::Rollback,
+    };
+    let stanza = |verb: &str, repo: Option<u16>| {
+        let mut argv = vec![
+            text(&input.pgbackrest_bin),
+            format!("--config={}", m.pgbackrest_config.display()),
+            format!("--stanza={}", input.scope),
+        ];
+        argv.extend(repo.map(|r| format!("--repo={r}")));
+        argv.push(verb.to_owned());
+        On::exec(argv, Some(&m.dbsu), Vec::new())
+    };
+    let mut steps = vec![
+        o.step(
+            &format!("undo-stop-patroni-{}", m.name),
+            format!("Stop Patroni on {}", m.name),
+            "the interrupted run started it: it holds the new scope's leader key and its ports, \
+             and would start PostgreSQL again",
+            false,
+            On::exec(m.control.stop.clone(), None, Vec::new()),
+        ),
+        o.step(
+            &format!("undo-stop-postgres-{}", m.name),
+            format!("Stop PostgreSQL in {} (fast)", m.data.display()),
+            "the interrupted run's restore started it; 1: nothing runs there",
+            false,
+            On::exec(
+                pg_ctl::stop(&m.pg_bin_dir.join("pg_ctl"), &m.data, StopMode::Fast),
+                Some(&m.dbsu),
+                vec![0, 1],
+            ),
+        ),
+        o.step(
+            &format!("undo-stopped-{}", m.name),
+            format!("Check that no PostgreSQL runs in {}", m.data.display()),
+            "the data directory is removed next",
+            false,
+            ClusterAction::AwaitStopped {
+                data: m.data.clone(),
+                timeout_secs: super::LEADER_TIMEOUT,
+            },
+        ),
+        o.step(
+            "undo-remove-dcs",
+            format!(
+                "Remove the new cluster {} from the DCS (patronictl remove)",
+                input.scope
+            ),
+            "only the new scope, with the new member's Patroni configuration (of that scope); \
+             the running cluster's keys are not touched",
+            true,
+            ClusterAction::Exec {
+                argv: vec![
+                    text(&input.patronictl),
+                    "-c".into(),
+                    text(m.control.config.as_path()),
+                    "remove".into(),
+                    input.scope.clone(),
+                ],
+                run_as: Some(m.dbsu.clone()),
+                stdin: Some(format!("{}\nYes I am aware\n{}\n", input.scope, m.name)),
+                ok_status: Vec::new(),
+            },
+        ),
+        o.step(
+            "undo-stanza-stop",
+            format!("Stop pgBackRest for the new stanza {}", input.scope),
+            "stanza-delete runs only on a stopped stanza",
+            false,
+            stanza("stop", None),
+        ),
+    ];
+    for r in &input.repos {
+        steps.push(o.step(
+            &format!("undo-stanza-delete-repo{r}"),
+            format!("Delete the new stanza {} from repo{r}", input.scope),
+            "the interrupted run created it (the pre-flight found none): its archive and \
+             backups are of a new cluster that is removed",
+            true,
+            stanza("stanza-delete", Some(*r)),
+        ));
+    }
+    steps.push(o.step(
+        "undo-stanza-start",
+        format!("Start pgBackRest for the new stanza {} again", input.scope),
+        "the next stanza-create is refused while the stop file exists",
+        false,
+        stanza("start", None),
+    ));
+    steps.push(o.step(
+        &format!("undo-remove-data-{}", m.name),
+        format!("Remove the new data directory {}", m.data.display()),
+        "the interrupted run restored into it (the pre-flight found it absent or empty)",
+        true,
+        ClusterAction::RemoveDir {
+            path: m.data.clone(),
+            owner: m.dbsu.clone(),
+        },
+    ));
+    steps
+}
+
+/// What a re-run of a restore into a new cluster does with the interrupted run `run_id`
+/// (interrupted at step `at`, `rolling_back` when it was undoing): it undoes what the run
+/// `created` and, unless `undo_only` (`--undo`), restores again from the start.
+pub fn decide_new(
+    run_id: &str,
+    at: Option<&str>,
+    rolling_back: bool,
+    created: &[Created],
+    plan: &ClusterPlan,
+    undo_only: bool,
+) -> Resumed {
+    let at = at.unwrap_or("before its first step").to_owned();
+    let scope = plan
+        .new_cluster
+        .as_ref()
+        .map_or(plan.scope.as_str(), |n| n.scope.as_str());
+    let made = if created.is_empty() {
+        "nothing yet".to_owned()
+    } else {
+        created
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let then = if undo_only {
+        "then stops (--undo)"
+    } else {
+        "then restores into the new cluster again from the start"
+    };
+    let why = format!(
+        "the restore into the new cluster {scope} was interrupted at {}step '{at}' (it had \
+         created: {made}); this run removes what it created (its Patroni and PostgreSQL \
+         stopped, its scope removed from the DCS, its stanza deleted, its data directory \
+         removed, as far as it got), {then}; cluster {} is not touched",
+        if rolling_back { "undo " } else { "" },
+        plan.scope
+    );
+    Resumed::new(
+        run_id,
+        if undo_only {
+            Decision::Undo
+        } else {
+            Decision::Redo
+        },
+        at,
+        why,
+    )
 }

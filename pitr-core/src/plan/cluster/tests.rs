@@ -193,3 +193,133 @@ fn an_interrupted_run_is_undone_before_the_point_of_no_return_and_completed_afte
     assert_eq!((r.decision, next), (Decision::Undo, ClusterNext::Undo));
     assert_eq!(r.interrupted_at, plan.on_failure[1].id);
 }
+
+pub(crate) fn new_cluster_plan() -> ClusterPlan {
+    let base = input("pg-test-2");
+    let mut member = site("pg-new-1", "new", true);
+    member.data = PathBuf::from("/pg/new/data");
+    plan_new_cluster(NewClusterInput {
+        source_scope: "pg-test".into(),
+        members: Vec::new(),
+        leader: "pg-test-2".into(),
+        timeline_before: Some(2),
+        scope: "pg-new".into(),
+        member,
+        restore_socket_dir: PathBuf::from("/var/run/postgresql"),
+        restore: base.restore,
+        target: base.target,
+        pgbackrest_bin: base.pgbackrest_bin,
+        patronictl: base.patronictl,
+        repos: vec![1, 3],
+        backup: true,
+        preflight: Vec::new(),
+        warnings: Vec::new(),
+    })
+}
+
+#[test]
+fn the_undo_of_a_new_cluster_removes_only_what_the_run_created_and_only_the_new_scope() {
+    let plan = new_cluster_plan();
+    // Every step that creates something is known, and every undo step undoes one of them.
+    let creates: Vec<(String, Created)> = plan
+        .steps
+        .iter()
+        .filter_map(|s| Created::by(s).map(|c| (s.id.clone(), c)))
+        .collect();
+    assert_eq!(
+        creates,
+        [
+            ("restore".to_owned(), Created::Data),
+            ("stanza-create".to_owned(), Created::Stanza),
+            ("start-patroni-pg-new-1".to_owned(), Created::Patroni),
+        ]
+    );
+    let all = [Created::Data, Created::Stanza, Created::Patroni];
+    assert_eq!(undo_steps(&plan, &all), plan.on_failure);
+    assert_eq!(
+        ids(&plan.on_failure),
+        [
+            "undo-stop-patroni-pg-new-1",
+            "undo-stop-postgres-pg-new-1",
+            "undo-stopped-pg-new-1",
+            "undo-remove-dcs",
+            "undo-stanza-stop",
+            "undo-stanza-delete-repo1",
+            "undo-stanza-delete-repo3",
+            "undo-stanza-start",
+            "undo-remove-data-pg-new-1",
+        ]
+    );
+    // Killed inside the restore: PostgreSQL stopped and the directory removed, nothing else.
+    assert_eq!(
+        ids(&undo_steps(&plan, &[Created::Data])),
+        [
+            "undo-stop-postgres-pg-new-1",
+            "undo-stopped-pg-new-1",
+            "undo-remove-data-pg-new-1"
+        ]
+    );
+    // The stanza is deleted only when the run created it.
+    assert!(
+        undo_steps(&plan, &[Created::Data, Created::Patroni])
+            .iter()
+            .all(|s| !s.id.starts_with("undo-stanza-"))
+    );
+    assert!(undo_steps(&plan, &[]).is_empty());
+    // The DCS: the new scope only, with the new member's configuration.
+    let remove = plan
+        .on_failure
+        .iter()
+        .find(|s| s.id == "undo-remove-dcs")
+        .unwrap();
+    let ClusterAction::Exec { argv, stdin, .. } = &remove.action else {
+        panic!("{remove:?}")
+    };
+    assert_eq!(argv.last().map(String::as_str), Some("pg-new"));
+    assert!(!argv.iter().any(|a| a == "pg-test"), "{argv:?}");
+    assert_eq!(stdin.as_deref(), Some("pg-new\nYes I am aware\npg-new-1\n"));
+    let delete = plan
+        .on_failure
+        .iter()
+        .find(|s| s.id == "undo-stanza-delete-repo3")
+        .unwrap();
+    let ClusterAction::Exec { argv, .. } = &delete.action else {
+        panic!("{delete:?}")
+    };
+    assert!(argv.contains(&"--stanza=pg-new".to_owned()) && argv.contains(&"--repo=3".to_owned()));
+    let text = plan.to_text();
+    assert!(
+        text.contains("a re-run after the run was interrupted"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_rerun_of_a_new_cluster_says_what_it_found_and_redoes_or_only_undoes() {
+    let plan = new_cluster_plan();
+    let created = [Created::Data, Created::Stanza];
+    let r = decide_new("run-1", Some("archive-on"), false, &created, &plan, false);
+    assert_eq!(r.decision, crate::plan::resume::Decision::Redo);
+    assert_eq!(r.interrupted_at, "archive-on");
+    assert!(
+        r.why.contains("interrupted at step 'archive-on'"),
+        "{}",
+        r.why
+    );
+    assert!(r.why.contains("created: data, stanza"), "{}", r.why);
+    assert!(r.why.contains("again from the start"), "{}", r.why);
+    assert!(
+        r.why.contains("cluster pg-test is not touched"),
+        "{}",
+        r.why
+    );
+    let r = decide_new("run-1", None, true, &[], &plan, true);
+    assert_eq!(r.decision, crate::plan::resume::Decision::Undo);
+    assert_eq!(r.interrupted_at, "before its first step");
+    assert!(
+        r.why.contains("undo step") && r.why.contains("nothing yet"),
+        "{}",
+        r.why
+    );
+    assert!(r.why.contains("--undo"), "{}", r.why);
+}

@@ -56,7 +56,12 @@ impl ClusterPlan {
         let mut phase = None;
         for (i, step) in self.steps.iter().chain(&self.on_failure).enumerate() {
             if i == self.steps.len() {
-                out.push_str("\n# === if a step before 'remove-dcs' fails: back as it was ===\n");
+                out.push_str(if self.new_cluster.is_some() {
+                    "\n# === a re-run after the run was interrupted, or --undo: remove what it \
+                     created (each step only for what the run journal says it created) ===\n"
+                } else {
+                    "\n# === if a step before 'remove-dcs' fails: back as it was ===\n"
+                });
             }
             if phase != Some(step.phase) {
                 phase = Some(step.phase);
