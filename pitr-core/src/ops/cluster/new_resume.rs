@@ -114,15 +114,7 @@ pub(super) fn prepare_rerun(
         &plan,
         redo.is_none(),
     );
-    plan.warnings.insert(
-        0,
-        format!(
-            "continuing interrupted run {} ({}): {}",
-            resumed.run_id,
-            resumed.decision.as_str(),
-            resumed.why
-        ),
-    );
+    super::resume::continuing(&mut plan, &resumed);
     Ok(Some(PreparedClusterRestore {
         plan,
         selection,

@@ -9,6 +9,7 @@ use crate::node::Node;
 use crate::ops::restore::{InterruptedOutcome, request_identity};
 use crate::plan::cluster::resume::{ClusterNext, InterruptedCluster, decide};
 use crate::plan::cluster::{CLUSTER_RESTORE, ClusterAction, ClusterPlan};
+use crate::plan::resume::Resumed;
 use crate::run::journal::{self, Journal, Phase, RunRecord};
 use crate::run::log::RunLog;
 use crate::run::user::OsUser;
@@ -108,15 +109,7 @@ fn continue_run(
         go_on,
         undo,
     )?;
-    plan.warnings.insert(
-        0,
-        format!(
-            "continuing interrupted run {} ({}): {}",
-            resumed.run_id,
-            resumed.decision.as_str(),
-            resumed.why
-        ),
-    );
+    continuing(&mut plan, &resumed);
     Ok(PreparedClusterRestore {
         plan,
         selection,
@@ -271,4 +264,17 @@ pub(super) fn new_record(prepared: &PreparedClusterRestore) -> RunRecord {
 pub(super) fn set_plan(record: &mut RunRecord, prepared: &PreparedClusterRestore) {
     record.plan = serde_json::to_value(&prepared.plan).ok();
     record.steps = prepared.plan.steps.iter().map(|s| s.id.clone()).collect();
+}
+
+/// Puts what a re-run found and will do first among the plan's warnings.
+pub(super) fn continuing(plan: &mut ClusterPlan, resumed: &Resumed) {
+    plan.warnings.insert(
+        0,
+        format!(
+            "continuing interrupted run {} ({}): {}",
+            resumed.run_id,
+            resumed.decision.as_str(),
+            resumed.why
+        ),
+    );
 }
