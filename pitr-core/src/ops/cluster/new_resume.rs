@@ -6,17 +6,16 @@
 //! again from the start; [`undo_new_cluster`] only undoes it, [`abandon_new_cluster`] forgets
 //! it. A record of another source or target is refused (`run_interrupted`).
 
-use super::resume::{NOTE_SELECTION, abandon, unreadable};
+use super::resume::{abandon, unreadable};
 use super::{PreparedClusterRestore, Redo};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::ops::restore::{InterruptedOutcome, request_identity};
 use crate::plan::cluster::resume::ClusterNext;
-use crate::plan::cluster::{CLUSTER_RESTORE, ClusterPlan, Created, decide_new};
+use crate::plan::cluster::{CLUSTER_RESTORE, Created, decide_new};
 use crate::run::journal::{self, Phase, RunRecord};
 use crate::run::log::RunLog;
 use crate::run::user::OsUser;
-use crate::select::Selection;
 use crate::spec::ClusterSpec;
 use crate::target::RestoreRequest;
 
@@ -83,25 +82,13 @@ pub(super) fn prepare_rerun(
     if !same {
         return Err(crate::ops::interrupted(&record));
     }
-    let value = record
-        .plan
-        .clone()
-        .ok_or_else(|| unreadable(&record, &"it holds no plan"))?;
-    let mut plan = ClusterPlan::from_value(value).map_err(|e| unreadable(&record, &e))?;
+    let (mut plan, selection) = super::resume::recorded_plan(&record)?;
     if plan.new_cluster.is_none() {
         return Err(unreadable(
             &record,
             &"its plan is not a restore into a new cluster",
         ));
     }
-    let selection: Selection = record
-        .notes
-        .get(NOTE_SELECTION)
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| unreadable(&record, &e))?
-        .ok_or_else(|| unreadable(&record, &"it holds no selection"))?;
     super::secrets::with_patroni_auth(
         &mut plan,
         new_spec.patroni.as_ref().and_then(|a| a.auth.as_ref()),

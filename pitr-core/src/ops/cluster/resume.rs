@@ -66,19 +66,7 @@ fn continue_run(
     go_on: bool,
     undo: bool,
 ) -> Result<PreparedClusterRestore> {
-    let value = record
-        .plan
-        .clone()
-        .ok_or_else(|| unreadable(record, &"it holds no plan"))?;
-    let mut plan = ClusterPlan::from_value(value).map_err(|e| unreadable(record, &e))?;
-    let selection: Selection = record
-        .notes
-        .get(NOTE_SELECTION)
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| unreadable(record, &e))?
-        .ok_or_else(|| unreadable(record, &"it holds no selection"))?;
+    let (mut plan, selection) = recorded_plan(record)?;
     let Some(spec) = named
         .iter()
         .find(|(n, _)| *n == plan.chosen)
@@ -277,4 +265,22 @@ pub(super) fn continuing(plan: &mut ClusterPlan, resumed: &Resumed) {
             resumed.why
         ),
     );
+}
+
+/// The plan and selection an interrupted cluster run recorded before its first step.
+pub(super) fn recorded_plan(record: &RunRecord) -> Result<(ClusterPlan, Selection)> {
+    let value = record
+        .plan
+        .clone()
+        .ok_or_else(|| unreadable(record, &"it holds no plan"))?;
+    let plan = ClusterPlan::from_value(value).map_err(|e| unreadable(record, &e))?;
+    let selection: Selection = record
+        .notes
+        .get(NOTE_SELECTION)
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| unreadable(record, &e))?
+        .ok_or_else(|| unreadable(record, &"it holds no selection"))?;
+    Ok((plan, selection))
 }
